@@ -1,0 +1,554 @@
+//! livedash wire protocol v1.
+//!
+//! Every WebSocket frame is one JSON text object tagged by `"type"`, with
+//! snake_case fields and times as Unix epoch milliseconds in `ts`. These
+//! enums are the single definition: the server serializes [`ServerMessage`]
+//! and decodes [`ClientMessage`], the Yew client does the reverse.
+//! `PROTOCOL.md` documents every frame with an example; a test in this crate
+//! decodes each of those examples so the document cannot drift from the code.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the wire protocol spoken by this crate. Sent in `hello`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Unix epoch milliseconds.
+pub type Ts = u64;
+
+/// A topic a client can subscribe to. Each topic has its own `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    /// `orders` frames: the KPI aggregate of every tick.
+    Orders,
+    /// `system` frames: host metrics samples.
+    System,
+    /// `clients` frames: the connected-client count.
+    Clients,
+    /// `event` frames: the activity feed.
+    Events,
+}
+
+impl Topic {
+    /// Every topic, in a fixed order. A new connection is subscribed to all.
+    pub const ALL: [Topic; 4] = [Topic::Orders, Topic::System, Topic::Clients, Topic::Events];
+
+    /// The wire name of the topic.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::Orders => "orders",
+            Topic::System => "system",
+            Topic::Clients => "clients",
+            Topic::Events => "events",
+        }
+    }
+}
+
+/// Each topic's current sequence number, as sent in `snapshot`.
+///
+/// A topic's `seq` grows by exactly one per frame of that topic; the
+/// snapshot carries the `seq` of the newest frame it already contains, so the
+/// next live frame of a topic has `seq + 1`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seqs {
+    /// Last `orders` seq included in the snapshot.
+    pub orders: u64,
+    /// Last `system` seq included in the snapshot.
+    pub system: u64,
+    /// Last `clients` seq included in the snapshot.
+    pub clients: u64,
+    /// Last `event` seq included in the snapshot.
+    pub events: u64,
+}
+
+impl Seqs {
+    /// The seq of one topic.
+    pub fn get(&self, topic: Topic) -> u64 {
+        match topic {
+            Topic::Orders => self.orders,
+            Topic::System => self.system,
+            Topic::Clients => self.clients,
+            Topic::Events => self.events,
+        }
+    }
+
+    /// A mutable reference to one topic's seq.
+    pub fn get_mut(&mut self, topic: Topic) -> &mut u64 {
+        match topic {
+            Topic::Orders => &mut self.orders,
+            Topic::System => &mut self.system,
+            Topic::Clients => &mut self.clients,
+            Topic::Events => &mut self.events,
+        }
+    }
+}
+
+/// One order item as the tutorial streams it (its SQL join of users, orders
+/// and order items). Money is in dollars with two decimals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub user_id: u64,
+    pub age: u8,
+    /// `"M"` or `"F"`.
+    pub gender: String,
+    pub country: String,
+    /// Search, Organic, Facebook, Email or Display.
+    pub traffic_source: String,
+    pub order_id: u64,
+    pub item_id: u64,
+    pub category: String,
+    pub cost: f64,
+    /// Shipped, Complete, Processing, Cancelled or Returned.
+    pub item_status: String,
+    pub sale_price: f64,
+    /// When the order was created, Unix epoch milliseconds.
+    pub created_at: Ts,
+}
+
+/// The three KPIs over the lookback window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Kpis {
+    /// Distinct orders in the window.
+    pub num_orders: u64,
+    /// Order items in the window.
+    pub num_order_items: u64,
+    /// Sum of `sale_price` in the window, dollars.
+    pub total_sales: f64,
+}
+
+/// The change of each KPI since the previous `orders` frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct KpiDelta {
+    pub num_orders: i64,
+    pub num_order_items: i64,
+    pub total_sales: f64,
+}
+
+/// Revenue of one bar of a breakdown chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revenue {
+    /// The country or traffic source.
+    pub name: String,
+    /// Sum of `sale_price` in the window, dollars.
+    pub revenue: f64,
+}
+
+/// The `orders` frame body: the aggregate of one tick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Orders {
+    pub seq: u64,
+    pub ts: Ts,
+    /// Length of the KPI window, milliseconds.
+    pub window_ms: u64,
+    pub num_orders: u64,
+    pub num_order_items: u64,
+    pub total_sales: f64,
+    /// Change of each KPI since the previous `orders` frame.
+    pub delta: KpiDelta,
+    /// Revenue by country over the window, sorted descending.
+    pub by_country: Vec<Revenue>,
+    /// Revenue by traffic source over the window, sorted descending.
+    pub by_traffic_source: Vec<Revenue>,
+    /// Order items that arrived since the previous `orders` frame.
+    pub records: Vec<OrderRecord>,
+}
+
+impl Orders {
+    /// The three KPIs of this frame.
+    pub fn kpis(&self) -> Kpis {
+        Kpis {
+            num_orders: self.num_orders,
+            num_order_items: self.num_order_items,
+            total_sales: self.total_sales,
+        }
+    }
+}
+
+/// One point of the KPI history kept for snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KpiPoint {
+    /// The `seq` of the `orders` frame this point came from.
+    pub seq: u64,
+    pub ts: Ts,
+    pub num_orders: u64,
+    pub num_order_items: u64,
+    pub total_sales: f64,
+}
+
+/// Load average over 1, 5 and 15 minutes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadAvg {
+    pub one: f64,
+    pub five: f64,
+    pub fifteen: f64,
+}
+
+/// The `system` frame body: one host metrics sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct System {
+    pub seq: u64,
+    pub ts: Ts,
+    /// Total CPU usage, 0–100.
+    pub cpu_percent: f32,
+    /// Usage of each core, 0–100.
+    pub per_core: Vec<f32>,
+    pub mem_used_bytes: u64,
+    pub mem_total_bytes: u64,
+    pub swap_used_bytes: u64,
+    pub swap_total_bytes: u64,
+    /// Network receive rate over all interfaces, bytes per second.
+    pub net_rx_bps: f64,
+    /// Network transmit rate over all interfaces, bytes per second.
+    pub net_tx_bps: f64,
+    pub load_avg: LoadAvg,
+}
+
+/// Severity of an activity-feed entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Info,
+    Warn,
+    Alert,
+}
+
+/// The `event` frame body: one activity-feed entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub ts: Ts,
+    pub level: Level,
+    pub text: String,
+}
+
+/// The `clients` frame body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clients {
+    pub seq: u64,
+    pub ts: Ts,
+    /// Connected WebSocket clients.
+    pub count: u64,
+}
+
+/// The `hello` frame body: always the first frame on a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// The server's crate version.
+    pub server_version: String,
+    /// Unique id of this connection on this server process.
+    pub client_id: u64,
+    /// Period of `orders` frames, milliseconds.
+    pub tick_ms: u64,
+    /// Period of `system` frames, milliseconds.
+    pub system_ms: u64,
+    /// Length of the KPI window, milliseconds.
+    pub lookback_ms: u64,
+}
+
+/// The `snapshot` frame body: everything a new tab needs to draw the whole
+/// dashboard at once. Also served as JSON by `GET /api/snapshot`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub ts: Ts,
+    /// Each topic's `seq` as of this snapshot.
+    pub seq: Seqs,
+    /// The latest `orders` aggregate; `null` before the first tick.
+    pub orders: Option<Orders>,
+    /// Recent KPI history, oldest first.
+    pub kpi_history: Vec<KpiPoint>,
+    /// Recent system samples, oldest first.
+    pub system_history: Vec<System>,
+    /// Connected clients now.
+    pub clients: u64,
+    /// The last activity-feed entries, oldest first.
+    pub events: Vec<Event>,
+}
+
+/// Machine-readable reason of an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON.
+    BadJson,
+    /// Valid JSON but not a known client message (unknown `type`, missing
+    /// or mistyped field).
+    BadMessage,
+    /// Binary frames are not part of the protocol.
+    Binary,
+    /// The client sends faster than the server allows.
+    RateLimited,
+    /// The frame is larger than the server accepts.
+    TooLarge,
+    /// A token is required or the token sent is wrong.
+    Unauthorized,
+}
+
+/// Every frame the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Hello(Hello),
+    Snapshot(Snapshot),
+    Orders(Orders),
+    System(System),
+    Clients(Clients),
+    Event(Event),
+    /// Reply to `ping`, echoing its nonce.
+    Pong {
+        nonce: u64,
+        ts: Ts,
+    },
+    /// A client frame the server refused; the connection stays open unless
+    /// the client keeps abusing it.
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    /// The topic and `seq` of a topic frame; `None` for control frames.
+    pub fn topic_seq(&self) -> Option<(Topic, u64)> {
+        match self {
+            ServerMessage::Orders(o) => Some((Topic::Orders, o.seq)),
+            ServerMessage::System(s) => Some((Topic::System, s.seq)),
+            ServerMessage::Clients(c) => Some((Topic::Clients, c.seq)),
+            ServerMessage::Event(e) => Some((Topic::Events, e.seq)),
+            _ => None,
+        }
+    }
+
+    /// Serialize to the JSON text of one frame.
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: no maps with non-string keys,
+        // no custom Serialize impls that error.
+        serde_json::to_string(self).expect("ServerMessage serializes")
+    }
+}
+
+/// Every frame a client may send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Heartbeat; answered by `pong` with the same nonce.
+    Ping { nonce: u64 },
+    /// Add topics to this connection's subscription.
+    Subscribe { topics: Vec<Topic> },
+    /// Remove topics from this connection's subscription.
+    Unsubscribe { topics: Vec<Topic> },
+    /// Stop sending topic frames (control frames still flow).
+    Pause,
+    /// Start again: a fresh `snapshot` first, then live frames.
+    Resume,
+    /// Send a fresh `snapshot` (after the client saw a `seq` gap).
+    Resync,
+}
+
+impl ClientMessage {
+    /// Serialize to the JSON text of one frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("ClientMessage serializes")
+    }
+}
+
+/// Why a client frame could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decode one client text frame, telling malformed JSON apart from a
+/// well-formed frame that is not a known message.
+pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| DecodeError {
+        code: ErrorCode::BadJson,
+        message: format!("frame is not valid JSON: {e}"),
+    })?;
+    serde_json::from_value(value).map_err(|e| DecodeError {
+        code: ErrorCode::BadMessage,
+        message: format!("not a protocol v1 client message: {e}"),
+    })
+}
+
+/// Current time as Unix epoch milliseconds.
+pub fn now_ms() -> Ts {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Ts)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_orders() -> Orders {
+        Orders {
+            seq: 7,
+            ts: 1_764_000_000_000,
+            window_ms: 300_000,
+            num_orders: 12,
+            num_order_items: 17,
+            total_sales: 1234.5,
+            delta: KpiDelta {
+                num_orders: 1,
+                num_order_items: -2,
+                total_sales: -10.25,
+            },
+            by_country: vec![Revenue {
+                name: "China".into(),
+                revenue: 600.0,
+            }],
+            by_traffic_source: vec![Revenue {
+                name: "Search".into(),
+                revenue: 900.0,
+            }],
+            records: vec![OrderRecord {
+                user_id: 1,
+                age: 30,
+                gender: "F".into(),
+                country: "China".into(),
+                traffic_source: "Search".into(),
+                order_id: 2,
+                item_id: 3,
+                category: "Jeans".into(),
+                cost: 20.5,
+                item_status: "Shipped".into(),
+                sale_price: 45.0,
+                created_at: 1_764_000_000_000,
+            }],
+        }
+    }
+
+    fn roundtrip(msg: ServerMessage) {
+        let text = msg.to_json();
+        let back: ServerMessage = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, msg, "round trip of {text}");
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let system = System {
+            seq: 3,
+            ts: 5,
+            cpu_percent: 12.5,
+            per_core: vec![10.0, 15.0],
+            mem_used_bytes: 1,
+            mem_total_bytes: 2,
+            swap_used_bytes: 0,
+            swap_total_bytes: 0,
+            net_rx_bps: 10.0,
+            net_tx_bps: 20.0,
+            load_avg: LoadAvg {
+                one: 0.5,
+                five: 0.25,
+                fifteen: 0.125,
+            },
+        };
+        let event = Event {
+            seq: 1,
+            ts: 2,
+            level: Level::Warn,
+            text: "hi".into(),
+        };
+        roundtrip(ServerMessage::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            server_version: "0.1.0".into(),
+            client_id: 9,
+            tick_ms: 1000,
+            system_ms: 1000,
+            lookback_ms: 300_000,
+        }));
+        roundtrip(ServerMessage::Orders(sample_orders()));
+        roundtrip(ServerMessage::System(system.clone()));
+        roundtrip(ServerMessage::Clients(Clients {
+            seq: 1,
+            ts: 2,
+            count: 3,
+        }));
+        roundtrip(ServerMessage::Event(event.clone()));
+        roundtrip(ServerMessage::Pong { nonce: 42, ts: 1 });
+        roundtrip(ServerMessage::Error {
+            code: ErrorCode::BadJson,
+            message: "nope".into(),
+        });
+        roundtrip(ServerMessage::Snapshot(Snapshot {
+            ts: 1,
+            seq: Seqs {
+                orders: 7,
+                system: 3,
+                clients: 1,
+                events: 1,
+            },
+            orders: Some(sample_orders()),
+            kpi_history: vec![KpiPoint {
+                seq: 7,
+                ts: 1,
+                num_orders: 12,
+                num_order_items: 17,
+                total_sales: 1234.5,
+            }],
+            system_history: vec![system],
+            clients: 3,
+            events: vec![event],
+        }));
+    }
+
+    #[test]
+    fn frames_are_tagged_snake_case() {
+        let v: serde_json::Value =
+            serde_json::from_str(&ServerMessage::Orders(sample_orders()).to_json()).unwrap();
+        assert_eq!(v["type"], "orders");
+        assert_eq!(v["num_orders"], 12);
+        assert_eq!(v["total_sales"], 1234.5);
+        assert_eq!(v["delta"]["num_order_items"], -2);
+        assert_eq!(v["records"][0]["sale_price"], 45.0);
+        let v: serde_json::Value = serde_json::from_str(
+            &ClientMessage::Subscribe {
+                topics: vec![Topic::Orders, Topic::Events],
+            }
+            .to_json(),
+        )
+        .unwrap();
+        assert_eq!(v, serde_json::json!({"type": "subscribe", "topics": ["orders", "events"]}));
+    }
+
+    #[test]
+    fn client_messages_decode() {
+        assert_eq!(
+            decode_client(r#"{"type":"ping","nonce":5}"#).unwrap(),
+            ClientMessage::Ping { nonce: 5 }
+        );
+        assert_eq!(decode_client(r#"{"type":"pause"}"#).unwrap(), ClientMessage::Pause);
+        assert_eq!(decode_client(r#"{"type":"resync"}"#).unwrap(), ClientMessage::Resync);
+        assert_eq!(decode_client("{nope").unwrap_err().code, ErrorCode::BadJson);
+        assert_eq!(
+            decode_client(r#"{"type":"launch_missiles"}"#).unwrap_err().code,
+            ErrorCode::BadMessage
+        );
+        assert_eq!(
+            decode_client(r#"{"type":"subscribe","topics":["weather"]}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::BadMessage
+        );
+    }
+
+    #[test]
+    fn topic_seq_of_frames() {
+        let o = ServerMessage::Orders(sample_orders());
+        assert_eq!(o.topic_seq(), Some((Topic::Orders, 7)));
+        assert_eq!(ServerMessage::Pong { nonce: 1, ts: 0 }.topic_seq(), None);
+    }
+}
