@@ -151,6 +151,8 @@ pub struct Orders {
     pub by_traffic_source: Vec<Revenue>,
     /// Order items that arrived since the previous `orders` frame.
     pub records: Vec<OrderRecord>,
+    /// Order items generated since the server started: the live counter.
+    pub items_total: u64,
 }
 
 impl Orders {
@@ -428,6 +430,7 @@ mod tests {
                 sale_price: 45.0,
                 created_at: 1_764_000_000_000,
             }],
+            items_total: 99,
         }
     }
 
