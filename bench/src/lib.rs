@@ -1,0 +1,1 @@
+//! Load generator and limit proxy for livedash; see src/bin/.
