@@ -1,6 +1,59 @@
-//! livedash server library. The binary `livedash` is a thin CLI over it.
+//! livedash server library. The binary `livedash` is a thin CLI over
+//! [`run`]; tests start [`run`] in-process on `127.0.0.1:0`.
 
 pub mod aggregate;
+pub mod config;
+pub mod conn;
 pub mod events;
 pub mod generator;
+pub mod hub;
+pub mod metrics;
+pub mod producers;
+pub mod routes;
 pub mod system;
+
+pub use config::Config;
+
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How long shutdown waits for connections to send their close frames.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Serve livedash on `listener` until `shutdown` completes; then every
+/// WebSocket client gets close 1001 "going away" and `run` returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    listener.local_addr()?;
+    let hub = hub::Hub::new(config);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    producers::spawn(hub.clone(), stop_rx.clone());
+    let routes = routes::routes(hub.clone(), stop_rx);
+    let signal = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    warp::serve(routes)
+        .incoming(listener)
+        .graceful(signal)
+        .run()
+        .await;
+    let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+    while hub.clients() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Command-line flags; every flag is also read from a `LIVEDASH_*`
+//! environment variable.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Smallest accepted `--tick-ms`.
+pub const MIN_TICK_MS: u64 = 20;
+/// Smallest useful `--system-ms`: sysinfo's minimum CPU update interval.
+pub const MIN_SYSTEM_MS: u64 = 200;
+
+/// livedash: a real-time dashboard server. Streams live theLook eCommerce
+/// orders and host metrics over WebSockets and serves the dashboard page.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "livedash", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "LIVEDASH_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+
+    /// Directory of the built page bundle (trunk's dist/) served at `/`.
+    #[arg(long, env = "LIVEDASH_DIST", default_value = "dist")]
+    pub dist: PathBuf,
+
+    /// Period of `orders` frames in milliseconds (at least 20).
+    #[arg(long, env = "LIVEDASH_TICK_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(MIN_TICK_MS..))]
+    pub tick_ms: u64,
+
+    /// Period of `system` samples in milliseconds; values below 200 (sysinfo's
+    /// minimum CPU interval) are raised to 200 with a warning.
+    #[arg(long, env = "LIVEDASH_SYSTEM_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub system_ms: u64,
+
+    /// Mean generated orders per second (theLook generator).
+    #[arg(long, env = "LIVEDASH_ORDERS_PER_SEC", default_value_t = 2.0, value_parser = parse_rate)]
+    pub orders_per_sec: f64,
+
+    /// KPI window, e.g. `5m`, `300s`, `1h`.
+    #[arg(long, env = "LIVEDASH_LOOKBACK", default_value = "5m", value_parser = parse_lookback)]
+    pub lookback: Duration,
+
+    /// Points of KPI and system history kept for snapshots.
+    #[arg(long, env = "LIVEDASH_HISTORY", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub history: u64,
+
+    /// Seed of the generator (default: random); the same seed gives the same orders.
+    #[arg(long, env = "LIVEDASH_SEED")]
+    pub seed: Option<u64>,
+
+    /// Extra browser origin allowed to open /ws (repeatable; comma-separated in the env var),
+    /// e.g. the CDN that serves the page: `--allowed-origin https://dash.example.com`.
+    #[arg(
+        long = "allowed-origin",
+        env = "LIVEDASH_ALLOWED_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Maximum concurrent WebSocket connections; more get HTTP 503.
+    #[arg(long, env = "LIVEDASH_MAX_CONNECTIONS", default_value_t = 50_000)]
+    pub max_connections: u64,
+
+    /// Maximum concurrent WebSocket connections per client IP (0 = no cap;
+    /// loopback is always exempt so local load tests work).
+    #[arg(long, env = "LIVEDASH_MAX_PER_IP", default_value_t = 0)]
+    pub max_per_ip: u64,
+
+    /// Server heartbeat: ping every N ms; a client silent for 2 periods is closed.
+    #[arg(long, env = "LIVEDASH_PING_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub ping_ms: u64,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if !(0.0..=100_000.0).contains(&v) || v.is_nan() {
+        return Err("must be between 0 and 100000".into());
+    }
+    Ok(v)
+}
+
+fn parse_lookback(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 5m, 300s or 1h)"))?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(7 * 24 * 3600) {
+        return Err("must be between 1s and 7 days".into());
+    }
+    Ok(d)
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::parse_from(["livedash"])
+    }
+}
+
+impl Config {
+    /// The system sample period after clamping to sysinfo's minimum.
+    pub fn system_period(&self) -> Duration {
+        Duration::from_millis(self.system_ms.max(MIN_SYSTEM_MS))
+    }
+
+    /// The orders tick period.
+    pub fn tick_period(&self) -> Duration {
+        Duration::from_millis(self.tick_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = Config::default();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(c.tick_ms, 1000);
+        assert_eq!(c.system_ms, 1000);
+        assert_eq!(c.orders_per_sec, 2.0);
+        assert_eq!(c.lookback, Duration::from_secs(300));
+        assert_eq!(c.history, 3600);
+        assert!(c.max_connections >= 20_000);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_message() {
+        assert!(Config::try_parse_from(["livedash", "--tick-ms", "19"]).is_err());
+        assert!(Config::try_parse_from(["livedash", "--tick-ms", "20"]).is_ok());
+        let e = Config::try_parse_from(["livedash", "--lookback", "5 parsecs"]).unwrap_err();
+        assert!(e.to_string().contains("lookback"), "{e}");
+        assert!(Config::try_parse_from(["livedash", "--addr", "nope"]).is_err());
+        let c = Config::try_parse_from(["livedash", "--system-ms", "50"]).unwrap();
+        assert_eq!(c.system_period(), Duration::from_millis(200));
+        let c = Config::try_parse_from([
+            "livedash",
+            "--allowed-origin",
+            "https://a.example",
+            "--allowed-origin",
+            "https://b.example",
+        ])
+        .unwrap();
+        assert_eq!(c.allowed_origins.len(), 2);
+    }
+}

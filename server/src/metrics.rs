@@ -1,0 +1,214 @@
+//! Counters about the server itself, rendered as Prometheus text.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Process-wide counters. Plain atomics: incrementing one never blocks.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// WebSocket connections open now.
+    pub connections: AtomicU64,
+    /// WebSocket connections accepted since start.
+    pub connections_total: AtomicU64,
+    /// Frames written to clients (all types).
+    pub frames_sent: AtomicU64,
+    /// Bytes of frame payload written to clients.
+    pub bytes_sent: AtomicU64,
+    /// Broadcast frames a lagging client never got (replaced by a snapshot).
+    pub frames_dropped: AtomicU64,
+    /// Snapshots sent because a client lagged behind the broadcast ring.
+    pub lag_resyncs: AtomicU64,
+    /// Clients closed for being too slow.
+    pub slow_clients_closed: AtomicU64,
+    /// Clients closed for missing the heartbeat.
+    pub heartbeat_timeouts: AtomicU64,
+    /// Frames received from clients.
+    pub client_messages: AtomicU64,
+    /// Client frames answered with an `error` frame.
+    pub client_errors: AtomicU64,
+    /// Clients closed for abuse (rate, size, garbage).
+    pub clients_closed_abuse: AtomicU64,
+    /// Upgrades refused with 403 for a foreign Origin.
+    pub origin_rejected: AtomicU64,
+    /// Upgrades refused with 503 (connection limits).
+    pub limit_rejected: AtomicU64,
+    /// `orders` frames published.
+    pub orders_ticks: AtomicU64,
+    /// `system` frames published.
+    pub system_samples: AtomicU64,
+    /// `event` frames published.
+    pub events: AtomicU64,
+    /// Snapshots serialized (cache misses).
+    pub snapshots_built: AtomicU64,
+    /// Snapshots sent (WebSocket and /api/snapshot).
+    pub snapshots_sent: AtomicU64,
+    /// Total nanoseconds spent aggregating + serializing orders ticks.
+    pub tick_nanos: AtomicU64,
+}
+
+impl Metrics {
+    /// Add `n` to a counter.
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Relaxed);
+    }
+
+    /// Prometheus text exposition. `queue_depth` is the broadcast ring's
+    /// current length.
+    pub fn render(&self, queue_depth: usize, uptime_s: f64) -> String {
+        let mut out = String::with_capacity(2048);
+        let mut m = |name: &str, kind: &str, help: &str, v: String| {
+            let _ = writeln!(out, "# HELP livedash_{name} {help}");
+            let _ = writeln!(out, "# TYPE livedash_{name} {kind}");
+            let _ = writeln!(out, "livedash_{name} {v}");
+        };
+        let g = |c: &AtomicU64| c.load(Relaxed).to_string();
+        m(
+            "connections",
+            "gauge",
+            "WebSocket connections open now.",
+            g(&self.connections),
+        );
+        m(
+            "connections_total",
+            "counter",
+            "WebSocket connections accepted.",
+            g(&self.connections_total),
+        );
+        m(
+            "frames_sent_total",
+            "counter",
+            "Frames written to clients.",
+            g(&self.frames_sent),
+        );
+        m(
+            "bytes_sent_total",
+            "counter",
+            "Frame payload bytes written to clients.",
+            g(&self.bytes_sent),
+        );
+        m(
+            "frames_dropped_total",
+            "counter",
+            "Broadcast frames a lagging client skipped (replaced by a snapshot).",
+            g(&self.frames_dropped),
+        );
+        m(
+            "lag_resyncs_total",
+            "counter",
+            "Snapshots sent because a client lagged.",
+            g(&self.lag_resyncs),
+        );
+        m(
+            "slow_clients_closed_total",
+            "counter",
+            "Clients closed for being too slow.",
+            g(&self.slow_clients_closed),
+        );
+        m(
+            "heartbeat_timeouts_total",
+            "counter",
+            "Clients closed for missing the heartbeat.",
+            g(&self.heartbeat_timeouts),
+        );
+        m(
+            "client_messages_total",
+            "counter",
+            "Frames received from clients.",
+            g(&self.client_messages),
+        );
+        m(
+            "client_errors_total",
+            "counter",
+            "Client frames answered with an error frame.",
+            g(&self.client_errors),
+        );
+        m(
+            "clients_closed_abuse_total",
+            "counter",
+            "Clients closed for abuse.",
+            g(&self.clients_closed_abuse),
+        );
+        m(
+            "origin_rejected_total",
+            "counter",
+            "Upgrades refused for a foreign Origin.",
+            g(&self.origin_rejected),
+        );
+        m(
+            "limit_rejected_total",
+            "counter",
+            "Upgrades refused by connection limits.",
+            g(&self.limit_rejected),
+        );
+        m(
+            "orders_ticks_total",
+            "counter",
+            "orders frames published.",
+            g(&self.orders_ticks),
+        );
+        m(
+            "system_samples_total",
+            "counter",
+            "system frames published.",
+            g(&self.system_samples),
+        );
+        m(
+            "events_total",
+            "counter",
+            "event frames published.",
+            g(&self.events),
+        );
+        m(
+            "snapshots_built_total",
+            "counter",
+            "Snapshots serialized.",
+            g(&self.snapshots_built),
+        );
+        m(
+            "snapshots_sent_total",
+            "counter",
+            "Snapshots sent.",
+            g(&self.snapshots_sent),
+        );
+        m(
+            "tick_seconds_total",
+            "counter",
+            "Time spent aggregating and serializing orders ticks.",
+            format!("{:.6}", self.tick_nanos.load(Relaxed) as f64 / 1e9),
+        );
+        m(
+            "broadcast_queue_depth",
+            "gauge",
+            "Frames in the broadcast ring.",
+            queue_depth.to_string(),
+        );
+        m(
+            "uptime_seconds",
+            "gauge",
+            "Seconds since the server started.",
+            format!("{uptime_s:.3}"),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        Metrics::add(&m.frames_sent, 3);
+        let t = m.render(2, 1.5);
+        assert!(
+            t.contains("# TYPE livedash_frames_sent_total counter\nlivedash_frames_sent_total 3\n")
+        );
+        assert!(t.contains("livedash_broadcast_queue_depth 2\n"));
+        for line in t.lines().filter(|l| !l.starts_with('#')) {
+            let mut parts = line.split(' ');
+            assert!(parts.next().unwrap().starts_with("livedash_"));
+            parts.next().unwrap().parse::<f64>().unwrap();
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! HTTP routes: `/ws` (Origin check and limits before the upgrade, which we
+//! finish ourselves to give tokio-tungstenite tuned buffers), `/healthz`,
+//! `/metrics`, `/api/snapshot` and the static bundle.
+
+use crate::conn;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
+use warp::filters::path::FullPath;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+/// Origins of the Trunk dev server (`trunk serve`), allowed by default.
+pub const DEV_ORIGINS: &[&str] = &["http://127.0.0.1:8080", "http://localhost:8080"];
+
+/// Largest accepted `?history=` value.
+const MAX_HISTORY_PARAM: usize = 1_000_000;
+
+/// Whether a browser with this `Origin` may open `/ws` on a server reached
+/// as `host`. No `Origin` (not a browser) is allowed; the page's own origin,
+/// the Trunk dev server and `--allowed-origin` entries are allowed.
+pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, extra: &[String]) -> bool {
+    let Some(origin) = origin else { return true };
+    let origin = origin.trim_end_matches('/');
+    let same = |o: &str| o.eq_ignore_ascii_case(origin);
+    if let Some(host) = host {
+        if same(&format!("http://{host}")) || same(&format!("https://{host}")) {
+            return true;
+        }
+    }
+    DEV_ORIGINS.iter().any(|o| same(o)) || extra.iter().any(|o| same(o.trim_end_matches('/')))
+}
+
+/// Parse the optional `history` query parameter.
+pub fn parse_history(q: &HashMap<String, String>) -> Result<Option<usize>, String> {
+    match q.get("history") {
+        None => Ok(None),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n <= MAX_HISTORY_PARAM => Ok(Some(n)),
+            _ => Err(format!(
+                "history must be an integer from 0 to {MAX_HISTORY_PARAM}, got {v:?}"
+            )),
+        },
+    }
+}
+
+/// `Cache-Control` for a static path: hashed assets forever, the page and
+/// its config always revalidated.
+pub fn cache_control(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or("");
+    if name.is_empty() || name.ends_with(".html") || name == "config.json" {
+        return "no-cache";
+    }
+    let stem = name.split('.').next().unwrap_or("");
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    let hashed = stem
+        .rsplit('-')
+        .next()
+        .is_some_and(|h| h.len() >= 16 && h.chars().all(|c| c.is_ascii_hexdigit()));
+    if hashed && stem.contains('-') {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response {
+    let mut r = warp::reply::with_status(body.to_string(), status).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn json(body: impl Into<warp::hyper::body::Bytes>) -> Response {
+    let body: warp::hyper::body::Bytes = body.into();
+    let mut r = Response::new(body.into());
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Connections per client IP, for `--max-per-ip`.
+#[derive(Default)]
+struct PerIp(Mutex<HashMap<IpAddr, u64>>);
+
+impl PerIp {
+    fn try_add(&self, ip: IpAddr, cap: u64) -> bool {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= cap {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn remove(&self, ip: IpAddr) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Handle `GET /ws`: checks, then the 101 response and the upgraded task.
+fn upgrade(
+    hub: &Arc<Hub>,
+    per_ip: &Arc<PerIp>,
+    shutdown: &watch::Receiver<bool>,
+    headers: HeaderMap,
+    remote: Option<SocketAddr>,
+    query: HashMap<String, String>,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response {
+    let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let is_ws = h(header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    let (Some(key), true, Some(on_upgrade)) = (h(header::SEC_WEBSOCKET_KEY), is_ws, on_upgrade)
+    else {
+        let mut r = text(
+            StatusCode::UPGRADE_REQUIRED,
+            "this endpoint speaks WebSocket only\n",
+        );
+        r.headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return r;
+    };
+    if h(header::SEC_WEBSOCKET_VERSION) != Some("13") {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Version must be 13\n",
+        );
+    }
+    if !origin_allowed(
+        h(header::ORIGIN),
+        h(header::HOST),
+        &hub.config.allowed_origins,
+    ) {
+        Metrics::add(&hub.metrics.origin_rejected, 1);
+        return text(StatusCode::FORBIDDEN, "origin not allowed\n");
+    }
+    let history = match parse_history(&query) {
+        Ok(h) => h,
+        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+    };
+    if hub.clients() >= hub.config.max_connections {
+        Metrics::add(&hub.metrics.limit_rejected, 1);
+        return text(StatusCode::SERVICE_UNAVAILABLE, "too many connections\n");
+    }
+    let ip = remote.map(|a| a.ip()).filter(|ip| !ip.is_loopback());
+    if let (Some(ip), cap) = (ip, hub.config.max_per_ip) {
+        if cap > 0 && !per_ip.try_add(ip, cap) {
+            Metrics::add(&hub.metrics.limit_rejected, 1);
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many connections from this address\n",
+            );
+        }
+    }
+    let accept = derive_accept_key(key.as_bytes());
+    let (hub, per_ip, shutdown) = (hub.clone(), per_ip.clone(), shutdown.clone());
+    let counted_ip = ip.filter(|_| hub.config.max_per_ip > 0);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(conn::ws_config()),
+                )
+                .await;
+                conn::serve(hub, ws, history, shutdown).await;
+            }
+            Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
+        }
+        if let Some(ip) = counted_ip {
+            per_ip.remove(ip);
+        }
+    });
+    let mut r = Response::default();
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let hs = r.headers_mut();
+    hs.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    hs.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    hs.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
+    );
+    r
+}
+
+/// The page shown at `/` when no bundle was built.
+const NO_BUNDLE: &str = "<!doctype html><meta charset=utf-8><title>livedash</title>\
+<body style=\"font-family:system-ui;background:#0f1420;color:#e6e9f0;padding:3rem\">\
+<h1>livedash server is running</h1><p>The page bundle was not found in the <code>--dist</code> \
+directory. Build it with <code>cargo xtask run</code> (or <code>trunk build --release</code>). \
+The WebSocket is at <code>/ws</code>, the snapshot at <code>/api/snapshot</code>.</p>";
+
+/// All routes.
+pub fn routes(
+    hub: Arc<Hub>,
+    shutdown: watch::Receiver<bool>,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    let per_ip = Arc::new(PerIp::default());
+    let with_hub = {
+        let hub = hub.clone();
+        warp::any().map(move || hub.clone())
+    };
+    let ws = {
+        let hub = hub.clone();
+        warp::path!("ws")
+            .and(warp::get())
+            .and(warp::header::headers_cloned())
+            .and(warp::addr::remote())
+            .and(warp::query::<HashMap<String, String>>())
+            .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
+            .map(move |headers, remote, query, on_upgrade| {
+                upgrade(&hub, &per_ip, &shutdown, headers, remote, query, on_upgrade)
+            })
+    };
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .and(with_hub.clone())
+        .map(|hub: Arc<Hub>| {
+            let body = serde_json::json!({
+                "status": "ok",
+                "version": env!("CARGO_PKG_VERSION"),
+                "clients": hub.clients(),
+                "uptime_s": hub.started.elapsed().as_secs_f64(),
+            });
+            json(body.to_string())
+        });
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with_hub.clone())
+        .map(|hub: Arc<Hub>| {
+            let body = hub
+                .metrics
+                .render(hub.queue_depth(), hub.started.elapsed().as_secs_f64());
+            let mut r = Response::new(body.into());
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        });
+    let snapshot = warp::path!("api" / "snapshot")
+        .and(warp::get())
+        .and(with_hub.clone())
+        .and(warp::query::<HashMap<String, String>>())
+        .map(
+            |hub: Arc<Hub>, q: HashMap<String, String>| match parse_history(&q) {
+                Ok(cap) => {
+                    Metrics::add(&hub.metrics.snapshots_sent, 1);
+                    let s = hub.snapshot(cap);
+                    json(warp::hyper::body::Bytes::copy_from_slice(
+                        s.text.as_str().as_bytes(),
+                    ))
+                }
+                Err(e) => text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+            },
+        );
+    let files = warp::get()
+        .and(warp::path::full())
+        .and(warp::fs::dir(hub.config.dist.clone()))
+        .map(|path: FullPath, file: warp::fs::File| {
+            let mut r = file.into_response();
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(cache_control(path.as_str())),
+            );
+            r
+        });
+    let no_bundle = warp::path::end().and(warp::get()).map(|| {
+        let mut r = warp::reply::html(NO_BUNDLE).into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        r
+    });
+    ws.or(healthz)
+        .unify()
+        .or(metrics)
+        .unify()
+        .or(snapshot)
+        .unify()
+        .or(files)
+        .unify()
+        .or(no_bundle)
+        .unify()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_rules() {
+        let extra = vec!["https://cdn.example.com/".to_string()];
+        assert!(origin_allowed(None, Some("127.0.0.1:8000"), &[]));
+        assert!(origin_allowed(
+            Some("http://127.0.0.1:8000"),
+            Some("127.0.0.1:8000"),
+            &[]
+        ));
+        assert!(origin_allowed(
+            Some("https://dash.example"),
+            Some("dash.example"),
+            &[]
+        ));
+        assert!(origin_allowed(
+            Some("http://localhost:8080"),
+            Some("127.0.0.1:8000"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            Some("http://evil.example"),
+            Some("127.0.0.1:8000"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            Some("http://127.0.0.1:8001"),
+            Some("127.0.0.1:8000"),
+            &[]
+        ));
+        assert!(!origin_allowed(Some("null"), Some("127.0.0.1:8000"), &[]));
+        assert!(origin_allowed(
+            Some("https://CDN.example.com"),
+            Some("x"),
+            &extra
+        ));
+        assert!(!origin_allowed(
+            Some("https://cdn.example.com.evil"),
+            Some("x"),
+            &extra
+        ));
+    }
+
+    #[test]
+    fn history_param() {
+        let q = |v: &str| HashMap::from([("history".to_string(), v.to_string())]);
+        assert_eq!(parse_history(&HashMap::new()), Ok(None));
+        assert_eq!(parse_history(&q("60")), Ok(Some(60)));
+        assert!(parse_history(&q("-1")).is_err());
+        assert!(parse_history(&q("lots")).is_err());
+        assert!(parse_history(&q("99999999999")).is_err());
+    }
+
+    #[test]
+    fn cache_rules() {
+        assert_eq!(cache_control("/"), "no-cache");
+        assert_eq!(cache_control("/index.html"), "no-cache");
+        assert_eq!(cache_control("/config.json"), "no-cache");
+        assert_eq!(
+            cache_control("/livedash-client-9f86d081884c7d65_bg.wasm"),
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(
+            cache_control("/livedash-client-9f86d081884c7d65.js"),
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(cache_control("/echarts.min.js"), "no-cache");
+        assert_eq!(cache_control("/style-abc.css"), "no-cache");
+    }
+}
