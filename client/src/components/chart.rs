@@ -1,0 +1,78 @@
+//! An ECharts chart through Charming: created once after the first render,
+//! then updated in place (`setOption` merge) on every new option, resized
+//! with the window, disposed when the component goes away.
+
+use charming::{theme::Theme, Chart as Options, Echarts, WasmRenderer};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct ChartProps {
+    /// Element id (charming looks the element up by id) and test id.
+    pub id: AttrValue,
+    /// The options to show.
+    pub options: Options,
+}
+
+/// Call a method without arguments on a JS object, ignoring failures.
+fn call0(obj: &JsValue, name: &str) {
+    if let Ok(f) = js_sys::Reflect::get(obj, &JsValue::from_str(name)) {
+        if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+            let _ = f.call0(obj);
+        }
+    }
+}
+
+#[function_component(Chart)]
+pub fn chart(props: &ChartProps) -> Html {
+    let handle: Rc<RefCell<Option<Echarts>>> = use_mut_ref(|| None);
+    {
+        // Create on mount; resize with the window; dispose on unmount.
+        let handle = handle.clone();
+        use_effect_with((), move |_| {
+            let on_resize = {
+                let handle = handle.clone();
+                Closure::<dyn Fn()>::new(move || {
+                    if let Some(e) = handle.borrow().as_ref() {
+                        e.resize(JsValue::UNDEFINED);
+                    }
+                })
+            };
+            let window = web_sys::window().expect("a window");
+            let _ = window
+                .add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
+            move || {
+                let _ = window.remove_event_listener_with_callback(
+                    "resize",
+                    on_resize.as_ref().unchecked_ref(),
+                );
+                if let Some(e) = handle.borrow_mut().take() {
+                    call0(&e, "dispose");
+                }
+            }
+        });
+    }
+    {
+        let handle = handle.clone();
+        let id = props.id.clone();
+        use_effect_with(props.options.clone(), move |options| {
+            let mut h = handle.borrow_mut();
+            match h.as_ref() {
+                Some(e) => WasmRenderer::update(e, options),
+                None => {
+                    match WasmRenderer::new_opt(None, None)
+                        .theme(Theme::Dark)
+                        .render(&id, options)
+                    {
+                        Ok(e) => *h = Some(e),
+                        Err(e) => web_sys::console::error_1(&format!("chart {id}: {e:?}").into()),
+                    }
+                }
+            }
+        });
+    }
+    html! { <div class="chart" id={props.id.clone()} data-testid={props.id.clone()}></div> }
+}

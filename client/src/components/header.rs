@@ -1,0 +1,59 @@
+//! The top bar: status, connected clients, Connect toggle, Pause / Resume.
+
+use crate::state::ConnStatus;
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct HeaderProps {
+    pub conn: ConnStatus,
+    pub stale: bool,
+    pub clients: Option<u64>,
+    pub connect: bool,
+    pub paused: bool,
+    pub on_connect: Callback<bool>,
+    pub on_pause: Callback<bool>,
+}
+
+#[function_component(Header)]
+pub fn header(p: &HeaderProps) -> Html {
+    let on_toggle = {
+        let cb = p.on_connect.clone();
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            cb.emit(input.checked());
+        })
+    };
+    let on_pause = {
+        let cb = p.on_pause.clone();
+        let paused = p.paused;
+        Callback::from(move |_| cb.emit(!paused))
+    };
+    html! {
+        <header class="topbar">
+            <div class="brand">
+                <span class="logo" aria-hidden="true"></span>
+                <h1>{ "livedash" }</h1>
+                <span class="subtitle">{ "theLook eCommerce · live" }</span>
+            </div>
+            <div class="controls">
+                <span class={classes!("status", p.conn.key())} data-testid="connection-status" role="status">
+                    <span class="dot" aria-hidden="true"></span>{ p.conn.label() }
+                </span>
+                if p.stale { <span class="badge stale">{ "stale" }</span> }
+                <span class="clients" title="connected clients">
+                    <span class="muted">{ "Clients" }</span>
+                    <strong data-testid="client-count">{ p.clients.map(|c| c.to_string()).unwrap_or_else(|| "–".into()) }</strong>
+                </span>
+                <label class="toggle">
+                    <input type="checkbox" data-testid="connect-toggle" checked={p.connect} onchange={on_toggle} />
+                    <span class="track"><span class="thumb"></span></span>
+                    { "Connect to WS Server" }
+                </label>
+                <button class={classes!("btn", p.paused.then_some("active"))} data-testid="pause-toggle"
+                        onclick={on_pause} disabled={!p.connect}>
+                    { if p.paused { "▶ Resume" } else { "❚❚ Pause" } }
+                </button>
+            </div>
+        </header>
+    }
+}

@@ -1,0 +1,9 @@
+//! One file per widget.
+
+pub mod app;
+pub mod chart;
+pub mod feed;
+pub mod header;
+pub mod kpi_card;
+pub mod live_counter;
+pub mod system_panel;

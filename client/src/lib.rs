@@ -1,0 +1,11 @@
+//! The livedash page: a Yew app. Pure modules (`state`, `backoff`, `format`,
+//! `charts`, `config`) are tested natively; `hooks` and `components` run in
+//! the browser.
+
+pub mod backoff;
+pub mod charts;
+pub mod components;
+pub mod config;
+pub mod format;
+pub mod hooks;
+pub mod state;
