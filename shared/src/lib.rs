@@ -524,7 +524,10 @@ mod tests {
             .to_json(),
         )
         .unwrap();
-        assert_eq!(v, serde_json::json!({"type": "subscribe", "topics": ["orders", "events"]}));
+        assert_eq!(
+            v,
+            serde_json::json!({"type": "subscribe", "topics": ["orders", "events"]})
+        );
     }
 
     #[test]
@@ -533,11 +536,19 @@ mod tests {
             decode_client(r#"{"type":"ping","nonce":5}"#).unwrap(),
             ClientMessage::Ping { nonce: 5 }
         );
-        assert_eq!(decode_client(r#"{"type":"pause"}"#).unwrap(), ClientMessage::Pause);
-        assert_eq!(decode_client(r#"{"type":"resync"}"#).unwrap(), ClientMessage::Resync);
+        assert_eq!(
+            decode_client(r#"{"type":"pause"}"#).unwrap(),
+            ClientMessage::Pause
+        );
+        assert_eq!(
+            decode_client(r#"{"type":"resync"}"#).unwrap(),
+            ClientMessage::Resync
+        );
         assert_eq!(decode_client("{nope").unwrap_err().code, ErrorCode::BadJson);
         assert_eq!(
-            decode_client(r#"{"type":"launch_missiles"}"#).unwrap_err().code,
+            decode_client(r#"{"type":"launch_missiles"}"#)
+                .unwrap_err()
+                .code,
             ErrorCode::BadMessage
         );
         assert_eq!(
