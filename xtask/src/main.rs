@@ -1,15 +1,117 @@
 //! `cargo xtask <run|test|bench>`: livedash's project automation.
+//!
+//! Works on a fresh machine that has only the Rust toolchain: whatever is
+//! missing (wasm32 target, trunk 0.21, wasm-bindgen-cli at the Cargo.lock
+//! version, node/npm and the npm packages, chromium and chromedriver for
+//! tests) is installed first, then skipped on later runs.
 
 mod bench;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  run [-- SERVER FLAGS]   install what is missing, build the page bundle and the
+                          server (release), serve http://127.0.0.1:8000
+  test                    every test: unit, integration, end-to-end in headless Chromium
+  bench [--quick]         fan-out benchmarks; rewrites BENCHMARKS.md";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
         Some("bench") => bench::main(&args[1..]),
-        other => Err(format!("unknown command {other:?}; try run | test | bench")),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };
     if let Err(e) = result {
-        eprintln!("xtask: {e}");
+        eprintln!("xtask: error: {e}");
         std::process::exit(1);
     }
+}
+
+/// The workspace root (xtask's parent directory).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// The cargo that runs us.
+pub fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Print a step, run it, say how long it took.
+pub fn step(what: &str, cmd: &mut Command) -> Result<(), String> {
+    println!("==> {what}");
+    let t = Instant::now();
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start {:?}: {e}", cmd.get_program()))?;
+    if !status.success() {
+        return Err(format!("{what}: failed ({status})"));
+    }
+    println!("    {what}: done in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Install the build tools, build the bundle into dist/ and the release server.
+pub fn build_all() -> Result<PathBuf, String> {
+    tools::ensure_build_tools()?;
+    tools::build_bundle()?;
+    step(
+        "build the server (release)",
+        cargo().args(["build", "--release", "-p", "livedash-server"]),
+    )?;
+    Ok(root().join("target/release/livedash"))
+}
+
+fn run(extra: &[String]) -> Result<(), String> {
+    let bin = build_all()?;
+    let extra: Vec<&String> = extra.iter().skip_while(|a| *a == "--").collect();
+    println!("==> livedash is starting: open http://127.0.0.1:8000 (Ctrl-C stops it)");
+    let status = Command::new(bin)
+        .current_dir(root())
+        .args(["--addr", "127.0.0.1:8000", "--dist", "dist"])
+        .args(extra)
+        .status()
+        .map_err(|e| format!("cannot start livedash: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("livedash exited with {status}"))
+    }
+}
+
+fn test() -> Result<(), String> {
+    let t = Instant::now();
+    step(
+        "unit and integration tests",
+        cargo().args(["test", "--workspace", "--exclude", "livedash-e2e"]),
+    )?;
+    let bin = build_all()?;
+    let (chromium, chromedriver) = tools::ensure_browser()?;
+    step(
+        "end-to-end tests in headless Chromium",
+        cargo()
+            .args(["test", "-p", "livedash-e2e", "--", "--test-threads=1"])
+            .env("LIVEDASH_BIN", &bin)
+            .env("LIVEDASH_DIST", root().join("dist"))
+            .env("CHROMIUM", chromium)
+            .env("CHROMEDRIVER", chromedriver),
+    )?;
+    println!("==> all tests passed in {:.0} s", t.elapsed().as_secs_f64());
+    Ok(())
 }
