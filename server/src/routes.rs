@@ -130,6 +130,15 @@ fn upgrade(
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response {
     let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    // Cross-site WebSocket hijacking: refuse a foreign browser Origin first.
+    if !origin_allowed(
+        h(header::ORIGIN),
+        h(header::HOST),
+        &hub.config.allowed_origins,
+    ) {
+        Metrics::add(&hub.metrics.origin_rejected, 1);
+        return text(StatusCode::FORBIDDEN, "origin not allowed\n");
+    }
     let is_ws = h(header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
     let (Some(key), true, Some(on_upgrade)) = (h(header::SEC_WEBSOCKET_KEY), is_ws, on_upgrade)
     else {
@@ -146,14 +155,6 @@ fn upgrade(
             StatusCode::BAD_REQUEST,
             "Sec-WebSocket-Version must be 13\n",
         );
-    }
-    if !origin_allowed(
-        h(header::ORIGIN),
-        h(header::HOST),
-        &hub.config.allowed_origins,
-    ) {
-        Metrics::add(&hub.metrics.origin_rejected, 1);
-        return text(StatusCode::FORBIDDEN, "origin not allowed\n");
     }
     let history = match parse_history(&query) {
         Ok(h) => h,

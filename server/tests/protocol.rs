@@ -1,0 +1,474 @@
+//! Protocol v1 rules, checked with real WebSocket clients against the server
+//! started in-process on 127.0.0.1:0.
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use livedash_server::{run, Config};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    async fn start(args: &[&str]) -> TestServer {
+        let mut argv = vec!["livedash", "--dist", "/nonexistent", "--seed", "7"];
+        argv.extend_from_slice(args);
+        let config = Config::try_parse_from(argv).expect("valid flags");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            run(listener, config, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    async fn connect(&self) -> Ws {
+        self.connect_to(&self.url()).await
+    }
+
+    async fn connect_to(&self, url: &str) -> Ws {
+        timeout(Duration::from_secs(5), connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("connect")
+            .0
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        timeout(Duration::from_secs(5), self.task.take().unwrap())
+            .await
+            .expect("run returns after shutdown")
+            .unwrap();
+    }
+}
+
+/// Next text frame as JSON (skipping pings), within 5 s.
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let m = timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("no error");
+        match m {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// Next frame of a given type.
+async fn next_of(ws: &mut Ws, ty: &str) -> Value {
+    for _ in 0..10_000 {
+        let v = next(ws).await;
+        if v["type"] == ty {
+            return v;
+        }
+    }
+    panic!("no {ty} frame");
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).await.unwrap();
+}
+
+/// A plain HTTP GET; (status, body).
+async fn http(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{headers}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .expect("response in time")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn hello_then_snapshot_and_the_api_snapshot_is_the_same_object() {
+    // With 5 s ticks and samples nothing changes between the reads below
+    // (once the connection's own clients/event frames are out), so the
+    // objects must be equal apart from `ts`.
+    let srv = TestServer::start(&["--tick-ms", "5000", "--system-ms", "5000"]).await;
+    let mut ws = srv.connect().await;
+    let hello = next(&mut ws).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["protocol"], 1);
+    assert!(hello["client_id"].as_u64().is_some());
+    let first = next(&mut ws).await;
+    assert_eq!(first["type"], "snapshot");
+    next_of(&mut ws, "clients").await;
+    next_of(&mut ws, "event").await;
+    send(&mut ws, serde_json::json!({"type": "resync"})).await;
+    let mut snap = next_of(&mut ws, "snapshot").await;
+    assert_eq!(snap["clients"], 1);
+    for k in [
+        "seq",
+        "orders",
+        "kpi_history",
+        "system_history",
+        "clients",
+        "events",
+    ] {
+        assert!(snap.get(k).is_some(), "snapshot lacks {k}: {snap}");
+    }
+    let (status, body) = http(srv.addr, "/api/snapshot", "").await;
+    assert_eq!(status, 200);
+    let mut api: Value = serde_json::from_str(&body).unwrap();
+    snap["ts"] = Value::Null;
+    api["ts"] = Value::Null;
+    assert_eq!(api, snap);
+    let (status, _) = http(srv.addr, "/api/snapshot?history=lots", "").await;
+    assert_eq!(status, 400);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn each_topic_seq_grows_by_exactly_one() {
+    let srv = TestServer::start(&[
+        "--tick-ms",
+        "20",
+        "--system-ms",
+        "200",
+        "--orders-per-sec",
+        "200",
+    ])
+    .await;
+    let mut ws = srv.connect().await;
+    next_of(&mut ws, "hello").await;
+    let snap = next_of(&mut ws, "snapshot").await;
+    let mut last: std::collections::HashMap<String, u64> =
+        ["orders", "system", "clients", "events"]
+            .iter()
+            .map(|t| (t.to_string(), snap["seq"][t].as_u64().unwrap()))
+            .collect();
+    let mut counts = std::collections::HashMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < deadline {
+        let v = next(&mut ws).await;
+        let topic = match v["type"].as_str().unwrap() {
+            "orders" => "orders",
+            "system" => "system",
+            "clients" => "clients",
+            "event" => "events",
+            other => panic!("unexpected {other}"),
+        };
+        let seq = v["seq"].as_u64().unwrap();
+        assert_eq!(seq, last[topic] + 1, "{topic} seq jumped: {v}");
+        last.insert(topic.to_string(), seq);
+        *counts.entry(topic).or_insert(0) += 1;
+        if topic == "orders" {
+            // Breakdowns sorted descending.
+            let revs: Vec<f64> = v["by_country"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["revenue"].as_f64().unwrap())
+                .collect();
+            assert!(revs.windows(2).all(|w| w[0] >= w[1]), "{revs:?}");
+        }
+    }
+    assert!(counts["orders"] >= 30, "{counts:?}");
+    assert!(counts["system"] >= 3, "{counts:?}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn clients_count_follows_connects_and_disconnects_coalesced() {
+    let srv = TestServer::start(&["--tick-ms", "1000"]).await;
+    let mut a = srv.connect().await;
+    next_of(&mut a, "snapshot").await;
+    let c = next_of(&mut a, "clients").await;
+    assert_eq!(c["count"], 1);
+    // Ten more arrive at once: at most a couple of clients frames, not ten.
+    let mut others = Vec::new();
+    for _ in 0..10 {
+        others.push(srv.connect().await);
+    }
+    let mut seen = Vec::new();
+    while seen.last() != Some(&11) {
+        seen.push(next_of(&mut a, "clients").await["count"].as_u64().unwrap());
+    }
+    assert!(seen.len() <= 2, "clients frames not coalesced: {seen:?}");
+    drop(others);
+    let mut seen = Vec::new();
+    while seen.last() != Some(&1) {
+        seen.push(next_of(&mut a, "clients").await["count"].as_u64().unwrap());
+    }
+    assert!(seen.len() <= 2, "{seen:?}");
+    let (_, health) = http(srv.addr, "/healthz", "").await;
+    let h: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["clients"], 1);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn ping_pong_and_bad_frames_get_errors_on_a_usable_connection() {
+    let srv = TestServer::start(&["--tick-ms", "5000", "--system-ms", "5000"]).await;
+    let mut ws = srv.connect().await;
+    next_of(&mut ws, "snapshot").await;
+    send(&mut ws, serde_json::json!({"type": "ping", "nonce": 42})).await;
+    let pong = next_of(&mut ws, "pong").await;
+    assert_eq!(pong["nonce"], 42);
+    ws.send(Message::text("{not json")).await.unwrap();
+    let e = next_of(&mut ws, "error").await;
+    assert_eq!(e["code"], "bad_json");
+    send(&mut ws, serde_json::json!({"type": "launch"})).await;
+    assert_eq!(next_of(&mut ws, "error").await["code"], "bad_message");
+    send(
+        &mut ws,
+        serde_json::json!({"type": "subscribe", "topics": ["weather"]}),
+    )
+    .await;
+    assert_eq!(next_of(&mut ws, "error").await["code"], "bad_message");
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    assert_eq!(next_of(&mut ws, "error").await["code"], "binary");
+    send(&mut ws, serde_json::json!({"type": "ping", "nonce": 43})).await;
+    assert_eq!(next_of(&mut ws, "pong").await["nonce"], 43);
+    // A flood of pings is rate limited, not buffered.
+    for n in 0..100 {
+        send(&mut ws, serde_json::json!({"type": "ping", "nonce": n})).await;
+    }
+    let mut limited = false;
+    for _ in 0..100 {
+        let v = next(&mut ws).await;
+        if v["type"] == "error" && v["code"] == "rate_limited" {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited);
+    let (_, metrics) = http(srv.addr, "/metrics", "").await;
+    let errors: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("livedash_client_errors_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(errors >= 5, "{metrics}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_with_1009() {
+    let srv = TestServer::start(&[]).await;
+    let mut ws = srv.connect().await;
+    next_of(&mut ws, "snapshot").await;
+    let big = format!(
+        "{{\"type\":\"ping\",\"nonce\":1,\"pad\":\"{}\"}}",
+        "x".repeat(64 * 1024)
+    );
+    let _ = ws.send(Message::text(big)).await;
+    let code = loop {
+        match timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("close in time")
+        {
+            Some(Ok(Message::Close(Some(f)))) => break u16::from(f.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(code, 1009);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn pause_stops_topics_and_resume_sends_a_snapshot_first() {
+    let srv = TestServer::start(&["--tick-ms", "20", "--system-ms", "200"]).await;
+    let mut ws = srv.connect().await;
+    next_of(&mut ws, "snapshot").await;
+    next_of(&mut ws, "orders").await;
+    send(&mut ws, serde_json::json!({"type": "pause"})).await;
+    // Drain what was already in flight, then nothing but control frames.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    while let Ok(Some(_)) = timeout(Duration::from_millis(50), ws.next()).await {}
+    send(&mut ws, serde_json::json!({"type": "ping", "nonce": 7})).await;
+    let v = next(&mut ws).await;
+    assert_eq!(v["type"], "pong", "paused connection got {v}");
+    assert!(
+        timeout(Duration::from_millis(300), ws.next())
+            .await
+            .is_err(),
+        "frames while paused"
+    );
+    send(&mut ws, serde_json::json!({"type": "resume"})).await;
+    let snap = next(&mut ws).await;
+    assert_eq!(snap["type"], "snapshot");
+    let o = next_of(&mut ws, "orders").await;
+    assert_eq!(
+        o["seq"].as_u64(),
+        Some(snap["seq"]["orders"].as_u64().unwrap() + 1)
+    );
+    // resync also answers with a snapshot.
+    send(&mut ws, serde_json::json!({"type": "resync"})).await;
+    next_of(&mut ws, "snapshot").await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn unsubscribe_and_subscribe_filter_topics() {
+    let srv = TestServer::start(&["--tick-ms", "20", "--system-ms", "200"]).await;
+    let mut ws = srv.connect().await;
+    next_of(&mut ws, "snapshot").await;
+    send(
+        &mut ws,
+        serde_json::json!({"type": "unsubscribe", "topics": ["orders"]}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    while let Ok(Some(_)) = timeout(Duration::from_millis(30), ws.next()).await {}
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
+    let mut system = 0;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(Some(Ok(Message::Text(t)))) = timeout(Duration::from_millis(100), ws.next()).await
+        {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            assert_ne!(v["type"], "orders", "unsubscribed topic still sent");
+            system += (v["type"] == "system") as u32;
+        }
+    }
+    assert!(system >= 2);
+    send(
+        &mut ws,
+        serde_json::json!({"type": "subscribe", "topics": ["orders"]}),
+    )
+    .await;
+    next_of(&mut ws, "orders").await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn origin_is_checked_before_the_upgrade() {
+    let srv = TestServer::start(&["--allowed-origin", "https://cdn.example"]).await;
+    let upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let (status, _) = http(
+        srv.addr,
+        "/ws",
+        &format!("{upgrade}Origin: http://evil.example\r\n"),
+    )
+    .await;
+    assert_eq!(status, 403);
+    for origin in [
+        format!("http://{}", srv.addr),
+        "https://cdn.example".to_string(),
+        "http://localhost:8080".to_string(),
+    ] {
+        let mut req = srv.url().into_client_request().unwrap();
+        req.headers_mut().insert("origin", origin.parse().unwrap());
+        let (mut ws, _) = connect_async(req)
+            .await
+            .unwrap_or_else(|e| panic!("{origin}: {e}"));
+        assert_eq!(next(&mut ws).await["type"], "hello");
+    }
+    // No Origin: a non-browser client.
+    let mut ws = srv.connect().await;
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    let (_, metrics) = http(srv.addr, "/metrics", "").await;
+    assert!(
+        metrics.contains("livedash_origin_rejected_total 1\n"),
+        "{metrics}"
+    );
+    let (status, _) = http(srv.addr, "/ws", "").await;
+    assert_eq!(status, 426);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_does_not_hold_up_the_others() {
+    // Big frames at 50 Hz: a stalled reader falls behind within a second.
+    let srv = TestServer::start(&["--tick-ms", "20", "--orders-per-sec", "2000"]).await;
+    // The stalled client: upgrades, then never reads.
+    let mut stalled = TcpStream::connect(srv.addr).await.unwrap();
+    stalled
+        .write_all(
+            format!(
+                "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                srv.addr
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut ws = srv.connect().await;
+    let snap = next_of(&mut ws, "snapshot").await;
+    let mut last = snap["seq"]["orders"].as_u64().unwrap();
+    let start = tokio::time::Instant::now();
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(2) {
+        let v = next(&mut ws).await;
+        if v["type"] == "orders" {
+            let seq = v["seq"].as_u64().unwrap();
+            assert_eq!(seq, last + 1, "the reading client lost frames");
+            last = seq;
+            n += 1;
+        }
+    }
+    assert!(n >= 50, "only {n} orders frames in 2 s");
+    drop(stalled);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_sends_going_away() {
+    let srv = TestServer::start(&[]).await;
+    let mut ws = srv.connect().await;
+    next_of(&mut ws, "snapshot").await;
+    let addr = srv.addr;
+    let stopping = tokio::spawn(srv.stop());
+    let code = loop {
+        match timeout(Duration::from_secs(2), ws.next())
+            .await
+            .expect("close within 2 s")
+        {
+            Some(Ok(Message::Close(Some(f)))) => break u16::from(f.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected close 1001, got {other:?}"),
+        }
+    };
+    assert_eq!(code, 1001);
+    stopping.await.unwrap();
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still listening after shutdown"
+    );
+}
