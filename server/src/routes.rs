@@ -64,7 +64,7 @@ pub fn cache_control(path: &str) -> &'static str {
     let hashed = stem
         .rsplit('-')
         .next()
-        .is_some_and(|h| h.len() >= 16 && h.chars().all(|c| c.is_ascii_hexdigit()));
+        .is_some_and(|h| h.len() >= 8 && h.chars().all(|c| c.is_ascii_hexdigit()));
     if hashed && stem.contains('-') {
         "public, max-age=31536000, immutable"
     } else {
@@ -374,6 +374,11 @@ mod tests {
         assert_eq!(
             cache_control("/livedash-client-9f86d081884c7d65.js"),
             "public, max-age=31536000, immutable"
+        );
+        assert_eq!(
+            cache_control("/livedash-client-8361ca304542133_bg.wasm"),
+            "public, max-age=31536000, immutable",
+            "trunk's hash has no leading zeros"
         );
         assert_eq!(cache_control("/echarts.min.js"), "no-cache");
         assert_eq!(cache_control("/style-abc.css"), "no-cache");
