@@ -1,1 +1,54 @@
-//! Load generator and limit proxy for livedash; see src/bin/.
+//! Load generator and limit proxy for livedash.
+//!
+//! - [`loadgen`]: N WebSocket clients on loopback reading every frame;
+//!   reports delivery, fan-out spread, latency and the server's CPU and RSS.
+//! - [`proxy`]: a bare tokio broadcast server sending pre-serialized frames
+//!   of a given size and rate, no application logic: the ceiling on this
+//!   machine, measured in the same run.
+
+pub mod loadgen;
+pub mod proxy;
+
+/// Raise this process's open-file limit (soft and, as root, hard).
+pub fn raise_fd_limit(want: u64) -> u64 {
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 0;
+        }
+        let hard = r.rlim_max.max(want as libc::rlim_t);
+        let try_set = |cur: libc::rlim_t, max: libc::rlim_t| {
+            let n = libc::rlimit {
+                rlim_cur: cur,
+                rlim_max: max,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &n) == 0
+        };
+        if !try_set(want as libc::rlim_t, hard) {
+            let _ = try_set(r.rlim_max, r.rlim_max);
+        }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur
+    }
+}
+
+/// A process's (CPU seconds, RSS KiB) from /proc.
+pub fn proc_stats(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name in parentheses; utime and stime are 14, 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())?;
+    Some((ticks / hz, rss))
+}

@@ -20,6 +20,7 @@ async fn main() {
             config.system_ms
         );
     }
+    raise_fd_limit(config.max_connections + 1024);
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -54,4 +55,35 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// Every connection is a file descriptor: raise the soft limit to what
+/// `--max-connections` needs (and the hard limit too, when root).
+fn raise_fd_limit(want: u64) {
+    // SAFETY: getrlimit/setrlimit with pointers to local structs.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 || r.rlim_cur >= want {
+            return;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: r.rlim_max.max(want),
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+            let soft = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &soft);
+            tracing::warn!(
+                "open-file limit is {}; --max-connections {} may not be reachable",
+                r.rlim_max,
+                want.saturating_sub(1024)
+            );
+        }
+    }
 }

@@ -40,8 +40,17 @@ fn every_example_decodes_and_every_type_has_one() {
             panic!("example decodes as neither a server nor a client message: {b}");
         }
     }
-    let want_server = ["hello", "snapshot", "orders", "system", "clients", "event", "pong", "error"];
-    let want_client = ["ping", "subscribe", "unsubscribe", "pause", "resume", "resync"];
+    let want_server = [
+        "hello", "snapshot", "orders", "system", "clients", "event", "pong", "error",
+    ];
+    let want_client = [
+        "ping",
+        "subscribe",
+        "unsubscribe",
+        "pause",
+        "resume",
+        "resync",
+    ];
     assert_eq!(server, want_server.iter().map(|s| s.to_string()).collect());
     assert_eq!(client, want_client.iter().map(|s| s.to_string()).collect());
 }

@@ -1,0 +1,36 @@
+//! `limit-proxy`: the bare broadcast ceiling (see `livedash_bench::proxy`).
+
+use clap::Parser;
+use std::io::Write;
+
+/// A bare WebSocket broadcast server: fixed-size frames at a fixed rate.
+#[derive(Parser)]
+struct Args {
+    /// Listen address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: std::net::SocketAddr,
+    /// Bytes per frame.
+    #[arg(long, default_value_t = 600)]
+    frame_bytes: usize,
+    /// Frames per second.
+    #[arg(long, default_value_t = 1.0)]
+    rate_hz: f64,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args = Args::parse();
+    livedash_bench::raise_fd_limit(65_536);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .expect("bind");
+    println!(
+        "listening on http://{}",
+        listener.local_addr().expect("addr")
+    );
+    let _ = std::io::stdout().flush();
+    livedash_bench::proxy::serve(listener, args.frame_bytes, args.rate_hz, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+}

@@ -1,0 +1,347 @@
+//! N WebSocket clients against one URL: bounded ramp, read every frame for a
+//! fixed time, then close and report.
+//!
+//! A frame is identified by its `"type"` and `"seq"`, read with a tiny
+//! scanner (no full JSON parse per client). Arrival times are kept per
+//! client and combined at the end: fan-out spread is each client's arrival
+//! minus the first arrival of the same message; latency is arrival minus the
+//! frame's `ts` (server send time, epoch ms). Only messages first seen in the
+//! steady window (after the ramp, before the end) count, so every client had
+//! the chance to receive them.
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `ws://127.0.0.1:PORT/ws?history=0`.
+    pub url: String,
+    /// Clients to open.
+    pub clients: usize,
+    /// Connects per second at most.
+    pub ramp_per_sec: u32,
+    /// Steady window after the ramp.
+    pub hold: Duration,
+    /// The server's pid, for CPU and RSS from /proc.
+    pub server_pid: Option<u32>,
+    /// Source addresses 127.0.0.1..=127.0.0.N, for more than ~28k clients.
+    pub source_ips: u8,
+}
+
+/// p50 / p99 / max in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Quantiles {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+fn quantiles(v: &mut [f64]) -> Quantiles {
+    if v.is_empty() {
+        return Quantiles::default();
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Quantiles {
+        p50: at(0.5),
+        p99: at(0.99),
+        max: v[v.len() - 1],
+    }
+}
+
+/// The result of one run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub clients: usize,
+    pub connected: usize,
+    pub failed: usize,
+    /// Connections the server closed (or that broke) before the end.
+    pub dropped: usize,
+    /// Seconds of the steady window.
+    pub window_s: f64,
+    /// Frames delivered per second in the window, over all clients.
+    pub frames_per_sec: f64,
+    pub bytes_per_sec: f64,
+    /// Mean payload size of the frames counted.
+    pub mean_frame_bytes: f64,
+    /// Distinct messages first seen in the window.
+    pub messages: usize,
+    /// Share of those that reached every connected client.
+    pub complete_share: f64,
+    pub spread_ms: Quantiles,
+    pub latency_ms: Quantiles,
+    /// Server CPU seconds per second in the window.
+    pub server_cpu: f64,
+    pub server_rss_before_kib: u64,
+    pub server_rss_connected_kib: u64,
+    /// (RSS with clients − RSS before) / connected.
+    pub rss_per_client_kib: f64,
+    /// Seconds the ramp took.
+    pub ramp_s: f64,
+}
+
+/// Read `"type":"X"` and `"seq":N` and `"ts":N` from the start of a topic
+/// frame (`{"type":"orders","seq":1,"ts":2,...`). `None` for other frames.
+pub fn scan(text: &str) -> Option<(u8, u64, u64)> {
+    let rest = text.strip_prefix("{\"type\":\"")?;
+    let (ty, rest) = rest.split_once('"')?;
+    let code = match ty {
+        "orders" => 1,
+        "system" => 2,
+        "clients" => 3,
+        "event" => 4,
+        _ => return None,
+    };
+    let rest = rest.strip_prefix(",\"seq\":")?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    let seq = rest[..end].parse().ok()?;
+    let rest = rest[end..].strip_prefix(",\"ts\":")?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    let ts = rest[..end].parse().ok()?;
+    Some((code, seq, ts))
+}
+
+/// One arrival: message key, arrival (ns since start), latency (ms).
+struct Arrival {
+    key: (u8, u64),
+    at_ns: u64,
+    latency_ms: f64,
+    bytes: u32,
+}
+
+struct ClientResult {
+    connected: bool,
+    dropped: bool,
+    arrivals: Vec<Arrival>,
+}
+
+fn now_ms_f64() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+async fn client(i: usize, opts: Options, start: Instant, stop_at: Instant) -> ClientResult {
+    let mut res = ClientResult {
+        connected: false,
+        dropped: false,
+        arrivals: Vec::new(),
+    };
+    let url: tokio_tungstenite::tungstenite::http::Uri = match opts.url.parse() {
+        Ok(u) => u,
+        Err(_) => return res,
+    };
+    let host = url.host().unwrap_or("127.0.0.1").to_string();
+    let port = url.port_u16().unwrap_or(80);
+    let Ok(ip) = host.parse::<IpAddr>() else {
+        return res;
+    };
+    let Ok(sock) = TcpSocket::new_v4() else {
+        return res;
+    };
+    if opts.source_ips > 1 {
+        let src = Ipv4Addr::new(127, 0, 0, 1 + (i % opts.source_ips as usize) as u8);
+        if sock.bind(SocketAddr::new(IpAddr::V4(src), 0)).is_err() {
+            return res;
+        }
+    }
+    let connect = async {
+        let stream = sock.connect(SocketAddr::new(ip, port)).await.ok()?;
+        let _ = stream.set_nodelay(true);
+        let cfg = WebSocketConfig::default().read_buffer_size(4096);
+        tokio_tungstenite::client_async_with_config(opts.url.as_str(), stream, Some(cfg))
+            .await
+            .ok()
+    };
+    let Ok(Some((mut ws, _))) = tokio::time::timeout(Duration::from_secs(10), connect).await else {
+        return res;
+    };
+    res.connected = true;
+    let deadline = tokio::time::Instant::from_std(stop_at);
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => break,
+            Ok(Some(Ok(Message::Text(t)))) => {
+                if let Some((code, seq, ts)) = scan(t.as_str()) {
+                    res.arrivals.push(Arrival {
+                        key: (code, seq),
+                        at_ns: start.elapsed().as_nanos() as u64,
+                        latency_ms: now_ms_f64() - ts as f64,
+                        bytes: t.len() as u32,
+                    });
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(_))) | Ok(None) => {
+                res.dropped = true;
+                break;
+            }
+        }
+    }
+    res
+}
+
+/// Run the clients and report. Every loop is bounded by the run's deadline.
+pub async fn run(opts: Options) -> Report {
+    raise_fd_limit_for(opts.clients);
+    let start = Instant::now();
+    let before = opts.server_pid.and_then(crate::proc_stats);
+    let ramp = Duration::from_secs_f64(opts.clients as f64 / opts.ramp_per_sec.max(1) as f64);
+    let settle = Duration::from_secs(2);
+    let window_start = start + ramp + settle;
+    let window_end = window_start + opts.hold;
+    let stop_at = window_end + Duration::from_secs(1);
+    let mut tasks = Vec::with_capacity(opts.clients);
+    let gap = Duration::from_secs_f64(1.0 / opts.ramp_per_sec.max(1) as f64);
+    for i in 0..opts.clients {
+        let due = start + gap.mul_f64(i as f64);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+        tasks.push(tokio::spawn(client(i, opts.clone(), start, stop_at)));
+    }
+    let ramp_s = start.elapsed().as_secs_f64();
+    tokio::time::sleep_until(tokio::time::Instant::from_std(window_start)).await;
+    let at_window = opts.server_pid.and_then(crate::proc_stats);
+    tokio::time::sleep_until(tokio::time::Instant::from_std(window_end)).await;
+    let at_end = opts.server_pid.and_then(crate::proc_stats);
+    let mut results = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        if let Ok(r) = t.await {
+            results.push(r);
+        }
+    }
+    summarize(
+        &opts,
+        results,
+        start,
+        window_start,
+        window_end,
+        before,
+        at_window,
+        at_end,
+        ramp_s,
+    )
+}
+
+fn raise_fd_limit_for(clients: usize) {
+    crate::raise_fd_limit((clients as u64 + 1024).max(65_536));
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    opts: &Options,
+    results: Vec<ClientResult>,
+    start: Instant,
+    window_start: Instant,
+    window_end: Instant,
+    before: Option<(f64, u64)>,
+    at_window: Option<(f64, u64)>,
+    at_end: Option<(f64, u64)>,
+    ramp_s: f64,
+) -> Report {
+    let ws_ns = (window_start - start).as_nanos() as u64;
+    let we_ns = (window_end - start).as_nanos() as u64;
+    let connected = results.iter().filter(|r| r.connected).count();
+    let dropped = results.iter().filter(|r| r.dropped).count();
+    // First arrival and receiver count per message.
+    let mut first: HashMap<(u8, u64), (u64, usize)> = HashMap::new();
+    for r in &results {
+        for a in &r.arrivals {
+            let e = first.entry(a.key).or_insert((a.at_ns, 0));
+            e.0 = e.0.min(a.at_ns);
+            e.1 += 1;
+        }
+    }
+    let in_window = |k: &(u8, u64)| first.get(k).is_some_and(|(t, _)| *t >= ws_ns && *t < we_ns);
+    let mut spread = Vec::new();
+    let mut latency = Vec::new();
+    let (mut frames, mut bytes) = (0u64, 0u64);
+    for r in &results {
+        for a in &r.arrivals {
+            if in_window(&a.key) {
+                spread.push((a.at_ns - first[&a.key].0) as f64 / 1e6);
+                latency.push(a.latency_ms.max(0.0));
+                frames += 1;
+                bytes += a.bytes as u64;
+            }
+        }
+    }
+    let messages: Vec<_> = first.iter().filter(|(k, _)| in_window(k)).collect();
+    let complete = messages
+        .iter()
+        .filter(|(_, (_, n))| *n >= connected)
+        .count();
+    let window_s = (window_end - window_start).as_secs_f64();
+    let (rss_before, rss_connected) = (before.map_or(0, |b| b.1), at_window.map_or(0, |w| w.1));
+    Report {
+        clients: opts.clients,
+        connected,
+        failed: opts.clients - connected,
+        dropped,
+        window_s,
+        frames_per_sec: frames as f64 / window_s,
+        bytes_per_sec: bytes as f64 / window_s,
+        mean_frame_bytes: if frames > 0 {
+            bytes as f64 / frames as f64
+        } else {
+            0.0
+        },
+        messages: messages.len(),
+        complete_share: if messages.is_empty() {
+            0.0
+        } else {
+            complete as f64 / messages.len() as f64
+        },
+        spread_ms: quantiles(&mut spread),
+        latency_ms: quantiles(&mut latency),
+        server_cpu: match (at_window, at_end) {
+            (Some(a), Some(b)) => (b.0 - a.0) / window_s,
+            _ => 0.0,
+        },
+        server_rss_before_kib: rss_before,
+        server_rss_connected_kib: rss_connected,
+        rss_per_client_kib: if connected > 0 && rss_connected > rss_before {
+            (rss_connected - rss_before) as f64 / connected as f64
+        } else {
+            0.0
+        },
+        ramp_s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_topic_frames_only() {
+        assert_eq!(
+            scan(r#"{"type":"orders","seq":12,"ts":34,"x":1}"#),
+            Some((1, 12, 34))
+        );
+        assert_eq!(
+            scan(r#"{"type":"event","seq":1,"ts":2,"level":"info"}"#),
+            Some((4, 1, 2))
+        );
+        assert_eq!(
+            scan(r#"{"type":"snapshot","ts":1,"seq":{"orders":1}}"#),
+            None
+        );
+        assert_eq!(scan(r#"{"type":"hello","protocol":1}"#), None);
+        assert_eq!(scan("garbage"), None);
+    }
+
+    #[test]
+    fn quantiles_of_a_sample() {
+        let mut v: Vec<f64> = (1..=100).map(|x| x as f64).collect();
+        let q = quantiles(&mut v);
+        assert_eq!((q.p50, q.p99, q.max), (51.0, 99.0, 100.0));
+    }
+}

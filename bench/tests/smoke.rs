@@ -1,0 +1,33 @@
+//! The bench tools against each other: 20 clients for 2 s on the limit
+//! proxy; every message reaches every client.
+
+use livedash_bench::{loadgen, proxy};
+use std::time::Duration;
+
+#[tokio::test(flavor = "current_thread")]
+async fn loadgen_sees_every_message_of_the_proxy() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(proxy::serve(listener, 300, 20.0, async {
+        let _ = rx.await;
+    }));
+    let r = loadgen::run(loadgen::Options {
+        url: format!("ws://{addr}/ws"),
+        clients: 20,
+        ramp_per_sec: 200,
+        hold: Duration::from_secs(2),
+        server_pid: Some(std::process::id()),
+        source_ips: 1,
+    })
+    .await;
+    let _ = tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    assert_eq!(r.connected, 20, "{r:?}");
+    assert_eq!(r.dropped, 0, "{r:?}");
+    assert!(r.messages >= 30, "{r:?}");
+    assert_eq!(r.complete_share, 1.0, "{r:?}");
+    assert!((r.mean_frame_bytes - 300.0).abs() < 1.0, "{r:?}");
+    assert!(r.frames_per_sec > 300.0, "{r:?}");
+    assert!(r.server_rss_connected_kib > 0);
+}
