@@ -46,13 +46,12 @@ impl Server {
     /// Start on `port` (0 = free) with extra flags; waits for its
     /// "livedash listening on http://..." line.
     pub fn start_on(port: u16, args: &[&str]) -> Server {
-        let mut child = Command::new(env("LIVEDASH_BIN"))
-            .args([
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-                "--dist",
-                &env("LIVEDASH_DIST"),
-            ])
+        let mut cmd = Command::new(env("LIVEDASH_BIN"));
+        cmd.args(["--addr", &format!("127.0.0.1:{port}")]);
+        if !args.contains(&"--dist") {
+            cmd.args(["--dist", &env("LIVEDASH_DIST")]);
+        }
+        let mut child = cmd
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -147,6 +146,11 @@ impl Browser {
     /// Start chromedriver on a free port and open a session. `name` names
     /// the failure screenshot.
     pub async fn start(name: &str) -> Browser {
+        Browser::start_with(name, &[]).await
+    }
+
+    /// Like [`Browser::start`], with extra Chromium flags.
+    pub async fn start_with(name: &str, extra: &[&str]) -> Browser {
         let port = free_port();
         let driver = Command::new(env("CHROMEDRIVER"))
             .arg(format!("--port={port}"))
@@ -162,20 +166,27 @@ impl Browser {
         ));
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile).expect("profile dir");
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-background-timer-throttling",
+            "--disable-renderer-backgrounding",
+            "--disable-backgrounding-occluded-windows",
+            "--window-size=1440,1300",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
         let caps = serde_json::json!({
-            "goog:chromeOptions": {
-                "binary": env("CHROMIUM"),
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-background-timer-throttling",
-                    "--disable-renderer-backgrounding",
-                    "--disable-backgrounding-occluded-windows",
-                    "--window-size=1440,1300",
-                    format!("--user-data-dir={}", profile.display()),
-                ]
-            }
+            "goog:chromeOptions": { "binary": env("CHROMIUM"), "args": args }
         });
         let caps = match caps {
             serde_json::Value::Object(m) => m,

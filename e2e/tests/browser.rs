@@ -73,10 +73,19 @@ async fn two_tabs_show_the_live_dashboard_and_two_clients() {
     ]);
     let b = Browser::start("two_tabs").await;
     b.check(|| async {
+        let t0 = std::time::Instant::now();
         b.client
             .goto(&server.url())
             .await
             .map_err(|e| e.to_string())?;
+        wait_for("a first full paint", T, || async {
+            full(&page(&b).await).then_some(())
+        })
+        .await?;
+        println!(
+            "first full paint (navigation to live KPIs and 3 drawn charts): {} ms",
+            t0.elapsed().as_millis()
+        );
         open_tab(&b, &server.url()).await;
         for i in [0, 1] {
             tab(&b, i).await;
@@ -407,4 +416,44 @@ async fn a_frozen_server_is_noticed_by_the_heartbeat() {
         Ok(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn config_json_beside_the_page_points_it_at_another_server() {
+    // A copy of the bundle with a config.json, as it would sit on a CDN.
+    let dist = std::env::temp_dir().join(format!("livedash-cdn-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dist);
+    std::fs::create_dir_all(&dist).unwrap();
+    for e in std::fs::read_dir(livedash_e2e::env("LIVEDASH_DIST")).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), dist.join(e.file_name())).unwrap();
+        }
+    }
+    // Server B has the data and allows the CDN's origin.
+    let cdn_port = livedash_e2e::free_port();
+    let cdn_origin = format!("http://127.0.0.1:{cdn_port}");
+    let b_srv = Server::start(&["--tick-ms", "200", "--allowed-origin", &cdn_origin]);
+    std::fs::write(
+        dist.join("config.json"),
+        format!("{{\"server\": \"ws://127.0.0.1:{}/ws\"}}", b_srv.port),
+    )
+    .unwrap();
+    let dist_s = dist.to_string_lossy().to_string();
+    let cdn = Server::start_on(cdn_port, &["--tick-ms", "60000", "--dist", &dist_s]);
+    let b = Browser::start("config_json").await;
+    b.check(|| async {
+        b.client.goto(&cdn.url()).await.map_err(|e| e.to_string())?;
+        wait_for("live through config.json's server", T, || async {
+            full(&page(&b).await).then_some(())
+        })
+        .await?;
+        wait_for("B counts the tab, the CDN does not", T, || async {
+            (b_srv.clients().await == Some(1) && cdn.clients().await == Some(0)).then_some(())
+        })
+        .await?;
+        Ok(())
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dist);
 }

@@ -24,42 +24,50 @@ fn to_dollars(cents: i64) -> f64 {
     cents as f64 / 100.0
 }
 
-/// Revenue per key, in cents, with a count so empty keys disappear.
+/// Revenue per key, in cents. Keys are interned once, so a record costs a
+/// hash lookup of a borrowed `&str`, never an allocation.
 #[derive(Default)]
 struct Breakdown {
-    /// key → (cents, items).
-    by_key: HashMap<String, (i64, u64)>,
+    /// Key → index into `names` and `sums`.
+    index: HashMap<String, u16>,
+    /// Key names, by index.
+    names: Vec<String>,
+    /// (cents, items) by index; items reach 0 when a key leaves the window.
+    sums: Vec<(i64, u64)>,
 }
 
 impl Breakdown {
-    fn add(&mut self, key: &str, cents: i64) {
-        match self.by_key.get_mut(key) {
-            Some(e) => {
-                e.0 += cents;
-                e.1 += 1;
-            }
+    /// Add one item's revenue; returns the key's index for its removal.
+    fn add(&mut self, key: &str, cents: i64) -> u16 {
+        let i = match self.index.get(key) {
+            Some(&i) => i,
             None => {
-                self.by_key.insert(key.to_string(), (cents, 1));
+                let i = self.names.len() as u16;
+                self.index.insert(key.to_string(), i);
+                self.names.push(key.to_string());
+                self.sums.push((0, 0));
+                i
             }
-        }
+        };
+        let e = &mut self.sums[i as usize];
+        e.0 += cents;
+        e.1 += 1;
+        i
     }
 
-    fn remove(&mut self, key: &str, cents: i64) {
-        if let Some(e) = self.by_key.get_mut(key) {
-            e.0 -= cents;
-            e.1 -= 1;
-            if e.1 == 0 {
-                self.by_key.remove(key);
-            }
-        }
+    fn remove(&mut self, i: u16, cents: i64) {
+        let e = &mut self.sums[i as usize];
+        e.0 -= cents;
+        e.1 -= 1;
     }
 
     /// Sorted descending by revenue, ties by name; only non-zero revenue.
     fn sorted(&self) -> Vec<Revenue> {
         let mut v: Vec<(&String, i64)> = self
-            .by_key
+            .names
             .iter()
-            .filter(|(_, (c, _))| *c != 0)
+            .zip(&self.sums)
+            .filter(|(_, (c, n))| *n > 0 && *c != 0)
             .map(|(k, (c, _))| (k, *c))
             .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
@@ -72,12 +80,21 @@ impl Breakdown {
     }
 }
 
+/// What the window keeps of a record: no strings, 32 bytes.
+struct Entry {
+    created_at: u64,
+    order_id: u64,
+    cents: i64,
+    country: u16,
+    source: u16,
+}
+
 /// The incremental window aggregator.
 pub struct Aggregator {
     /// Length of the window, milliseconds.
     lookback_ms: u64,
-    /// Records in the window with their price in cents, in arrival order.
-    window: VecDeque<(OrderRecord, i64)>,
+    /// Records in the window, in arrival order.
+    window: VecDeque<Entry>,
     /// order_id → items of that order in the window (distinct-order count).
     orders: HashMap<u64, u32>,
     /// Sum of sale prices in the window, cents.
@@ -111,29 +128,32 @@ impl Aggregator {
     /// `created_at <= now_ms - lookback_ms`, and return this tick's frame.
     pub fn tick(&mut self, seq: u64, now_ms: u64, records: Vec<OrderRecord>) -> Orders {
         for r in &records {
-            let c = to_cents(r.sale_price);
-            self.sales_cents += c;
+            let cents = to_cents(r.sale_price);
+            self.sales_cents += cents;
             *self.orders.entry(r.order_id).or_insert(0) += 1;
-            self.by_country.add(&r.country, c);
-            self.by_source.add(&r.traffic_source, c);
-            self.window.push_back((r.clone(), c));
+            let country = self.by_country.add(&r.country, cents);
+            let source = self.by_source.add(&r.traffic_source, cents);
+            self.window.push_back(Entry {
+                created_at: r.created_at,
+                order_id: r.order_id,
+                cents,
+                country,
+                source,
+            });
         }
         self.items_total += records.len() as u64;
         let cutoff = now_ms.saturating_sub(self.lookback_ms);
-        while let Some((front, _)) = self.window.front() {
-            if front.created_at > cutoff {
-                break;
-            }
-            let (r, c) = self.window.pop_front().expect("front exists");
-            self.sales_cents -= c;
-            if let Some(n) = self.orders.get_mut(&r.order_id) {
+        while self.window.front().is_some_and(|e| e.created_at <= cutoff) {
+            let e = self.window.pop_front().expect("front exists");
+            self.sales_cents -= e.cents;
+            if let Some(n) = self.orders.get_mut(&e.order_id) {
                 *n -= 1;
                 if *n == 0 {
-                    self.orders.remove(&r.order_id);
+                    self.orders.remove(&e.order_id);
                 }
             }
-            self.by_country.remove(&r.country, c);
-            self.by_source.remove(&r.traffic_source, c);
+            self.by_country.remove(e.country, e.cents);
+            self.by_source.remove(e.source, e.cents);
         }
         let kpis = self.kpis();
         let delta = match self.prev {

@@ -194,6 +194,21 @@ pub fn main(args: &[String]) -> Result<(), String> {
         ]),
     )?;
     let t0 = Instant::now();
+    println!("==> microbenchmarks");
+    let micro = Command::new(root().join("target/release/microbench"))
+        .output()
+        .map_err(|e| format!("microbench: {e}"))?;
+    let m: Json =
+        serde_json::from_slice(&micro.stdout).map_err(|e| format!("microbench output: {e}"))?;
+    let g = |k: &str| m[k].as_f64().unwrap_or(0.0);
+    let micro_table = format!(
+        "| measurement | median | target |\n|---|---|---|\n\
+         | aggregate one tick of {:.0} new records on a full 5-minute window ({:.0} records) | {:.1} µs | ≤ 200 µs |\n\
+         | serialize that `orders` frame once ({:.0} bytes, shared by every client) | {:.1} µs | — |\n",
+        g("records_per_tick"), g("window_records"), g("aggregate_tick_us_median"),
+        g("frame_bytes_mean"), g("serialize_frame_us_median"),
+    );
+    println!("{micro_table}");
     let mut rows = Vec::new();
     let mut ratios = Vec::new();
     for sc in scenarios(quick) {
@@ -278,6 +293,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
          reached every connected client; *spread* is each client's arrival minus the first arrival\n\
          of the same message; *latency* is arrival minus the frame's server `ts`; *server KiB/client*\n\
          is (server RSS with the clients − RSS before) / clients.\n\n\
+         ## Microbenchmarks\n\n{micro_table}\n\
          ## Results\n\n{table}\n\
          ## livedash against the limit proxy (same run)\n\n\
          The limit proxy sends frames of livedash's mean frame size at about livedash's total frame\n\

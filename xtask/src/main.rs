@@ -18,7 +18,9 @@ commands:
   run [-- SERVER FLAGS]   install what is missing, build the page bundle and the
                           server (release), serve http://127.0.0.1:8000
   test                    every test: unit, integration, end-to-end in headless Chromium
-  bench [--quick]         fan-out benchmarks; rewrites BENCHMARKS.md";
+  bench [--quick]         fan-out benchmarks; rewrites BENCHMARKS.md
+  soak [--minutes N]      one tab at 20 updates/s for N minutes (default 30):
+                          JS heap slope, DOM nodes, ECharts instances";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +28,7 @@ fn main() {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench::main(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -114,4 +117,27 @@ fn test() -> Result<(), String> {
     )?;
     println!("==> all tests passed in {:.0} s", t.elapsed().as_secs_f64());
     Ok(())
+}
+
+fn soak(args: &[String]) -> Result<(), String> {
+    let minutes = match args.iter().position(|a| a == "--minutes") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|m| m.parse::<u64>().ok())
+            .ok_or("--minutes takes a whole number")?,
+        None => 30,
+    };
+    let bin = build_all()?;
+    let (chromium, chromedriver) = tools::ensure_browser()?;
+    step(
+        &format!("soak: one tab at 20 updates/s for {minutes} min"),
+        cargo()
+            .args(["test", "-p", "livedash-e2e", "--test", "soak"])
+            .args(["--", "--ignored", "--nocapture"])
+            .env("LIVEDASH_SOAK_MINUTES", minutes.to_string())
+            .env("LIVEDASH_BIN", &bin)
+            .env("LIVEDASH_DIST", root().join("dist"))
+            .env("CHROMIUM", chromium)
+            .env("CHROMEDRIVER", chromedriver),
+    )
 }
