@@ -33,6 +33,9 @@ pub struct Options {
     pub server_pid: Option<u32>,
     /// Source addresses 127.0.0.1..=127.0.0.N, for more than ~28k clients.
     pub source_ips: u8,
+    /// Extra clients that connect and then never read (frozen tabs); not
+    /// counted in the delivery statistics.
+    pub stalled: usize,
 }
 
 /// p50 / p99 / max in milliseconds.
@@ -147,6 +150,11 @@ async fn client(i: usize, opts: Options, start: Instant, stop_at: Instant) -> Cl
     let Ok(sock) = TcpSocket::new_v4() else {
         return res;
     };
+    if i >= opts.clients {
+        // A frozen tab: a tiny receive window, so the server's writes to it
+        // block within seconds instead of filling megabytes of kernel buffers.
+        let _ = sock.set_recv_buffer_size(4096);
+    }
     if opts.source_ips > 1 {
         let src = Ipv4Addr::new(127, 0, 0, 1 + (i % opts.source_ips as usize) as u8);
         if sock.bind(SocketAddr::new(IpAddr::V4(src), 0)).is_err() {
@@ -166,6 +174,12 @@ async fn client(i: usize, opts: Options, start: Instant, stop_at: Instant) -> Cl
     };
     res.connected = true;
     let deadline = tokio::time::Instant::from_std(stop_at);
+    if i >= opts.clients {
+        // A stalled client: keep the socket open, never read.
+        tokio::time::sleep_until(deadline).await;
+        drop(ws);
+        return res;
+    }
     loop {
         match tokio::time::timeout_at(deadline, ws.next()).await {
             Err(_) => break,
@@ -201,6 +215,12 @@ pub async fn run(opts: Options) -> Report {
     let stop_at = window_end + Duration::from_secs(1);
     let mut tasks = Vec::with_capacity(opts.clients);
     let gap = Duration::from_secs_f64(1.0 / opts.ramp_per_sec.max(1) as f64);
+    // Stalled clients (indices past `clients`) connect first, so they are
+    // behind for the whole run.
+    let mut stalled = Vec::new();
+    for i in opts.clients..opts.clients + opts.stalled {
+        stalled.push(tokio::spawn(client(i, opts.clone(), start, stop_at)));
+    }
     for i in 0..opts.clients {
         let due = start + gap.mul_f64(i as f64);
         tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
@@ -211,6 +231,9 @@ pub async fn run(opts: Options) -> Report {
     let at_window = opts.server_pid.and_then(crate::proc_stats);
     tokio::time::sleep_until(tokio::time::Instant::from_std(window_end)).await;
     let at_end = opts.server_pid.and_then(crate::proc_stats);
+    for t in stalled {
+        let _ = t.await;
+    }
     let mut results = Vec::with_capacity(tasks.len());
     for t in tasks {
         if let Ok(r) = t.await {

@@ -19,6 +19,7 @@ async fn loadgen_sees_every_message_of_the_proxy() {
         hold: Duration::from_secs(2),
         server_pid: Some(std::process::id()),
         source_ips: 1,
+        stalled: 2,
     })
     .await;
     let _ = tx.send(());

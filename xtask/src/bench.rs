@@ -23,6 +23,8 @@ struct Scenario {
     /// Compare with the limit proxy at this rate (frames per second).
     proxy_hz: Option<f64>,
     hold: u64,
+    /// Extra never-reading clients (frozen tabs).
+    stalled: usize,
 }
 
 /// A child process killed on drop.
@@ -59,7 +61,7 @@ fn start(bin: &str, args: &[String]) -> Result<(Proc, u16), String> {
 type Json = serde_json::Value;
 
 /// Run loadgen (split over processes) against `port`; merge the reports.
-fn load(port: u16, pid: u32, clients: usize, hold: u64) -> Result<Json, String> {
+fn load(port: u16, pid: u32, clients: usize, hold: u64, stalled: usize) -> Result<Json, String> {
     let procs = clients.div_ceil(PER_PROCESS).max(1);
     let mut children = Vec::new();
     for i in 0..procs {
@@ -76,6 +78,8 @@ fn load(port: u16, pid: u32, clients: usize, hold: u64) -> Result<Json, String> 
                 &hold.to_string(),
                 "--server-pid",
                 &pid.to_string(),
+                "--stalled",
+                &if i == 0 { stalled } else { 0 }.to_string(),
                 "--json",
             ])
             .stdout(Stdio::piped())
@@ -144,6 +148,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             server_args: vec![],
             proxy_hz: (n == 10_000 || quick).then_some(3.0),
             hold,
+            stalled: 0,
         });
     }
     let n = if quick { 200 } else { 2000 };
@@ -154,6 +159,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
         server_args: s(&["--tick-ms", "50"]),
         proxy_hz: Some(22.0),
         hold,
+        stalled: 0,
     });
     v.push(Scenario {
         name: "bigtick",
@@ -162,7 +168,20 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
         server_args: s(&["--orders-per-sec", "345"]),
         proxy_hz: Some(3.0),
         hold,
+        stalled: 0,
     });
+    let n = if quick { 200 } else { 1000 };
+    for stalled in [0, n / 10] {
+        v.push(Scenario {
+            name: "slow",
+            what: format!("{n} clients + {stalled} never reading, 20 ticks/s"),
+            clients: n,
+            server_args: s(&["--tick-ms", "50", "--orders-per-sec", "200"]),
+            proxy_hz: None,
+            hold: hold.max(15),
+            stalled,
+        });
+    }
     v
 }
 
@@ -211,6 +230,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     println!("{micro_table}");
     let mut rows = Vec::new();
     let mut ratios = Vec::new();
+    let mut slow = Vec::new();
     for sc in scenarios(quick) {
         if only.as_deref().is_some_and(|o| o != sc.name) {
             continue;
@@ -224,10 +244,20 @@ pub fn main(args: &[String]) -> Result<(), String> {
         ];
         sargs.extend(sc.server_args.iter().cloned());
         let (server, port) = start("livedash", &sargs)?;
-        let r = load(port, server.0.id(), sc.clients, sc.hold)?;
+        let r = load(port, server.0.id(), sc.clients, sc.hold, sc.stalled)?;
+        let closed = slow_closed(port);
         drop(server);
         println!("    {}", row(sc.name, &sc.what, "livedash", &r));
         rows.push(row(sc.name, &sc.what, "livedash", &r));
+        if sc.name == "slow" {
+            slow.push(format!(
+                "| {} | {:.1} ms | {:.1} KiB | {} |",
+                sc.what,
+                r["spread_p99"].as_f64().unwrap_or(0.0),
+                r["rss_connected_kib"].as_f64().unwrap_or(0.0),
+                closed.map_or("?".to_string(), |c| c.to_string()),
+            ));
+        }
         if sc.proxy_hz.is_some() {
             // The same frames per client per second as livedash delivered.
             let hz = r["frames_per_sec"].as_f64().unwrap_or(0.0)
@@ -245,7 +275,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 hz.to_string(),
             ];
             let (proxy, port) = start("limit-proxy", &pargs)?;
-            let p = load(port, proxy.0.id(), sc.clients, sc.hold)?;
+            let p = load(port, proxy.0.id(), sc.clients, sc.hold, 0)?;
             drop(proxy);
             println!("    {}", row(sc.name, &sc.what, "limit proxy", &p));
             rows.push(row(sc.name, &sc.what, "limit proxy", &p));
@@ -295,11 +325,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
          is (server RSS with the clients − RSS before) / clients.\n\n\
          ## Microbenchmarks\n\n{micro_table}\n\
          ## Results\n\n{table}\n\
+         ## Frozen tabs beside normal ones\n\n\
+         Never-reading clients with a 4 KiB receive window connect first; the normal clients'\n\
+         p99 spread and the server's RSS with and without them, and how many the server closed\n\
+         as too slow (close 4008, `livedash_slow_clients_closed_total`).\n\n\
+         | load | normal clients' p99 spread | server RSS | closed as too slow |\n|---|---|---|---|\n{}\n\n\
          ## livedash against the limit proxy (same run)\n\n\
          The limit proxy sends frames of livedash's mean frame size at about livedash's total frame\n\
          rate, with no application logic.\n\n{rtable}",
         if quick { " --quick" } else { "" },
         t0.elapsed().as_secs_f64(),
+        slow.join("\n"),
     );
     if !quick && only.is_none() {
         std::fs::write(root().join("BENCHMARKS.md"), doc)
@@ -332,4 +368,21 @@ fn machine() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     format!("{cpus} cores, {mem} RAM, Linux {}, {rustc}", kernel.trim())
+}
+
+/// `livedash_slow_clients_closed_total` from the server's /metrics.
+fn slow_closed(port: u16) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.lines()
+        .find_map(|l| l.strip_prefix("livedash_slow_clients_closed_total "))?
+        .trim()
+        .parse()
+        .ok()
 }

@@ -25,6 +25,9 @@ struct Args {
     /// Bind source addresses 127.0.0.1..=127.0.0.N (more than ~28k clients).
     #[arg(long, default_value_t = 1)]
     source_ips: u8,
+    /// Extra clients that connect and never read (frozen tabs).
+    #[arg(long, default_value_t = 0)]
+    stalled: usize,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -40,6 +43,7 @@ async fn main() {
         hold: Duration::from_secs(a.hold),
         server_pid: a.server_pid,
         source_ips: a.source_ips.max(1),
+        stalled: a.stalled,
     })
     .await;
     if a.json {
