@@ -132,7 +132,7 @@ fn fuzz_decoder_10m() {
                 2 => b.truncate(p),
                 _ => {
                     let len = b.len();
-                    b.extend_from_slice(&b[p.min(len)..].to_vec());
+                    b.extend_from_within(p.min(len)..);
                 }
             }
         }
