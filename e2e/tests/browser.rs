@@ -457,3 +457,29 @@ async fn config_json_beside_the_page_points_it_at_another_server() {
     .await;
     let _ = std::fs::remove_dir_all(&dist);
 }
+
+#[tokio::test]
+async fn a_viewer_token_in_the_page_url_opens_a_protected_dashboard() {
+    let server = Server::start(&["--tick-ms", "200", "--viewer-token", "s3cret"]);
+    let b = Browser::start("viewer_token").await;
+    b.check(|| async {
+        b.client
+            .goto(&format!("{}/?token=s3cret", server.url()))
+            .await
+            .map_err(|e| e.to_string())?;
+        wait_for("live with the token", T, || async {
+            full(&page(&b).await).then_some(())
+        })
+        .await?;
+        // Kept in sessionStorage, never in a cookie.
+        let kept = b
+            .js("return [sessionStorage.getItem('livedash.token'), document.cookie]")
+            .await
+            .unwrap_or_default();
+        if kept != serde_json::json!(["s3cret", ""]) {
+            return Err(format!("token storage: {kept}"));
+        }
+        Ok(())
+    })
+    .await;
+}

@@ -74,6 +74,54 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_PING_MS", default_value_t = 30_000,
           value_parser = clap::value_parser!(u64).range(100..))]
     pub ping_ms: u64,
+
+    /// Token viewers must present (`?token=` on /ws and /api/snapshot, or an
+    /// `auth` frame first); default: open to anyone allowed by Origin.
+    #[arg(long, env = "LIVEDASH_VIEWER_TOKEN", hide_env_values = true)]
+    pub viewer_token: Option<Secret>,
+
+    /// Token for the control endpoints `POST /api/streams/{orders|system}/{start|stop}`
+    /// (`Authorization: Bearer TOKEN`); without it they are disabled.
+    #[arg(long, env = "LIVEDASH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+}
+
+/// A token: its `Debug` never shows the value, so it cannot reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("a token cannot be empty".into());
+        }
+        Ok(Secret(s.to_string()))
+    }
+}
+
+impl Secret {
+    /// Whether `presented` is this token (constant time in the token).
+    pub fn matches(&self, presented: &str) -> bool {
+        token_eq(presented, &self.0)
+    }
+}
+
+/// Compare a presented token with the expected one in time that depends
+/// only on their lengths, not on where they differ.
+pub fn token_eq(presented: &str, expected: &str) -> bool {
+    let (a, b) = (presented.as_bytes(), expected.as_bytes());
+    let mut diff = (a.len() ^ b.len()) as u64;
+    for (i, &x) in b.iter().enumerate() {
+        diff |= (a.get(i).copied().unwrap_or(0) ^ x) as u64;
+    }
+    diff == 0
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -124,6 +172,21 @@ mod tests {
         assert_eq!(c.lookback, Duration::from_secs(300));
         assert_eq!(c.history, 3600);
         assert!(c.max_connections >= 20_000);
+    }
+
+    #[test]
+    fn tokens_compare_exactly() {
+        assert!(token_eq("s3cret", "s3cret"));
+        assert!(!token_eq("s3cre", "s3cret"));
+        assert!(!token_eq("s3cret!", "s3cret"));
+        assert!(!token_eq("S3cret", "s3cret"));
+        assert!(!token_eq("", "s3cret"));
+        let c = Config::try_parse_from(["livedash", "--viewer-token", "hunter2"]).unwrap();
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "tokens never show in Debug"
+        );
+        assert!(c.viewer_token.unwrap().matches("hunter2"));
     }
 
     #[test]

@@ -32,6 +32,9 @@ const MAX_STRIKES: u32 = 50;
 /// Lag resyncs within one minute before a client is closed as too slow.
 const MAX_LAG_RESYNCS_PER_MIN: u32 = 10;
 
+/// How long a connection may take to send its `auth` frame.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Close code for a client too slow to keep up (application range).
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 
@@ -110,6 +113,7 @@ pub async fn serve<S>(
     hub: Arc<Hub>,
     ws: WebSocketStream<S>,
     history_cap: Option<usize>,
+    authed: bool,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -131,7 +135,13 @@ pub async fn serve<S>(
         ws,
         hub: hub.clone(),
     };
-    let end = c.run(id, &mut shutdown).await;
+    let end = match authed {
+        true => c.run(id, &mut shutdown).await,
+        false => match c.authenticate().await {
+            Ok(()) => c.run(id, &mut shutdown).await,
+            Err(e) => e,
+        },
+    };
     if let End::Close(code, reason) = end {
         let frame = CloseFrame {
             code: CloseCode::from(code),
@@ -199,6 +209,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 }
             }
         }
+    }
+
+    /// The server wants a viewer token and the URL had none: the first frame
+    /// must be `auth` with the right token, within [`AUTH_TIMEOUT`].
+    async fn authenticate(&mut self) -> Result<(), End> {
+        let expected = self.hub.config.viewer_token.clone();
+        let first = timeout(AUTH_TIMEOUT, self.ws.next()).await;
+        let ok = match (&first, &expected) {
+            (Ok(Some(Ok(Message::Text(t)))), Some(secret)) => matches!(
+                decode_client(t.as_str()),
+                Ok(ClientMessage::Auth { token }) if secret.matches(&token)
+            ),
+            _ => false,
+        };
+        if ok {
+            return Ok(());
+        }
+        Metrics::add(&self.hub.metrics.unauthorized, 1);
+        let e = ServerMessage::Error {
+            code: ErrorCode::Unauthorized,
+            message: "send {\"type\":\"auth\",\"token\":...} first, or ?token= in the URL".into(),
+        };
+        let _ = self.send_now(Utf8Bytes::from(e.to_json())).await;
+        Err(End::Close(1008, "unauthorized"))
     }
 
     /// Subscribe to the ring, then send a snapshot: nothing published in
@@ -376,6 +410,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Ok(())
             }
             ClientMessage::Resume | ClientMessage::Resync => self.start_live().await,
+            // Already authorized (or no token required).
+            ClientMessage::Auth { .. } => Ok(()),
         }
     }
 }

@@ -8,7 +8,7 @@ use livedash_shared::{
     Clients, Event, KpiPoint, Level, Orders, Seqs, ServerMessage, Snapshot, System, Topic,
 };
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{broadcast, Notify};
@@ -84,6 +84,10 @@ pub struct Hub {
     count_changed: Notify,
     /// Next connection id.
     next_id: AtomicU64,
+    /// The orders stream runs (admins can stop it).
+    pub orders_on: AtomicBool,
+    /// The system stream runs (admins can stop it).
+    pub system_on: AtomicBool,
 }
 
 impl Hub {
@@ -101,6 +105,8 @@ impl Hub {
             left: AtomicU64::new(0),
             count_changed: Notify::new(),
             next_id: AtomicU64::new(1),
+            orders_on: AtomicBool::new(true),
+            system_on: AtomicBool::new(true),
         })
     }
 

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub clients_closed_abuse: AtomicU64,
     /// Upgrades refused with 403 for a foreign Origin.
     pub origin_rejected: AtomicU64,
+    /// Requests or connections refused for a missing or wrong token.
+    pub unauthorized: AtomicU64,
     /// Upgrades refused with 503 (connection limits).
     pub limit_rejected: AtomicU64,
     /// `orders` frames published.
@@ -133,6 +135,12 @@ impl Metrics {
             "counter",
             "Upgrades refused for a foreign Origin.",
             g(&self.origin_rejected),
+        );
+        m(
+            "unauthorized_total",
+            "counter",
+            "Requests or connections refused for a missing or wrong token.",
+            g(&self.unauthorized),
         );
         m(
             "limit_rejected_total",

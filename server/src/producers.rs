@@ -40,6 +40,9 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         }
         let now = livedash_shared::now_ms();
         let records = generator.generate(now);
+        if !hub.orders_on.load(std::sync::atomic::Ordering::Relaxed) {
+            continue; // stopped by an admin: no orders arrive, no frames
+        }
         let notable = notable_orders(&records);
         hub.publish_orders(|seq| agg.tick(seq, now, records));
         for (level, text) in notable {
@@ -61,6 +64,9 @@ async fn system(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
             _ = &mut stopped => return, // dropping rx ends the thread
             s = rx.recv() => match s { Some(s) => s, None => return },
         };
+        if !hub.system_on.load(std::sync::atomic::Ordering::Relaxed) {
+            continue;
+        }
         let raised = alerts.check(&sample);
         hub.publish_system(sample);
         for (level, text) in raised {

@@ -156,6 +156,17 @@ fn upgrade(
             "Sec-WebSocket-Version must be 13\n",
         );
     }
+    // A viewer token in the URL is checked now; without one, the first
+    // frame must carry it (browsers cannot set headers on a WebSocket).
+    let authed = match (&hub.config.viewer_token, query.get("token")) {
+        (None, _) => true,
+        (Some(secret), Some(t)) if secret.matches(t) => true,
+        (Some(_), Some(_)) => {
+            Metrics::add(&hub.metrics.unauthorized, 1);
+            return text(StatusCode::UNAUTHORIZED, "wrong token\n");
+        }
+        (Some(_), None) => false,
+    };
     let history = match parse_history(&query) {
         Ok(h) => h,
         Err(e) => return text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
@@ -186,7 +197,7 @@ fn upgrade(
                     Some(conn::ws_config()),
                 )
                 .await;
-                conn::serve(hub, ws, history, shutdown).await;
+                conn::serve(hub, ws, history, authed, shutdown).await;
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }
@@ -204,6 +215,72 @@ fn upgrade(
         HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
     );
     r
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header.
+fn bearer(h: Option<&str>) -> Option<&str> {
+    h?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// `GET /api/snapshot[?history=N][&token=T]`.
+fn snapshot_reply(hub: Arc<Hub>, q: HashMap<String, String>, auth: Option<String>) -> Response {
+    if let Some(secret) = &hub.config.viewer_token {
+        let presented = q
+            .get("token")
+            .map(String::as_str)
+            .or_else(|| bearer(auth.as_deref()));
+        if !presented.is_some_and(|t| secret.matches(t)) {
+            Metrics::add(&hub.metrics.unauthorized, 1);
+            return text(StatusCode::UNAUTHORIZED, "a viewer token is required\n");
+        }
+    }
+    match parse_history(&q) {
+        Ok(cap) => {
+            Metrics::add(&hub.metrics.snapshots_sent, 1);
+            let s = hub.snapshot(cap);
+            json(warp::hyper::body::Bytes::copy_from_slice(
+                s.text.as_str().as_bytes(),
+            ))
+        }
+        Err(e) => text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+    }
+}
+
+/// `POST /api/streams/{orders|system}/{start|stop}` with the admin token:
+/// the tutorials' "start/stop data streams", announced in the feed.
+fn control_reply(stream: String, action: String, hub: Arc<Hub>, auth: Option<String>) -> Response {
+    let Some(secret) = &hub.config.admin_token else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "control endpoints are off (no --admin-token)\n",
+        );
+    };
+    if !bearer(auth.as_deref()).is_some_and(|t| secret.matches(t)) {
+        Metrics::add(&hub.metrics.unauthorized, 1);
+        return text(
+            StatusCode::UNAUTHORIZED,
+            "Authorization: Bearer <admin token> required\n",
+        );
+    }
+    let flag = match stream.as_str() {
+        "orders" => &hub.orders_on,
+        "system" => &hub.system_on,
+        _ => return text(StatusCode::NOT_FOUND, "stream must be orders or system\n"),
+    };
+    let on = match action.as_str() {
+        "start" => true,
+        "stop" => false,
+        _ => return text(StatusCode::NOT_FOUND, "action must be start or stop\n"),
+    };
+    let was = flag.swap(on, std::sync::atomic::Ordering::Relaxed);
+    if was != on {
+        let verb = if on { "started" } else { "stopped" };
+        hub.publish_event(
+            livedash_shared::Level::Warn,
+            format!("The {stream} stream was {verb} by an admin"),
+        );
+    }
+    json(serde_json::json!({ "stream": stream, "running": on }).to_string())
 }
 
 /// The page shown at `/` when no bundle was built.
@@ -265,18 +342,13 @@ pub fn routes(
         .and(warp::get())
         .and(with_hub.clone())
         .and(warp::query::<HashMap<String, String>>())
-        .map(
-            |hub: Arc<Hub>, q: HashMap<String, String>| match parse_history(&q) {
-                Ok(cap) => {
-                    Metrics::add(&hub.metrics.snapshots_sent, 1);
-                    let s = hub.snapshot(cap);
-                    json(warp::hyper::body::Bytes::copy_from_slice(
-                        s.text.as_str().as_bytes(),
-                    ))
-                }
-                Err(e) => text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
-            },
-        );
+        .and(warp::header::optional::<String>("authorization"))
+        .map(snapshot_reply);
+    let control = warp::path!("api" / "streams" / String / String)
+        .and(warp::post())
+        .and(with_hub.clone())
+        .and(warp::header::optional::<String>("authorization"))
+        .map(control_reply);
     let files = warp::get()
         .and(warp::path::full())
         .and(warp::fs::dir(hub.config.dist.clone()))
@@ -295,6 +367,8 @@ pub fn routes(
         r
     });
     ws.or(healthz)
+        .unify()
+        .or(control)
         .unify()
         .or(metrics)
         .unify()

@@ -472,3 +472,182 @@ async fn shutdown_sends_going_away() {
         "still listening after shutdown"
     );
 }
+
+/// A raw HTTP/1.0 request; (status, body).
+async fn request(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n{headers}\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    (
+        text[9..12].parse().unwrap(),
+        text.split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default(),
+    )
+}
+
+async fn close_code(ws: &mut Ws) -> u16 {
+    loop {
+        match timeout(Duration::from_secs(6), ws.next())
+            .await
+            .expect("close in time")
+        {
+            Some(Ok(Message::Close(Some(f)))) => return u16::from(f.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_viewer_token_is_required_in_the_url_or_the_first_frame() {
+    let srv = TestServer::start(&["--viewer-token", "s3cret", "--tick-ms", "5000"]).await;
+    // In the URL.
+    let mut ws = srv.connect_to(&format!("{}?token=s3cret", srv.url())).await;
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    // A wrong one in the URL: 401 before the upgrade.
+    match connect_async(format!("{}?token=nope", srv.url())).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("expected 401, got {:?}", other.map(|_| ())),
+    }
+    // As the first frame.
+    let mut ws = srv.connect().await;
+    send(
+        &mut ws,
+        serde_json::json!({"type": "auth", "token": "s3cret"}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    assert_eq!(next(&mut ws).await["type"], "snapshot");
+    // A wrong first frame: an error, then close 1008.
+    let mut ws = srv.connect().await;
+    send(
+        &mut ws,
+        serde_json::json!({"type": "auth", "token": "guess"}),
+    )
+    .await;
+    let e = next(&mut ws).await;
+    assert_eq!(e["code"], "unauthorized");
+    assert_eq!(close_code(&mut ws).await, 1008);
+    // Nothing at all: closed after the auth timeout.
+    let mut ws = srv.connect().await;
+    assert_eq!(next(&mut ws).await["code"], "unauthorized");
+    assert_eq!(close_code(&mut ws).await, 1008);
+    // The snapshot endpoint too.
+    assert_eq!(http(srv.addr, "/api/snapshot", "").await.0, 401);
+    assert_eq!(
+        http(srv.addr, "/api/snapshot?token=s3cret", "").await.0,
+        200
+    );
+    assert_eq!(
+        http(
+            srv.addr,
+            "/api/snapshot",
+            "Authorization: Bearer s3cret\r\n"
+        )
+        .await
+        .0,
+        200
+    );
+    let (_, metrics) = http(srv.addr, "/metrics", "").await;
+    assert!(
+        metrics.contains("livedash_unauthorized_total 4\n"),
+        "{metrics}"
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn admins_stop_and_start_streams() {
+    let srv = TestServer::start(&["--admin-token", "adm1n", "--tick-ms", "20"]).await;
+    let mut ws = srv.connect().await;
+    next_of(&mut ws, "orders").await;
+    assert_eq!(
+        request(srv.addr, "POST", "/api/streams/orders/stop", "")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        request(
+            srv.addr,
+            "POST",
+            "/api/streams/orders/stop",
+            "Authorization: Bearer wrong\r\n"
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        request(
+            srv.addr,
+            "POST",
+            "/api/streams/weather/stop",
+            "Authorization: Bearer adm1n\r\n"
+        )
+        .await
+        .0,
+        404
+    );
+    let (status, body) = request(
+        srv.addr,
+        "POST",
+        "/api/streams/orders/stop",
+        "Authorization: Bearer adm1n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"running\":false"), "{body}");
+    let e = next_of(&mut ws, "event").await;
+    assert!(
+        e["text"]
+            .as_str()
+            .unwrap()
+            .contains("orders stream was stopped"),
+        "{e}"
+    );
+    // Drain what was in flight; then no orders for a while.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    while let Ok(Some(_)) = timeout(Duration::from_millis(30), ws.next()).await {}
+    let quiet = async {
+        loop {
+            let v = next(&mut ws).await;
+            if v["type"] == "orders" {
+                return v;
+            }
+        }
+    };
+    assert!(
+        timeout(Duration::from_millis(400), quiet).await.is_err(),
+        "orders while stopped"
+    );
+    request(
+        srv.addr,
+        "POST",
+        "/api/streams/orders/start",
+        "Authorization: Bearer adm1n\r\n",
+    )
+    .await;
+    next_of(&mut ws, "orders").await;
+    srv.stop().await;
+    // Without --admin-token the endpoints do not exist.
+    let srv = TestServer::start(&[]).await;
+    assert_eq!(
+        request(srv.addr, "POST", "/api/streams/orders/stop", "")
+            .await
+            .0,
+        404
+    );
+    srv.stop().await;
+}

@@ -346,6 +346,9 @@ pub enum ClientMessage {
     Resume,
     /// Send a fresh `snapshot` (after the client saw a `seq` gap).
     Resync,
+    /// The viewer token, as the first frame, when the server requires one
+    /// and the URL carried no `?token=`.
+    Auth { token: String },
 }
 
 impl ClientMessage {

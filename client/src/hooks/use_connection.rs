@@ -10,7 +10,7 @@ use futures::channel::mpsc;
 use futures::{select, FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::{IntervalStream, TimeoutFuture};
-use livedash_shared::{ClientMessage, ServerMessage};
+use livedash_shared::{ClientMessage, ErrorCode, ServerMessage};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -88,8 +88,44 @@ async fn fetch_config() -> Option<PageConfig> {
     resp.json::<PageConfig>().await.ok()
 }
 
+/// sessionStorage key of the viewer token (never a cookie).
+const TOKEN_KEY: &str = "livedash.token";
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+/// The viewer token: `?token=` in the page URL (then kept), or the one
+/// kept in sessionStorage.
+fn viewer_token() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    let from_url = web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get("token");
+    let store = session_storage();
+    if let (Some(t), Some(s)) = (&from_url, &store) {
+        let _ = s.set_item(TOKEN_KEY, t);
+    }
+    from_url.or_else(|| store?.get_item(TOKEN_KEY).ok()?)
+}
+
+/// Ask the person for the token; `None` if they cancel.
+fn ask_token() -> Option<String> {
+    let t = web_sys::window()?
+        .prompt_with_message("This dashboard needs a viewer token:")
+        .ok()??;
+    let t = t.trim().to_string();
+    if t.is_empty() {
+        return None;
+    }
+    let _ = session_storage()?.set_item(TOKEN_KEY, &t);
+    Some(t)
+}
+
 /// How a connection ended.
 enum Ended {
+    /// The server wants a (different) viewer token.
+    Unauthorized,
     /// Lost (closed, failed, or dead): reconnect with backoff.
     Lost,
     /// The Connect toggle went off.
@@ -130,6 +166,12 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, mut rx: mpsc::Receiver<C
         };
         match ended {
             Ended::Quit => return,
+            Ended::Unauthorized => {
+                if ask_token().is_none() {
+                    enabled = false;
+                }
+                continue;
+            }
             Ended::Disabled => {
                 enabled = false;
                 continue;
@@ -174,6 +216,16 @@ async fn session(
 ) -> Ended {
     let (mut sink, stream) = ws.split();
     let mut stream = stream.fuse();
+    if let Some(token) = viewer_token() {
+        // Sent once the socket opens; a server without tokens ignores it.
+        if sink
+            .send(Message::Text(ClientMessage::Auth { token }.to_json()))
+            .await
+            .is_err()
+        {
+            return Ended::Lost;
+        }
+    }
     let mut tracker = SeqTracker::default();
     let mut ticks = IntervalStream::new(1000).fuse();
     let mut last_rx = now_ms();
@@ -198,6 +250,9 @@ async fn session(
                 let Ok(msg) = serde_json::from_str::<ServerMessage>(&text) else {
                     continue;
                 };
+                if let ServerMessage::Error { code: ErrorCode::Unauthorized, .. } = msg {
+                    return Ended::Unauthorized;
+                }
                 match tracker.check(&msg) {
                     SeqVerdict::Apply => {}
                     SeqVerdict::Duplicate => continue,
