@@ -52,7 +52,8 @@ pub fn ws_url(protocol: &str, host: &str, query: Option<&str>, config: Option<&s
         None => normalize(host, https),
     };
     let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}history={HISTORY_POINTS}")
+    // The page draws aggregates only: it does not need each tick's records.
+    format!("{base}{sep}history={HISTORY_POINTS}&records=0")
 }
 
 #[cfg(test)]
@@ -63,11 +64,11 @@ mod tests {
     fn same_origin_by_default() {
         assert_eq!(
             ws_url("http:", "127.0.0.1:8000", None, None),
-            "ws://127.0.0.1:8000/ws?history=60"
+            "ws://127.0.0.1:8000/ws?history=60&records=0"
         );
         assert_eq!(
             ws_url("https:", "dash.example", None, None),
-            "wss://dash.example/ws?history=60"
+            "wss://dash.example/ws?history=60&records=0"
         );
     }
 
@@ -80,15 +81,15 @@ mod tests {
                 Some("http://127.0.0.1:9000"),
                 Some("ws://other:1")
             ),
-            "ws://127.0.0.1:9000/ws?history=60"
+            "ws://127.0.0.1:9000/ws?history=60&records=0"
         );
         assert_eq!(
             ws_url("https:", "cdn", None, Some("api.example:443")),
-            "wss://api.example:443/ws?history=60"
+            "wss://api.example:443/ws?history=60&records=0"
         );
         assert_eq!(
             ws_url("http:", "cdn", Some(" "), Some("wss://x/live")),
-            "wss://x/live?history=60"
+            "wss://x/live?history=60&records=0"
         );
     }
 

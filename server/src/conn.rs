@@ -90,6 +90,8 @@ struct Conn<S> {
     topics: [bool; 4],
     /// `?history=` cap for snapshots.
     history_cap: Option<usize>,
+    /// Whether `orders` frames carry their records (`?records=0` turns them off).
+    records: bool,
     /// Last time anything arrived from the peer (heartbeat).
     last_seen: Instant,
     rate: Rate,
@@ -108,12 +110,22 @@ fn topic_index(t: Topic) -> usize {
     }
 }
 
+/// What the upgrade request asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// `?history=N`: points of history in snapshots (`None` = all kept).
+    pub history_cap: Option<usize>,
+    /// `?records=0` turns the records of `orders` frames off.
+    pub records: bool,
+    /// The viewer token was already checked (or none is required).
+    pub authed: bool,
+}
+
 /// Serve one upgraded connection until it ends or `shutdown` fires.
 pub async fn serve<S>(
     hub: Arc<Hub>,
     ws: WebSocketStream<S>,
-    history_cap: Option<usize>,
-    authed: bool,
+    opts: Options,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -123,7 +135,8 @@ pub async fn serve<S>(
         rx: None,
         have: Seqs::default(),
         topics: [true; 4],
-        history_cap,
+        history_cap: opts.history_cap,
+        records: opts.records,
         last_seen: Instant::now(),
         rate: Rate {
             tokens: RATE_BURST,
@@ -135,7 +148,7 @@ pub async fn serve<S>(
         ws,
         hub: hub.clone(),
     };
-    let end = match authed {
+    let end = match opts.authed {
         true => c.run(id, &mut shutdown).await,
         false => match c.authenticate().await {
             Ok(()) => c.run(id, &mut shutdown).await,
@@ -291,8 +304,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     let i = topic_index(f.topic);
                     if self.topics[i] && f.seq > self.have.get(f.topic) {
                         *self.have.get_mut(f.topic) = f.seq;
-                        let n = f.text.len() as u64;
-                        self.write(Message::Text(f.text), false).await?;
+                        let text = match f.lite {
+                            Some(lite) if !self.records => lite,
+                            _ => f.text,
+                        };
+                        let n = text.len() as u64;
+                        self.write(Message::Text(text), false).await?;
                         Metrics::add(&self.hub.metrics.frames_sent, 1);
                         Metrics::add(&self.hub.metrics.bytes_sent, n);
                         written += 1;

@@ -33,6 +33,10 @@ pub struct Frame {
     pub seq: u64,
     /// The JSON text; cloning is a refcount increment.
     pub text: Utf8Bytes,
+    /// For `orders` frames with records: the same frame with `records`
+    /// empty, for clients that asked for `?records=0` (pages draw the
+    /// aggregates only). Also serialized once per publish.
+    pub lite: Option<Utf8Bytes>,
 }
 
 /// A serialized snapshot and the seqs it covers.
@@ -134,11 +138,23 @@ impl Hub {
         let mut st = self.lock();
         let seq = st.seq.get(topic) + 1;
         *st.seq.get_mut(topic) = seq;
-        let msg = build(seq, &mut st);
+        let mut msg = build(seq, &mut st);
         st.snapshot_cache.clear();
         let text = Utf8Bytes::from(msg.to_json());
+        let lite = match &mut msg {
+            ServerMessage::Orders(o) if !o.records.is_empty() => {
+                o.records = Vec::new();
+                Some(Utf8Bytes::from(msg.to_json()))
+            }
+            _ => None,
+        };
         // No receivers is fine: nobody is connected.
-        let _ = self.tx.send(Frame { topic, seq, text });
+        let _ = self.tx.send(Frame {
+            topic,
+            seq,
+            text,
+            lite,
+        });
     }
 
     /// Publish an `orders` frame; `tick` computes it from the seq.

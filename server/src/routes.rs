@@ -171,6 +171,16 @@ fn upgrade(
         Ok(h) => h,
         Err(e) => return text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
     };
+    let records = match query.get("records").map(String::as_str) {
+        None | Some("1") => true,
+        Some("0") => false,
+        Some(_) => return text(StatusCode::BAD_REQUEST, "records must be 0 or 1\n"),
+    };
+    let opts = conn::Options {
+        history_cap: history,
+        records,
+        authed,
+    };
     if hub.clients() >= hub.config.max_connections {
         Metrics::add(&hub.metrics.limit_rejected, 1);
         return text(StatusCode::SERVICE_UNAVAILABLE, "too many connections\n");
@@ -197,7 +207,7 @@ fn upgrade(
                     Some(conn::ws_config()),
                 )
                 .await;
-                conn::serve(hub, ws, history, authed, shutdown).await;
+                conn::serve(hub, ws, opts, shutdown).await;
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }

@@ -651,3 +651,33 @@ async fn admins_stop_and_start_streams() {
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn records_0_sends_orders_frames_without_their_records() {
+    let srv = TestServer::start(&["--tick-ms", "100", "--orders-per-sec", "500"]).await;
+    let mut full = srv.connect().await;
+    let mut lite = srv.connect_to(&format!("{}?records=0", srv.url())).await;
+    let f = next_of(&mut full, "orders").await;
+    assert!(!f["records"].as_array().unwrap().is_empty());
+    // The same seq on the lite connection: same aggregate, no records.
+    let l = loop {
+        let l = next_of(&mut lite, "orders").await;
+        if l["seq"].as_u64() >= f["seq"].as_u64() {
+            break l;
+        }
+    };
+    let f = if l["seq"] == f["seq"] {
+        f
+    } else {
+        next_of(&mut full, "orders").await
+    };
+    assert_eq!(l["seq"], f["seq"]);
+    assert_eq!(l["records"], serde_json::json!([]));
+    assert_eq!(l["total_sales"], f["total_sales"]);
+    assert_eq!(l["by_country"], f["by_country"]);
+    match connect_async(format!("{}?records=maybe", srv.url())).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 400),
+        other => panic!("expected 400, got {:?}", other.map(|_| ())),
+    }
+    srv.stop().await;
+}
