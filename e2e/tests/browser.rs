@@ -243,6 +243,9 @@ async fn server_restart_reconnects_with_backoff_and_a_fresh_snapshot() {
                 "last data must stay visible and be marked stale: {v}"
             ));
         }
+        if let Ok(text) = b.client.get_alert_text().await {
+            return Err(format!("an error popup appeared: {text:?}"));
+        }
         // The countdown grows from one attempt to the next.
         let secs = |v: &Value| {
             s(v, "status")
