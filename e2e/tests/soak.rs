@@ -85,6 +85,22 @@ async fn soak() {
         let mb_per_hour = slope(&xs, &ys);
         let frames = rows.last().unwrap().4 - rows[0].4;
         println!("heap slope over the second half: {mb_per_hour:.2} MB/h; {frames} orders frames applied");
+        // The section `cargo xtask soak` puts into BENCHMARKS.md.
+        let mut md = format!(
+            "One tab at 20 `orders` updates per second (plus 5 `system` samples per second) for\n\
+             {minutes} minutes; every minute, after a forced GC: the JS heap, the DOM node count and\n\
+             the ECharts instance count, read in the page.\n\n\
+             | minute | JS heap (MB) | DOM nodes | ECharts instances | orders seq |\n|---|---|---|---|---|\n"
+        );
+        for r in &rows {
+            md.push_str(&format!("| {} | {:.2} | {} | {} | {} |\n", r.0, r.1, r.2, r.3, r.4));
+        }
+        md.push_str(&format!(
+            "\nHeap slope over the second half (least squares): **{mb_per_hour:.2} MB per hour** \
+             (limit 5); {frames} `orders` frames applied.\n"
+        ));
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/soak.md");
+        std::fs::write(&out, md).map_err(|e| e.to_string())?;
         if mb_per_hour > 5.0 {
             return Err(format!("heap grows {mb_per_hour:.2} MB/h"));
         }

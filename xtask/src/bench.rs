@@ -338,6 +338,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
         slow.join("\n"),
     );
     if !quick && only.is_none() {
+        // Keep the soak section, which `cargo xtask soak` writes.
+        let doc = match soak_section() {
+            Some(soak) => format!("{}\n{soak}\n", doc.trim_end()),
+            None => doc,
+        };
         std::fs::write(root().join("BENCHMARKS.md"), doc)
             .map_err(|e| format!("write BENCHMARKS.md: {e}"))?;
         println!("==> BENCHMARKS.md rewritten");
@@ -385,4 +390,28 @@ fn slow_closed(port: u16) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+const SOAK_BEGIN: &str = "<!-- soak:begin (written by cargo xtask soak) -->";
+const SOAK_END: &str = "<!-- soak:end -->";
+
+/// The soak section of the current BENCHMARKS.md, markers included.
+fn soak_section() -> Option<String> {
+    let doc = std::fs::read_to_string(root().join("BENCHMARKS.md")).ok()?;
+    let a = doc.find(SOAK_BEGIN)?;
+    let b = doc.find(SOAK_END)? + SOAK_END.len();
+    Some(doc[a..b].to_string())
+}
+
+/// Replace (or append) the soak section of BENCHMARKS.md.
+pub fn put_soak_section(body: &str) -> Result<(), String> {
+    let path = root().join("BENCHMARKS.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let section =
+        format!("{SOAK_BEGIN}\n## Long-running tab (`cargo xtask soak`)\n\n{body}{SOAK_END}");
+    let doc = match (doc.find(SOAK_BEGIN), doc.find(SOAK_END)) {
+        (Some(a), Some(b)) => format!("{}{section}{}", &doc[..a], &doc[b + SOAK_END.len()..]),
+        _ => format!("{}\n{section}\n", doc.trim_end()),
+    };
+    std::fs::write(&path, doc).map_err(|e| format!("write BENCHMARKS.md: {e}"))
 }

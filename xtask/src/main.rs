@@ -129,7 +129,8 @@ fn soak(args: &[String]) -> Result<(), String> {
     };
     let bin = build_all()?;
     let (chromium, chromedriver) = tools::ensure_browser()?;
-    step(
+    let _ = std::fs::remove_file(root().join("target/soak.md"));
+    let result = step(
         &format!("soak: one tab at 20 updates/s for {minutes} min"),
         cargo()
             .args(["test", "-p", "livedash-e2e", "--test", "soak"])
@@ -139,5 +140,12 @@ fn soak(args: &[String]) -> Result<(), String> {
             .env("LIVEDASH_DIST", root().join("dist"))
             .env("CHROMIUM", chromium)
             .env("CHROMEDRIVER", chromedriver),
-    )
+    );
+    // The curve goes into BENCHMARKS.md (pass or fail), between markers
+    // that `cargo xtask bench` keeps.
+    if let Ok(section) = std::fs::read_to_string(root().join("target/soak.md")) {
+        bench::put_soak_section(&section)?;
+        println!("==> BENCHMARKS.md: soak section updated");
+    }
+    result
 }
