@@ -103,22 +103,7 @@ async fn send(ws: &mut Ws, v: Value) {
 
 /// A plain HTTP GET; (status, body).
 async fn http(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{headers}\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .expect("response in time")
-        .unwrap();
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text[9..12].parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    (status, body)
+    request(addr, "GET", path, headers).await
 }
 
 #[tokio::test]
