@@ -75,6 +75,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(100..))]
     pub ping_ms: u64,
 
+    /// Kernel send buffer per connection in KiB (0 = the kernel's autotuning).
+    /// A frozen tab can hold at most this much before writes to it block.
+    #[arg(long, env = "LIVEDASH_SEND_BUFFER_KIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(0..=65536))]
+    pub send_buffer_kib: u64,
+
     /// Token viewers must present (`?token=` on /ws and /api/snapshot, or an
     /// `auth` frame first); default: open to anyone allowed by Origin.
     #[arg(long, env = "LIVEDASH_VIEWER_TOKEN", hide_env_values = true)]

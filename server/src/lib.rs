@@ -38,6 +38,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     listener.local_addr()?;
+    // Accepted sockets inherit the listener's send buffer: a cap keeps a
+    // frozen tab from soaking up megabytes of kernel buffer (and our
+    // writes) before its writes block and the too-slow timeout applies.
+    if config.send_buffer_kib > 0 {
+        socket2::SockRef::from(&listener)
+            .set_send_buffer_size(config.send_buffer_kib as usize * 1024)?;
+    }
     let hub = hub::Hub::new(config);
     let (stop_tx, stop_rx) = watch::channel(false);
     producers::spawn(hub.clone(), stop_rx.clone());
