@@ -437,6 +437,18 @@ mod tests {
     }
 
     #[test]
+    fn per_ip_cap() {
+        let p = PerIp::default();
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        assert!(p.try_add(ip, 2));
+        assert!(p.try_add(ip, 2));
+        assert!(!p.try_add(ip, 2), "third connection from one address");
+        assert!(p.try_add("203.0.113.8".parse().unwrap(), 2), "other addresses unaffected");
+        p.remove(ip);
+        assert!(p.try_add(ip, 2));
+    }
+
+    #[test]
     fn history_param() {
         let q = |v: &str| HashMap::from([("history".to_string(), v.to_string())]);
         assert_eq!(parse_history(&HashMap::new()), Ok(None));

@@ -666,3 +666,61 @@ async fn records_0_sends_orders_frames_without_their_records() {
     }
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn the_server_heartbeat_closes_a_silent_peer() {
+    let srv = TestServer::start(&[
+        "--ping-ms",
+        "100",
+        "--tick-ms",
+        "5000",
+        "--system-ms",
+        "5000",
+    ])
+    .await;
+    let mut ws = srv.connect().await;
+    // Never read: tungstenite answers pings only while reading, so this
+    // peer looks dead to the server.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(close_code(&mut ws).await, 1001);
+    let (_, metrics) = http(srv.addr, "/metrics", "").await;
+    assert!(
+        metrics.contains("livedash_heartbeat_timeouts_total 1\n"),
+        "{metrics}"
+    );
+    // A peer that reads (and so answers pings) stays.
+    let mut ws = srv.connect().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(600);
+    while tokio::time::Instant::now() < deadline {
+        match timeout(Duration::from_millis(50), ws.next()).await {
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) => panic!("a live peer was closed"),
+            _ => {}
+        }
+    }
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503_before_the_upgrade() {
+    let srv = TestServer::start(&["--max-connections", "2"]).await;
+    let mut a = srv.connect().await;
+    let mut b = srv.connect().await;
+    next_of(&mut a, "snapshot").await;
+    next_of(&mut b, "snapshot").await;
+    match connect_async(srv.url()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 503),
+        other => panic!("expected 503, got {:?}", other.map(|_| ())),
+    }
+    drop(a);
+    // Room again once one left.
+    let mut ok = false;
+    for _ in 0..50 {
+        if connect_async(srv.url()).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok, "a freed slot was not reusable");
+    srv.stop().await;
+}
