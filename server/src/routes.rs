@@ -443,7 +443,10 @@ mod tests {
         assert!(p.try_add(ip, 2));
         assert!(p.try_add(ip, 2));
         assert!(!p.try_add(ip, 2), "third connection from one address");
-        assert!(p.try_add("203.0.113.8".parse().unwrap(), 2), "other addresses unaffected");
+        assert!(
+            p.try_add("203.0.113.8".parse().unwrap(), 2),
+            "other addresses unaffected"
+        );
         p.remove(ip);
         assert!(p.try_add(ip, 2));
     }

@@ -282,17 +282,7 @@ async fn an_oversized_frame_closes_with_1009() {
         "x".repeat(64 * 1024)
     );
     let _ = ws.send(Message::text(big)).await;
-    let code = loop {
-        match timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("close in time")
-        {
-            Some(Ok(Message::Close(Some(f)))) => break u16::from(f.code),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
-    assert_eq!(code, 1009);
+    assert_eq!(close_code(&mut ws).await, 1009);
     srv.stop().await;
 }
 
@@ -440,17 +430,10 @@ async fn shutdown_sends_going_away() {
     next_of(&mut ws, "snapshot").await;
     let addr = srv.addr;
     let stopping = tokio::spawn(srv.stop());
-    let code = loop {
-        match timeout(Duration::from_secs(2), ws.next())
-            .await
-            .expect("close within 2 s")
-        {
-            Some(Ok(Message::Close(Some(f)))) => break u16::from(f.code),
-            Some(Ok(_)) => continue,
-            other => panic!("expected close 1001, got {other:?}"),
-        }
-    };
-    assert_eq!(code, 1001);
+    assert_eq!(
+        close_code_within(&mut ws, Duration::from_secs(2)).await,
+        1001
+    );
     stopping.await.unwrap();
     assert!(
         TcpStream::connect(addr).await.is_err(),
@@ -482,10 +465,16 @@ async fn request(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (
 }
 
 async fn close_code(ws: &mut Ws) -> u16 {
+    close_code_within(ws, Duration::from_secs(6)).await
+}
+
+/// The code of the close frame that arrives within `limit` (other frames skipped).
+async fn close_code_within(ws: &mut Ws, limit: Duration) -> u16 {
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
-        match timeout(Duration::from_secs(6), ws.next())
+        match tokio::time::timeout_at(deadline, ws.next())
             .await
-            .expect("close in time")
+            .expect("a close frame in time")
         {
             Some(Ok(Message::Close(Some(f)))) => return u16::from(f.code),
             Some(Ok(_)) => continue,
