@@ -230,6 +230,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
     println!("{micro_table}");
     let mut rows = Vec::new();
     let mut ratios = Vec::new();
+    // For the targets table.
+    let (mut held, mut kib_per_client) = (0.0f64, 0.0f64);
+    let (mut p99_10k, mut stress_ratio) = (None::<f64>, None::<f64>);
     let mut slow = Vec::new();
     for sc in scenarios(quick) {
         if only.as_deref().is_some_and(|o| o != sc.name) {
@@ -247,6 +250,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
         let r = load(port, server.0.id(), sc.clients, sc.hold, sc.stalled)?;
         let closed = slow_closed(port);
         drop(server);
+        let num = |k: &str| r[k].as_f64().unwrap_or(0.0);
+        if sc.name == "capacity" {
+            held = held.max(num("connected"));
+            kib_per_client = kib_per_client.max(num("rss_per_client_kib"));
+            if sc.clients == 10_000 {
+                p99_10k = Some(num("spread_p99"));
+            }
+        }
         println!("    {}", row(sc.name, &sc.what, "livedash", &r));
         rows.push(row(sc.name, &sc.what, "livedash", &r));
         if sc.name == "slow" {
@@ -298,6 +309,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 p["spread_p99"].as_f64().unwrap_or(0.0),
             );
             ratios.push(ratio);
+            if sc.name == "stress" {
+                stress_ratio = Some(
+                    r["frames_per_sec"].as_f64().unwrap_or(0.0)
+                        / p["frames_per_sec"].as_f64().unwrap_or(1.0).max(1e-9),
+                );
+            }
         }
     }
     let header = "| scenario | load | target | connected | dropped | frames/s | reached all | spread ms p50 / p99 / max | latency p99 ms | server CPU s/s | server KiB/client |\n|---|---|---|---|---|---|---|---|---|---|---|";
@@ -305,6 +322,34 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let table = format!("{header}\n{}\n", rows.join("\n"));
     let rtable = format!("{rheader}\n{}\n", ratios.join("\n"));
     println!("\n{table}\n{rtable}");
+    let yes = |ok: bool| if ok { "reached" } else { "**not reached**" };
+    let mut targets = String::from("| target | measured | |\n|---|---|---|\n");
+    targets.push_str(&format!(
+        "| 20,000 concurrent clients held | {held:.0} (a process here may hold at most 20,000 descriptors) | {} |\n",
+        yes(held >= 20_000.0)
+    ));
+    if let Some(p) = p99_10k {
+        targets.push_str(&format!(
+            "| p99 fan-out spread ≤ 50 ms at 10k, every message to every client | {p:.1} ms (see the limit proxy in the same run) | {} |\n",
+            yes(p <= 50.0)
+        ));
+    }
+    if let Some(r) = stress_ratio {
+        targets.push_str(&format!(
+            "| delivered frames/s ≥ 0.8 × limit proxy at 2k × 20 Hz | {r:.2} × | {} |\n",
+            yes(r >= 0.8)
+        ));
+    }
+    targets.push_str(&format!(
+        "| ≤ 16 KiB server RSS per client | {kib_per_client:.1} KiB (worst capacity run) | {} |\n",
+        yes(kib_per_client > 0.0 && kib_per_client <= 16.0)
+    ));
+    targets.push_str(&format!(
+        "| 500-record tick aggregated in ≤ 200 µs | {:.1} µs | {} |\n",
+        g("aggregate_tick_us_median"),
+        yes(g("aggregate_tick_us_median") <= 200.0)
+    ));
+    println!("{targets}");
     let machine = machine();
     let date = Command::new("date")
         .arg("-u")
@@ -323,6 +368,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
          reached every connected client; *spread* is each client's arrival minus the first arrival\n\
          of the same message; *latency* is arrival minus the frame's server `ts`; *server KiB/client*\n\
          is (server RSS with the clients − RSS before) / clients.\n\n\
+         ## Targets\n\n{targets}\n\
          ## Microbenchmarks\n\n{micro_table}\n\
          ## Results\n\n{table}\n\
          ## Frozen tabs beside normal ones\n\n\
