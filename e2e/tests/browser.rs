@@ -45,6 +45,11 @@ fn full(v: &Value) -> bool {
 
 const T: Duration = Duration::from_secs(20);
 
+/// Wait until the page shows the full live dashboard.
+async fn wait_full(b: &Browser, what: &str, limit: Duration) -> Result<(), String> {
+    wait_for(what, limit, || async { full(&page(b).await).then_some(()) }).await
+}
+
 /// Switch to the tab with this index.
 async fn tab(b: &Browser, i: usize) {
     let w = b.client.windows().await.expect("windows");
@@ -78,10 +83,7 @@ async fn two_tabs_show_the_live_dashboard_and_two_clients() {
             .goto(&server.url())
             .await
             .map_err(|e| e.to_string())?;
-        wait_for("a first full paint", T, || async {
-            full(&page(&b).await).then_some(())
-        })
-        .await?;
+        wait_full(&b, "a first full paint", T).await?;
         println!(
             "first full paint (navigation to live KPIs and 3 drawn charts): {} ms",
             t0.elapsed().as_millis()
@@ -189,10 +191,7 @@ async fn a_new_tab_draws_everything_from_the_snapshot_before_the_next_tick() {
             .goto(&server.url())
             .await
             .map_err(|e| e.to_string())?;
-        wait_for("the first tick", Duration::from_secs(40), || async {
-            full(&page(&b).await).then_some(())
-        })
-        .await?;
+        wait_full(&b, "the first tick", Duration::from_secs(40)).await?;
         let before = page(&b).await;
         open_tab(&b, &server.url()).await;
         let v = wait_for(
@@ -224,7 +223,7 @@ async fn server_restart_reconnects_with_backoff_and_a_fresh_snapshot() {
             .goto(&server.url())
             .await
             .map_err(|e| e.to_string())?;
-        wait_for("live", T, || async { full(&page(&b).await).then_some(()) }).await?;
+        wait_full(&b, "live", T).await?;
         // Let the old server's seq grow well past what a new one starts at.
         wait_for("seq > 20", T, || async {
             (page(&b).await["seq_orders"].as_u64() > Some(20)).then_some(())
@@ -307,7 +306,7 @@ async fn connect_toggle_and_pause_resume() {
             .goto(&server.url())
             .await
             .map_err(|e| e.to_string())?;
-        wait_for("live", T, || async { full(&page(&b).await).then_some(()) }).await?;
+        wait_full(&b, "live", T).await?;
         // Pause: numbers freeze while the socket stays open.
         b.js("document.querySelector('[data-testid=pause-toggle]').click()")
             .await;
@@ -347,10 +346,7 @@ async fn connect_toggle_and_pause_resume() {
         .await?;
         b.js("document.querySelector('[data-testid=connect-toggle]').click()")
             .await;
-        wait_for("live again", T, || async {
-            full(&page(&b).await).then_some(())
-        })
-        .await?;
+        wait_full(&b, "live again", T).await?;
         wait_for("server count 1", T, || async {
             (server.clients().await == Some(1)).then_some(())
         })
@@ -373,10 +369,7 @@ async fn server_override_points_a_static_page_at_another_server() {
             .goto(&format!("{}/?server={}", a.url(), b_srv.url()))
             .await
             .map_err(|e| e.to_string())?;
-        wait_for("live through server B", T, || async {
-            full(&page(&b).await).then_some(())
-        })
-        .await?;
+        wait_full(&b, "live through server B", T).await?;
         wait_for("B counts the tab, A does not", T, || async {
             (b_srv.clients().await == Some(1) && a.clients().await == Some(0)).then_some(())
         })
@@ -401,7 +394,7 @@ async fn a_frozen_server_is_noticed_by_the_heartbeat() {
             .goto(&server.url())
             .await
             .map_err(|e| e.to_string())?;
-        wait_for("live", T, || async { full(&page(&b).await).then_some(()) }).await?;
+        wait_full(&b, "live", T).await?;
         server.signal("STOP");
         let _cont = Cont(&server);
         // The pong deadline is 12 s; allow a little more.
@@ -412,10 +405,7 @@ async fn a_frozen_server_is_noticed_by_the_heartbeat() {
         )
         .await?;
         server.signal("CONT");
-        wait_for("live after SIGCONT", Duration::from_secs(40), || async {
-            full(&page(&b).await).then_some(())
-        })
-        .await?;
+        wait_full(&b, "live after SIGCONT", Duration::from_secs(40)).await?;
         Ok(())
     })
     .await;
@@ -447,10 +437,7 @@ async fn config_json_beside_the_page_points_it_at_another_server() {
     let b = Browser::start("config_json").await;
     b.check(|| async {
         b.client.goto(&cdn.url()).await.map_err(|e| e.to_string())?;
-        wait_for("live through config.json's server", T, || async {
-            full(&page(&b).await).then_some(())
-        })
-        .await?;
+        wait_full(&b, "live through config.json's server", T).await?;
         wait_for("B counts the tab, the CDN does not", T, || async {
             (b_srv.clients().await == Some(1) && cdn.clients().await == Some(0)).then_some(())
         })
@@ -470,10 +457,7 @@ async fn a_viewer_token_in_the_page_url_opens_a_protected_dashboard() {
             .goto(&format!("{}/?token=s3cret", server.url()))
             .await
             .map_err(|e| e.to_string())?;
-        wait_for("live with the token", T, || async {
-            full(&page(&b).await).then_some(())
-        })
-        .await?;
+        wait_full(&b, "live with the token", T).await?;
         // Kept in sessionStorage, never in a cookie.
         let kept = b
             .js("return [sessionStorage.getItem('livedash.token'), document.cookie]")

@@ -101,6 +101,16 @@ async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::text(v.to_string())).await.unwrap();
 }
 
+/// The HTTP status of a WebSocket upgrade the server refuses.
+async fn refused_status(
+    url: impl tokio_tungstenite::tungstenite::client::IntoClientRequest + Unpin,
+) -> u16 {
+    match connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => r.status().as_u16(),
+        other => panic!("expected a refused upgrade, got {:?}", other.map(|_| ())),
+    }
+}
+
 /// A plain HTTP GET; (status, body).
 async fn http(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
     request(addr, "GET", path, headers).await
@@ -490,10 +500,10 @@ async fn a_viewer_token_is_required_in_the_url_or_the_first_frame() {
     let mut ws = srv.connect_to(&format!("{}?token=s3cret", srv.url())).await;
     assert_eq!(next(&mut ws).await["type"], "hello");
     // A wrong one in the URL: 401 before the upgrade.
-    match connect_async(format!("{}?token=nope", srv.url())).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
-        other => panic!("expected 401, got {:?}", other.map(|_| ())),
-    }
+    assert_eq!(
+        refused_status(format!("{}?token=nope", srv.url())).await,
+        401
+    );
     // As the first frame.
     let mut ws = srv.connect().await;
     send(
@@ -649,10 +659,10 @@ async fn records_0_sends_orders_frames_without_their_records() {
     assert_eq!(l["records"], serde_json::json!([]));
     assert_eq!(l["total_sales"], f["total_sales"]);
     assert_eq!(l["by_country"], f["by_country"]);
-    match connect_async(format!("{}?records=maybe", srv.url())).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 400),
-        other => panic!("expected 400, got {:?}", other.map(|_| ())),
-    }
+    assert_eq!(
+        refused_status(format!("{}?records=maybe", srv.url())).await,
+        400
+    );
     srv.stop().await;
 }
 
@@ -696,10 +706,7 @@ async fn connections_over_the_limit_get_503_before_the_upgrade() {
     let mut b = srv.connect().await;
     next_of(&mut a, "snapshot").await;
     next_of(&mut b, "snapshot").await;
-    match connect_async(srv.url()).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 503),
-        other => panic!("expected 503, got {:?}", other.map(|_| ())),
-    }
+    assert_eq!(refused_status(srv.url()).await, 503);
     drop(a);
     // Room again once one left.
     let mut ok = false;
