@@ -92,6 +92,8 @@ struct Conn<S> {
     history_cap: Option<usize>,
     /// Whether `orders` frames carry their records (`?records=0` turns them off).
     records: bool,
+    /// `?paused=1`: no snapshot and no live frames until `resume`.
+    paused_at_open: bool,
     /// Last time anything arrived from the peer (heartbeat).
     last_seen: Instant,
     rate: Rate,
@@ -117,6 +119,8 @@ pub struct Options {
     pub history_cap: Option<usize>,
     /// `?records=0` turns the records of `orders` frames off.
     pub records: bool,
+    /// `?paused=1`: open paused (hello, then nothing until `resume`).
+    pub paused: bool,
     /// The viewer token was already checked (or none is required).
     pub authed: bool,
 }
@@ -137,6 +141,7 @@ pub async fn serve<S>(
         topics: [true; 4],
         history_cap: opts.history_cap,
         records: opts.records,
+        paused_at_open: opts.paused,
         last_seen: Instant::now(),
         rate: Rate {
             tokens: RATE_BURST,
@@ -180,8 +185,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if let Err(e) = self.send_now(Utf8Bytes::from(hello.to_json())).await {
             return e;
         }
-        if let Err(e) = self.start_live().await {
-            return e;
+        if !self.paused_at_open {
+            if let Err(e) = self.start_live().await {
+                return e;
+            }
         }
         let ping_period = Duration::from_millis(self.hub.config.ping_ms);
         let mut ping = tokio::time::interval_at(Instant::now() + ping_period, ping_period);

@@ -176,9 +176,15 @@ fn upgrade(
         Some("0") => false,
         Some(_) => return text(StatusCode::BAD_REQUEST, "records must be 0 or 1\n"),
     };
+    let paused = match query.get("paused").map(String::as_str) {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(_) => return text(StatusCode::BAD_REQUEST, "paused must be 0 or 1\n"),
+    };
     let opts = conn::Options {
         history_cap: history,
         records,
+        paused,
         authed,
     };
     if hub.clients() >= hub.config.max_connections {
