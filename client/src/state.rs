@@ -1,7 +1,8 @@
 //! The page's state: a pure reducer over server frames and connection
 //! events, tested natively.
 
-use livedash_shared::{Event, KpiPoint, Orders, Seqs, ServerMessage, System, Topic};
+use crate::connection::Incompat;
+use livedash_shared::{Event, KpiDelta, KpiPoint, Orders, Seqs, ServerMessage, System, Topic};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use yew::Reducible;
@@ -87,6 +88,8 @@ pub enum ConnStatus {
     Reconnecting { in_secs: u32 },
     /// The Connect toggle is off.
     Offline,
+    /// The server speaks another protocol: no reconnecting, reload.
+    Incompatible,
 }
 
 impl ConnStatus {
@@ -97,6 +100,7 @@ impl ConnStatus {
             ConnStatus::Live => "live",
             ConnStatus::Reconnecting { .. } => "reconnecting",
             ConnStatus::Offline => "offline",
+            ConnStatus::Incompatible => "incompatible",
         }
     }
 
@@ -107,6 +111,7 @@ impl ConnStatus {
             ConnStatus::Live => "Live".into(),
             ConnStatus::Reconnecting { in_secs } => format!("Reconnecting in {in_secs} s"),
             ConnStatus::Offline => "Offline".into(),
+            ConnStatus::Incompatible => "Incompatible server".into(),
         }
     }
 }
@@ -169,8 +174,19 @@ pub struct DashState {
     pub conn: ConnStatus,
     /// Pause pressed: the numbers stay as they are.
     pub paused: bool,
-    /// The latest orders aggregate.
+    /// The Connect toggle, as the connection task sees it.
+    pub enabled: bool,
+    /// The token form is shown (the server refused the token, or wants one).
+    pub need_token: bool,
+    /// The server speaks another protocol.
+    pub incompatible: Option<Incompat>,
+    /// Frames this page could not decode (shown, never silent).
+    pub undecodable: u64,
+    /// The latest orders aggregate this tab displayed.
     pub orders: Option<Orders>,
+    /// Each KPI's change since the values this tab displayed before (not
+    /// since a server tick it never showed, after a pause or a resync).
+    pub delta: KpiDelta,
     /// KPI history (last 50 ticks).
     pub kpis: Ring<KpiPoint>,
     /// The latest system sample.
@@ -194,7 +210,12 @@ impl Default for DashState {
         DashState {
             conn: ConnStatus::Connecting,
             paused: false,
+            enabled: true,
+            need_token: false,
+            incompatible: None,
+            undecodable: 0,
             orders: None,
+            delta: KpiDelta::default(),
             kpis: Ring::new(POINTS),
             system: None,
             sys_points: Ring::new(POINTS),
@@ -214,6 +235,14 @@ pub enum Action {
     Conn(ConnStatus),
     /// Pause (true) or resume (false) pressed.
     Paused(bool),
+    /// The Connect toggle as the connection task sees it.
+    Enabled(bool),
+    /// Show (true) or hide the token form.
+    NeedToken(bool),
+    /// The server speaks another protocol (also sets the status).
+    Incompatible(Incompat),
+    /// A frame this page could not decode.
+    Undecodable,
     /// A frame from the server, already judged [`SeqVerdict::Apply`].
     Frame(Rc<ServerMessage>),
 }
@@ -232,13 +261,33 @@ impl DashState {
     /// Apply one action in place.
     pub fn apply(&mut self, action: Action) {
         match action {
-            Action::Conn(c) => self.conn = c,
+            Action::Conn(c) => {
+                self.conn = c;
+                if c != ConnStatus::Incompatible {
+                    self.incompatible = None;
+                }
+            }
             Action::Paused(p) => self.paused = p,
+            Action::Enabled(e) => self.enabled = e,
+            Action::NeedToken(t) => self.need_token = t,
+            Action::Incompatible(i) => {
+                self.conn = ConnStatus::Incompatible;
+                self.incompatible = Some(i);
+            }
+            Action::Undecodable => self.undecodable += 1,
             Action::Frame(msg) => self.apply_frame(&msg),
         }
     }
 
     fn apply_frame(&mut self, msg: &ServerMessage) {
+        // Paused: the numbers stay as displayed. Frames still in flight when
+        // Pause was pressed (or a snapshot from a server that ignores
+        // `?paused=1`) are dropped; `resume` brings a fresh snapshot.
+        if self.paused
+            && (msg.topic_seq().is_some() || matches!(msg, ServerMessage::Snapshot(_)))
+        {
+            return;
+        }
         self.frames += 1;
         if let Some((topic, seq)) = msg.topic_seq() {
             *self.seq.get_mut(topic) = seq;
@@ -246,18 +295,25 @@ impl DashState {
         match msg {
             ServerMessage::Hello(_) => {}
             ServerMessage::Snapshot(s) => {
-                // Replace, never mix: everything comes from the snapshot.
-                let (conn, paused, frames) = (self.conn, self.paused, self.frames);
+                // Replace, never mix: everything comes from the snapshot,
+                // except what is not server data.
+                let shown = self.orders.take();
+                let old = std::mem::take(self);
                 *self = DashState {
-                    conn,
-                    paused,
-                    frames,
+                    conn: old.conn,
+                    paused: old.paused,
+                    enabled: old.enabled,
+                    need_token: old.need_token,
+                    incompatible: old.incompatible,
+                    undecodable: old.undecodable,
+                    frames: old.frames,
                     ..DashState::default()
                 };
                 self.seq = s.seq;
                 self.clients = Some(s.clients);
                 if let Some(o) = &s.orders {
                     self.items_total = o.items_total;
+                    self.delta = delta_since(shown.as_ref(), o);
                     self.orders = Some(o.clone());
                 }
                 let skip = s.kpi_history.len().saturating_sub(POINTS);
@@ -282,6 +338,7 @@ impl DashState {
                     num_order_items: o.num_order_items,
                     total_sales: o.total_sales,
                 });
+                self.delta = delta_since(self.orders.as_ref(), o);
                 let mut o = o.clone();
                 // The page shows aggregates; raw rows are not kept.
                 o.records = Vec::new();
@@ -300,6 +357,19 @@ impl DashState {
     /// The seq attribute value of a topic.
     pub fn seq_of(&self, t: Topic) -> u64 {
         self.seq.get(t)
+    }
+}
+
+/// The change from what this tab displayed (`shown`) to `new`; the server's
+/// own delta when nothing was displayed yet.
+pub fn delta_since(shown: Option<&Orders>, new: &Orders) -> KpiDelta {
+    match shown {
+        None => new.delta,
+        Some(old) => KpiDelta {
+            num_orders: new.num_orders as i64 - old.num_orders as i64,
+            num_order_items: new.num_order_items as i64 - old.num_order_items as i64,
+            total_sales: ((new.total_sales - old.total_sales) * 100.0).round() / 100.0,
+        },
     }
 }
 
@@ -487,6 +557,94 @@ mod tests {
             t.check(&ServerMessage::Pong { nonce: 1, ts: 0 }),
             SeqVerdict::Apply
         );
+    }
+
+    /// An orders frame whose server delta is against the previous tick.
+    fn tick(seq: u64, n: u64, sales: f64) -> ServerMessage {
+        let mut o = orders(seq, n);
+        o.total_sales = sales;
+        // The server's delta: against tick seq - 1, which the tab may not
+        // have displayed.
+        o.delta = KpiDelta {
+            num_orders: 1,
+            num_order_items: 2,
+            total_sales: 5.0,
+        };
+        ServerMessage::Orders(o)
+    }
+
+    fn snapshot_with(seq: u64, n: u64, sales: f64) -> ServerMessage {
+        let ServerMessage::Snapshot(mut s) = snapshot(seq, 1) else {
+            unreachable!()
+        };
+        let ServerMessage::Orders(o) = tick(seq, n, sales) else {
+            unreachable!()
+        };
+        s.orders = Some(o);
+        ServerMessage::Snapshot(s)
+    }
+
+    #[test]
+    fn deltas_compare_with_what_this_tab_displayed_after_a_pause() {
+        let mut s = DashState::default();
+        s.apply(frame(snapshot_with(3, 10, 100.0)));
+        // First display: nothing shown before, the server's delta it is.
+        assert_eq!(s.delta.num_orders, 1);
+        s.apply(frame(tick(4, 12, 130.5)));
+        assert_eq!(s.delta.num_orders, 2);
+        assert_eq!(s.delta.num_order_items, 4);
+        assert_eq!(s.delta.total_sales, 30.5);
+        // Pause: ticks 5..=9 are never displayed (in-flight ones dropped).
+        s.apply(Action::Paused(true));
+        s.apply(frame(tick(5, 13, 140.0)));
+        assert_eq!(s.orders.as_ref().unwrap().num_orders, 12, "frozen");
+        assert_eq!(s.seq.orders, 4, "frozen");
+        s.apply(frame(snapshot_with(9, 15, 150.0)));
+        assert_eq!(s.seq.orders, 4, "a snapshot while paused is not shown");
+        // Resume: the snapshot at tick 10 is compared with tick 4's values.
+        s.apply(Action::Paused(false));
+        s.apply(frame(snapshot_with(10, 20, 99.25)));
+        assert_eq!(s.delta.num_orders, 20 - 12);
+        assert_eq!(s.delta.num_order_items, 40 - 24);
+        assert_eq!(s.delta.total_sales, -31.25);
+        assert_eq!(s.seq.orders, 10);
+    }
+
+    #[test]
+    fn deltas_after_a_resync_skip_the_missed_ticks() {
+        let mut s = DashState::default();
+        s.apply(frame(snapshot_with(3, 10, 100.0)));
+        s.apply(frame(tick(4, 11, 110.0)));
+        // Ticks 5..=7 lost (a gap): the resync snapshot is at 8.
+        s.apply(frame(snapshot_with(8, 17, 110.0)));
+        assert_eq!(s.delta.num_orders, 6);
+        assert_eq!(s.delta.num_order_items, 12);
+        assert_eq!(s.delta.total_sales, 0.0);
+        s.apply(frame(tick(9, 16, 105.0)));
+        assert_eq!(s.delta.num_orders, -1);
+        assert_eq!(s.delta.total_sales, -5.0);
+    }
+
+    #[test]
+    fn incompatible_undecodable_and_control_are_kept_across_snapshots() {
+        let mut s = DashState::default();
+        s.apply(Action::Undecodable);
+        s.apply(Action::Enabled(false));
+        s.apply(Action::NeedToken(true));
+        s.apply(frame(snapshot(2, 2)));
+        assert_eq!(s.undecodable, 1);
+        assert!(!s.enabled);
+        assert!(s.need_token);
+        s.apply(Action::Incompatible(Incompat {
+            server: Some(99),
+            page: 1,
+        }));
+        assert_eq!(s.conn, ConnStatus::Incompatible);
+        assert_eq!(s.conn.key(), "incompatible");
+        assert!(s.conn.label().to_lowercase().contains("incompatible"));
+        assert!(s.incompatible.is_some());
+        s.apply(Action::Conn(ConnStatus::Connecting));
+        assert!(s.incompatible.is_none(), "a new try clears the message");
     }
 
     #[test]
