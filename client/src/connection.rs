@@ -204,8 +204,8 @@ impl Incompat {
 /// One text frame, judged.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
-    /// A frame of this page's protocol.
-    Frame(ServerMessage),
+    /// A frame of this page's protocol (boxed: a snapshot is large).
+    Frame(Box<ServerMessage>),
     /// A `hello` of another protocol, or a snapshot this page cannot
     /// decode: stop, say so, do not reconnect.
     Incompatible(Incompat),
@@ -227,7 +227,7 @@ pub fn classify(text: &str) -> Incoming {
         Ok(ServerMessage::Hello(h)) if h.protocol != PROTOCOL_VERSION => {
             incompat(Some(h.protocol as u64))
         }
-        Ok(m) => Incoming::Frame(m),
+        Ok(m) => Incoming::Frame(Box::new(m)),
         Err(_) => {
             let v: serde_json::Value = match serde_json::from_str(text) {
                 Ok(v) => v,
@@ -292,14 +292,16 @@ mod tests {
         };
         assert!(matches!(
             classify(&hello(PROTOCOL_VERSION)),
-            Incoming::Frame(ServerMessage::Hello(_))
+            Incoming::Frame(m) if matches!(*m, ServerMessage::Hello(_))
         ));
         let Incoming::Incompatible(i) = classify(&hello(99)) else {
             panic!("protocol 99 accepted");
         };
         assert_eq!(i.server, Some(99));
         assert!(i.message().contains("protocol 99"));
-        assert!(i.message().contains(&format!("protocol {PROTOCOL_VERSION}")));
+        assert!(i
+            .message()
+            .contains(&format!("protocol {PROTOCOL_VERSION}")));
         // A v2 hello of another shape.
         assert_eq!(
             classify(r#"{"type":"hello","protocol":2,"features":["x"]}"#),
@@ -327,7 +329,7 @@ mod tests {
         assert_eq!(classify("not json"), Incoming::Undecodable);
         assert!(matches!(
             classify(r#"{"type":"pong","nonce":1,"ts":2}"#),
-            Incoming::Frame(ServerMessage::Pong { .. })
+            Incoming::Frame(m) if matches!(*m, ServerMessage::Pong { .. })
         ));
     }
 

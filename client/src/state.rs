@@ -283,9 +283,7 @@ impl DashState {
         // Paused: the numbers stay as displayed. Frames still in flight when
         // Pause was pressed (or a snapshot from a server that ignores
         // `?paused=1`) are dropped; `resume` brings a fresh snapshot.
-        if self.paused
-            && (msg.topic_seq().is_some() || matches!(msg, ServerMessage::Snapshot(_)))
-        {
+        if self.paused && (msg.topic_seq().is_some() || matches!(msg, ServerMessage::Snapshot(_))) {
             return;
         }
         self.frames += 1;

@@ -3,7 +3,7 @@
 use crate::charts;
 use crate::components::{
     chart::Chart, feed::Feed, header::Header, kpi_card::KpiCard, live_counter::LiveCounter,
-    system_panel::SystemPanel,
+    system_panel::SystemPanel, token_form::TokenForm,
 };
 use crate::format::{self, Trend};
 use crate::hooks::use_connection::{use_connection, Command};
@@ -20,14 +20,20 @@ fn offset_min() -> i64 {
 pub fn app() -> Html {
     let state = use_reducer(DashState::default);
     let commands = use_connection(state.dispatcher());
-    let connect = use_state(|| true);
+    // The toggle shows what the connection task holds (state.enabled).
     let on_connect = {
-        let (commands, connect) = (commands.clone(), connect.clone());
-        Callback::from(move |on: bool| {
-            connect.set(on);
-            commands.emit(Command::Connect(on));
-        })
+        let commands = commands.clone();
+        Callback::from(move |on: bool| commands.emit(Command::Connect(on)))
     };
+    let on_token = {
+        let commands = commands.clone();
+        Callback::from(move |t: Option<String>| commands.emit(Command::Token(t)))
+    };
+    let on_reload = Callback::from(|_: MouseEvent| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().reload();
+        }
+    });
     let on_pause = {
         let commands = commands.clone();
         Callback::from(move |p: bool| commands.emit(Command::Pause(p)))
@@ -35,10 +41,9 @@ pub fn app() -> Html {
     let tz = offset_min();
 
     let placeholder = || AttrValue::from("–");
-    let (kpis, delta) = match &state.orders {
-        Some(o) => (Some(o.kpis()), o.delta),
-        None => (None, Default::default()),
-    };
+    let kpis = state.orders.as_ref().map(|o| o.kpis());
+    // Since what this tab displayed before (the reducer computes it).
+    let delta = state.delta;
     let by_country = state
         .orders
         .as_ref()
@@ -63,13 +68,23 @@ pub fn app() -> Html {
              data-state={state.conn.key()}
              data-stale={state.stale().to_string()}
              data-paused={state.paused.to_string()}
+             data-undecodable={state.undecodable.to_string()}
              data-seq-orders={state.seq_of(Topic::Orders).to_string()}
              data-seq-system={state.seq_of(Topic::System).to_string()}
              data-seq-clients={state.seq_of(Topic::Clients).to_string()}
              data-seq-events={state.seq_of(Topic::Events).to_string()}>
             <Header conn={state.conn} stale={state.stale()} clients={state.clients}
-                    connect={*connect} paused={state.paused}
+                    connect={state.enabled} paused={state.paused} undecodable={state.undecodable}
                     on_connect={on_connect} on_pause={on_pause} />
+            if state.need_token {
+                <TokenForm on_done={on_token} />
+            }
+            if let Some(i) = &state.incompatible {
+                <div class="banner alert" role="alert" data-testid="incompatible">
+                    <span>{ i.message() }</span>
+                    <button class="btn" data-testid="reload-page" onclick={on_reload}>{ "Reload" }</button>
+                </div>
+            }
             <main class="grid">
                 <div class="kpis">
                     <KpiCard label="Number of Orders" testid="kpi-num_orders"

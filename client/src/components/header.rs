@@ -10,6 +10,8 @@ pub struct HeaderProps {
     pub clients: Option<u64>,
     pub connect: bool,
     pub paused: bool,
+    /// Frames this page could not decode.
+    pub undecodable: u64,
     pub on_connect: Callback<bool>,
     pub on_pause: Callback<bool>,
 }
@@ -17,11 +19,10 @@ pub struct HeaderProps {
 #[function_component(Header)]
 pub fn header(p: &HeaderProps) -> Html {
     let on_toggle = {
-        let cb = p.on_connect.clone();
-        Callback::from(move |e: Event| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            cb.emit(input.checked());
-        })
+        // The toggle mirrors the connection task: a click asks for the
+        // opposite of what it shows.
+        let (cb, on) = (p.on_connect.clone(), p.connect);
+        Callback::from(move |_: Event| cb.emit(!on))
     };
     let on_pause = {
         let cb = p.on_pause.clone();
@@ -40,6 +41,12 @@ pub fn header(p: &HeaderProps) -> Html {
                     <span class="dot" aria-hidden="true"></span>{ p.conn.label() }
                 </span>
                 if p.stale { <span class="badge stale">{ "stale" }</span> }
+                if p.undecodable > 0 {
+                    <span class="badge warn" data-testid="undecodable-frames"
+                          title="frames from the server this page could not read (another version?)">
+                        { format!("{} unreadable frame{}", p.undecodable, if p.undecodable == 1 { "" } else { "s" }) }
+                    </span>
+                }
                 <span class="clients" title="connected clients">
                     <span class="muted">{ "Clients" }</span>
                     <strong data-testid="client-count">{ p.clients.map(|c| c.to_string()).unwrap_or_else(|| "–".into()) }</strong>

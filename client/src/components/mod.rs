@@ -7,3 +7,4 @@ pub mod header;
 pub mod kpi_card;
 pub mod live_counter;
 pub mod system_panel;
+pub mod token_form;

@@ -1,12 +1,16 @@
 //! The connection manager: one task owns the WebSocket — connect,
 //! heartbeat, resync on a gap, reconnect with backoff — and turns every
 //! frame into an [`Action`] on the page's reducer. Widgets never touch the
-//! socket; they send [`Command`]s.
+//! socket; they send [`Command`]s. The decisions (command handling, URL
+//! parameters, version check) are pure, in [`crate::connection`].
 
 use crate::backoff::Backoff;
 use crate::config::{ws_url, PageConfig};
+pub use crate::connection::Command;
+use crate::connection::{classify, socket_url, take_param, Control, Incoming, Phase, Step};
 use crate::state::{Action, ConnStatus, DashState, SeqTracker, SeqVerdict};
 use futures::channel::mpsc;
+use futures::stream::{Fuse, SplitSink};
 use futures::{select, FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::{IntervalStream, TimeoutFuture};
@@ -20,15 +24,6 @@ const PING_EVERY_S: u32 = 5;
 const DEAD_AFTER_MS: f64 = 12_000.0;
 /// A connection live this long resets the backoff.
 const STABLE_MS: f64 = 10_000.0;
-
-/// What the page asks of the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// The Connect toggle.
-    Connect(bool),
-    /// Pause (true) / Resume (false).
-    Pause(bool),
-}
 
 fn now_ms() -> f64 {
     js_sys::Date::now()
@@ -89,37 +84,49 @@ async fn fetch_config() -> Option<PageConfig> {
 }
 
 /// sessionStorage key of the viewer token (never a cookie).
-const TOKEN_KEY: &str = "livedash.token";
+pub const TOKEN_KEY: &str = "livedash.token";
 
 fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok()?
 }
 
-/// The viewer token: `?token=` in the page URL (then kept), or the one
-/// kept in sessionStorage.
-fn viewer_token() -> Option<String> {
-    let search = web_sys::window()?.location().search().ok()?;
-    let from_url = web_sys::UrlSearchParams::new_with_str(&search)
-        .ok()?
-        .get("token");
-    let store = session_storage();
-    if let (Some(t), Some(s)) = (&from_url, &store) {
-        let _ = s.set_item(TOKEN_KEY, t);
+/// Keep a viewer token for this tab (the token form calls this).
+pub fn store_token(token: &str) {
+    if let Some(s) = session_storage() {
+        let _ = s.set_item(TOKEN_KEY, token);
     }
-    from_url.or_else(|| store?.get_item(TOKEN_KEY).ok()?)
 }
 
-/// Ask the person for the token; `None` if they cancel.
-fn ask_token() -> Option<String> {
-    let t = web_sys::window()?
-        .prompt_with_message("This dashboard needs a viewer token:")
-        .ok()??;
-    let t = t.trim().to_string();
-    if t.is_empty() {
-        return None;
+/// Once, at start: a `?token=` in the page URL is kept in sessionStorage and
+/// taken out of the address bar (other parameters stay), so it is neither
+/// shown, bookmarked nor shared, and a token typed later wins over it.
+fn adopt_url_token() -> Option<()> {
+    let window = web_sys::window()?;
+    let loc = window.location();
+    let (token, rest) = take_param(&loc.search().ok()?, "token");
+    let token = token?;
+    if !token.trim().is_empty() {
+        store_token(token.trim());
     }
-    let _ = session_storage()?.set_item(TOKEN_KEY, &t);
-    Some(t)
+    let url = format!(
+        "{}{}{}",
+        loc.pathname().ok()?,
+        rest,
+        loc.hash().unwrap_or_default()
+    );
+    window
+        .history()
+        .ok()?
+        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url))
+        .ok()
+}
+
+/// The stored viewer token.
+fn viewer_token() -> Option<String> {
+    session_storage()?
+        .get_item(TOKEN_KEY)
+        .ok()?
+        .filter(|t| !t.is_empty())
 }
 
 /// How a connection ended.
@@ -130,62 +137,88 @@ enum Ended {
     Lost,
     /// The Connect toggle went off.
     Disabled,
+    /// The server speaks another protocol.
+    Incompatible,
     /// The page is going away.
     Quit,
 }
 
-async fn run(dispatch: UseReducerDispatcher<DashState>, mut rx: mpsc::Receiver<Command>) {
-    let url = resolve_url().await;
-    let mut backoff = Backoff::new();
-    let mut enabled = true;
-    let mut paused = false;
-    loop {
-        if !enabled {
-            dispatch.dispatch(Action::Conn(ConnStatus::Offline));
-            loop {
-                match rx.next().await {
-                    None => return,
-                    Some(Command::Connect(true)) => {
-                        enabled = true;
-                        backoff.reset();
-                        break;
-                    }
-                    Some(Command::Pause(p)) => {
-                        paused = p;
-                        dispatch.dispatch(Action::Paused(p));
-                    }
-                    Some(Command::Connect(false)) => {}
-                }
-            }
-        }
-        dispatch.dispatch(Action::Conn(ConnStatus::Connecting));
-        let started = now_ms();
-        let ended = match WebSocket::open(&url) {
-            Ok(ws) => session(ws, &dispatch, &mut rx, &mut paused).await,
-            Err(_) => Ended::Lost,
+type Sink = SplitSink<WebSocket, Message>;
+
+/// The connection task's shared parts.
+struct Task {
+    dispatch: UseReducerDispatcher<DashState>,
+    rx: Fuse<mpsc::Receiver<Command>>,
+    ctl: Control,
+}
+
+impl Task {
+    /// Handle one command (`None`: the page is gone) in `phase`; the one
+    /// place commands are obeyed. Sends on `sink` when a socket is open.
+    async fn obey(&mut self, cmd: Option<Command>, phase: Phase, sink: Option<&mut Sink>) -> Flow {
+        let Some(cmd) = cmd else {
+            return Flow::Quit;
         };
-        match ended {
-            Ended::Quit => return,
-            Ended::Unauthorized => {
-                if ask_token().is_none() {
-                    enabled = false;
+        let step = self.ctl.on(cmd, phase);
+        self.dispatch.dispatch(Action::Enabled(self.ctl.enabled));
+        self.dispatch.dispatch(Action::Paused(self.ctl.paused));
+        match step {
+            Step::Stay => Flow::Stay,
+            Step::ConnectNow => Flow::Connect,
+            Step::GoOffline => {
+                if let Some(sink) = sink {
+                    let _ = sink.close().await;
                 }
-                continue;
+                Flow::Offline
             }
-            Ended::Disabled => {
-                enabled = false;
-                continue;
+            Step::Send(m) => match sink {
+                Some(sink) => match sink.send(Message::Text(m.to_json())).await {
+                    Ok(()) => Flow::Stay,
+                    Err(_) => Flow::Lost,
+                },
+                None => Flow::Stay,
+            },
+        }
+    }
+
+    /// Wait in `phase` (not a session) until it is time to connect.
+    /// `false`: the page is gone.
+    async fn wait(&mut self, mut phase: Phase, backoff: &mut Backoff) -> bool {
+        loop {
+            let flow = match phase {
+                Phase::Backoff => self.count_down(backoff).await,
+                _ => {
+                    self.dispatch
+                        .dispatch(Action::NeedToken(phase == Phase::Token));
+                    if phase == Phase::Offline {
+                        self.dispatch.dispatch(Action::Conn(ConnStatus::Offline));
+                    }
+                    let cmd = self.rx.next().await;
+                    self.obey(cmd, phase, None).await
+                }
+            };
+            match flow {
+                Flow::Quit => return false,
+                Flow::Connect => {
+                    self.dispatch.dispatch(Action::NeedToken(false));
+                    if phase != Phase::Backoff {
+                        backoff.reset();
+                    }
+                    return true;
+                }
+                Flow::Offline => phase = Phase::Offline,
+                Flow::Stay | Flow::Lost => {}
             }
-            Ended::Lost => {}
         }
-        if now_ms() - started > STABLE_MS {
-            backoff.reset();
-        }
-        // Count down to the next try, second by second.
+    }
+
+    /// Count down to the next try, second by second.
+    async fn count_down(&mut self, backoff: &mut Backoff) -> Flow {
         let mut left_ms = backoff.next_delay_ms(js_sys::Math::random());
-        while left_ms > 0 && enabled {
+        while left_ms > 0 {
             let secs = left_ms.div_ceil(1000) as u32;
-            dispatch.dispatch(Action::Conn(ConnStatus::Reconnecting { in_secs: secs }));
+            self.dispatch
+                .dispatch(Action::Conn(ConnStatus::Reconnecting { in_secs: secs }));
             // Sleep to the next whole second so the label counts down evenly.
             let step = match left_ms % 1000 {
                 0 => 1000,
@@ -193,27 +226,62 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, mut rx: mpsc::Receiver<C
             };
             select! {
                 _ = TimeoutFuture::new(step as u32).fuse() => left_ms -= step,
-                cmd = rx.next() => match cmd {
-                    None => return,
-                    Some(Command::Connect(false)) => enabled = false,
-                    Some(Command::Connect(true)) => left_ms = 0,
-                    Some(Command::Pause(p)) => {
-                        paused = p;
-                        dispatch.dispatch(Action::Paused(p));
-                    }
+                cmd = self.rx.next() => match self.obey(cmd, Phase::Backoff, None).await {
+                    Flow::Stay | Flow::Lost => {}
+                    other => return other,
                 },
             }
+        }
+        Flow::Connect
+    }
+}
+
+/// What a command means for the loop it arrived in.
+enum Flow {
+    Stay,
+    Connect,
+    Offline,
+    Lost,
+    Quit,
+}
+
+async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Command>) {
+    adopt_url_token();
+    let base = resolve_url().await;
+    let mut task = Task {
+        dispatch,
+        rx: rx.fuse(),
+        ctl: Control::default(),
+    };
+    let mut backoff = Backoff::new();
+    loop {
+        task.dispatch.dispatch(Action::Conn(ConnStatus::Connecting));
+        let started = now_ms();
+        let url = socket_url(&base, task.ctl.paused);
+        let ended = match WebSocket::open(&url) {
+            Ok(ws) => session(ws, &mut task).await,
+            Err(_) => Ended::Lost,
+        };
+        let phase = match ended {
+            Ended::Quit => return,
+            Ended::Unauthorized => Phase::Token,
+            Ended::Disabled => Phase::Offline,
+            Ended::Incompatible => Phase::Incompatible,
+            Ended::Lost => {
+                if now_ms() - started > STABLE_MS {
+                    backoff.reset();
+                }
+                Phase::Backoff
+            }
+        };
+        if !task.wait(phase, &mut backoff).await {
+            return;
         }
     }
 }
 
 /// One connection, from open to end.
-async fn session(
-    ws: WebSocket,
-    dispatch: &UseReducerDispatcher<DashState>,
-    rx: &mut mpsc::Receiver<Command>,
-    paused: &mut bool,
-) -> Ended {
+async fn session(ws: WebSocket, task: &mut Task) -> Ended {
     let (mut sink, stream) = ws.split();
     let mut stream = stream.fuse();
     if let Some(token) = viewer_token() {
@@ -237,21 +305,36 @@ async fn session(
             msg = stream.next() => {
                 let text = match msg {
                     Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Bytes(_))) => continue,
+                    Some(Ok(Message::Bytes(_))) => {
+                        task.dispatch.dispatch(Action::Undecodable);
+                        continue;
+                    }
                     Some(Err(_)) | None => return Ended::Lost,
                 };
                 last_rx = now_ms();
-                if !opened {
-                    opened = true;
-                    if *paused {
-                        let _ = sink.send(Message::Text(ClientMessage::Pause.to_json())).await;
+                opened = true;
+                let msg = match classify(&text) {
+                    Incoming::Frame(m) => Rc::<ServerMessage>::from(m),
+                    Incoming::Undecodable => {
+                        task.dispatch.dispatch(Action::Undecodable);
+                        continue;
                     }
-                }
-                let Ok(msg) = serde_json::from_str::<ServerMessage>(&text) else {
-                    continue;
+                    Incoming::Incompatible(i) => {
+                        task.dispatch.dispatch(Action::Incompatible(i));
+                        let _ = sink.close().await;
+                        return Ended::Incompatible;
+                    }
                 };
-                if let ServerMessage::Error { code: ErrorCode::Unauthorized, .. } = msg {
-                    return Ended::Unauthorized;
+                match &*msg {
+                    ServerMessage::Error { code: ErrorCode::Unauthorized, .. } => {
+                        return Ended::Unauthorized;
+                    }
+                    // Opened with ?paused=1: no snapshot comes until resume;
+                    // the connection is up and the page shows what it had.
+                    ServerMessage::Hello(_) if task.ctl.paused => {
+                        task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
+                    }
+                    _ => {}
                 }
                 match tracker.check(&msg) {
                     SeqVerdict::Apply => {}
@@ -261,26 +344,16 @@ async fn session(
                         continue;
                     }
                 }
-                if matches!(msg, ServerMessage::Snapshot(_)) {
-                    dispatch.dispatch(Action::Conn(ConnStatus::Live));
+                if matches!(*msg, ServerMessage::Snapshot(_)) {
+                    task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
                 }
-                dispatch.dispatch(Action::Frame(Rc::new(msg)));
+                task.dispatch.dispatch(Action::Frame(msg));
             }
-            cmd = rx.next() => match cmd {
-                None => return Ended::Quit,
-                Some(Command::Connect(false)) => {
-                    let _ = sink.close().await;
-                    return Ended::Disabled;
-                }
-                Some(Command::Connect(true)) => {}
-                Some(Command::Pause(p)) => {
-                    *paused = p;
-                    dispatch.dispatch(Action::Paused(p));
-                    let m = if p { ClientMessage::Pause } else { ClientMessage::Resume };
-                    if sink.send(Message::Text(m.to_json())).await.is_err() {
-                        return Ended::Lost;
-                    }
-                }
+            cmd = task.rx.next() => match task.obey(cmd, Phase::Session, Some(&mut sink)).await {
+                Flow::Quit => return Ended::Quit,
+                Flow::Offline => return Ended::Disabled,
+                Flow::Lost => return Ended::Lost,
+                Flow::Stay | Flow::Connect => {}
             },
             _ = ticks.next() => {
                 if now_ms() - last_rx > DEAD_AFTER_MS {
