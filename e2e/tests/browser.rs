@@ -8,28 +8,69 @@ use std::time::Duration;
 const READ_PAGE: &str = r#"
 const q = id => document.querySelector(`[data-testid="${id}"]`);
 const t = id => (q(id) ? q(id).textContent.trim() : null);
-const canvas = id => { const c = q(id) && q(id).querySelector('canvas'); return c ? c.width * c.height : 0; };
+// What each chart holds, from ECharts itself (a sized canvas proves nothing:
+// an empty chart has one).
+const opt = id => { const el = q(id); const i = el && window.echarts && echarts.getInstanceByDom(el); return i ? i.getOption() : null; };
+const axis = o => (o.xAxis && o.xAxis[0] && o.xAxis[0].data) || [];
+const bars = id => { const o = opt(id); const s = o && o.series && o.series[0]; return s ? { names: axis(o), values: s.data || [] } : null; };
+const lines = () => { const o = opt('chart-system'); const s = o && o.series; return s && s.length == 2 ? { labels: axis(o).length, cpu: s[0].data || [], mem: s[1].data || [] } : null; };
 const app = q('app');
 return {
   orders: t('kpi-num_orders'), items: t('kpi-num_order_items'), sales: t('kpi-total_sales'),
   status: (t('connection-status') || '').toLowerCase(), clients: t('client-count'),
   counter: t('live-counter'), feed: q('feed') ? q('feed').children.length : -1,
-  country: canvas('chart-revenue-by-country'), source: canvas('chart-revenue-by-traffic-source'),
-  system: canvas('chart-system'),
+  country: bars('chart-revenue-by-country'), source: bars('chart-revenue-by-traffic-source'),
+  system: lines(),
   charts: document.querySelectorAll('[_echarts_instance_]').length,
   state: app ? app.dataset.state : null, stale: app ? app.dataset.stale : null,
   seq_orders: app ? Number(app.dataset.seqOrders) : -1,
   seq_system: app ? Number(app.dataset.seqSystem) : -1,
   paused: app ? app.dataset.paused : null,
+  undecodable: app ? Number(app.dataset.undecodable) : -1,
+  toggle: q('connect-toggle') ? q('connect-toggle').checked : null,
+  token_form: !!q('token-form'),
+  href: location.href,
 };
 "#;
 
 async fn page(b: &Browser) -> Value {
-    b.js(READ_PAGE).await.unwrap_or(Value::Null)
+    match b.client.execute(READ_PAGE, vec![]).await {
+        Ok(v) => v,
+        Err(e) => {
+            if std::env::var("E2E_DEBUG").is_ok() {
+                eprintln!("READ_PAGE: {e}");
+            }
+            Value::Null
+        }
+    }
 }
 
 fn s(v: &Value, k: &str) -> String {
     v[k].as_str().unwrap_or("").to_string()
+}
+
+/// Numbers of a JSON array.
+fn nums(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default()
+}
+
+/// A bar chart with data: as many names as bars, sorted descending.
+fn bars_drawn(b: &Value) -> bool {
+    let values = nums(&b["values"]);
+    let names = b["names"].as_array().map(Vec::len).unwrap_or(0);
+    !values.is_empty() && names == values.len() && values.windows(2).all(|w| w[0] >= w[1])
+}
+
+/// The system chart holds the points the state implies: one per sample
+/// since the server started (the snapshot's history, then live frames), at
+/// most 50, in both series and on the axis.
+fn lines_drawn(v: &Value) -> bool {
+    let l = &v["system"];
+    let n = nums(&l["cpu"]).len();
+    let expect = v["seq_system"].as_u64().unwrap_or(0).min(50) as usize;
+    n > 0 && n == expect && nums(&l["mem"]).len() == n && l["labels"].as_u64() == Some(n as u64)
 }
 
 /// The page is live with data in every widget.
@@ -37,10 +78,80 @@ fn full(v: &Value) -> bool {
     v["state"] == "live"
         && s(v, "orders").chars().any(|c| c.is_ascii_digit())
         && s(v, "sales").contains('$')
-        && v["country"].as_u64() > Some(0)
-        && v["source"].as_u64() > Some(0)
-        && v["system"].as_u64() > Some(0)
+        && bars_drawn(&v["country"])
+        && bars_drawn(&v["source"])
+        && lines_drawn(v)
         && v["charts"] == 3
+}
+
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Compare a drawn bar chart with the server's rows, exactly (the page
+/// rounds to cents).
+fn same_bars(drawn: &Value, rows: &Value, what: &str) -> Result<(), String> {
+    let rows = rows.as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+    let values: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r["revenue"].as_f64())
+        .map(cents)
+        .collect();
+    let drawn_names: Vec<&str> = drawn["names"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if drawn_names != names || nums(&drawn["values"]) != values {
+        return Err(format!(
+            "{what}: drawn {drawn} but the server has {names:?} {values:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// The charts show exactly the server's data: read the page, then the
+/// server's snapshot, until both are at the same `orders` seq; then the
+/// country and traffic-source bars must equal the server's (sorted
+/// descending), and at the same `system` seq the CPU line must end with the
+/// server's last samples.
+async fn charts_match_the_server(b: &Browser, port: u16) -> Result<(), String> {
+    let found = wait_for("the page and the server at the same seq", T, || async {
+        let v = page(b).await;
+        let body = livedash_e2e::http_get(port, "/api/snapshot").await?;
+        let snap: Value = serde_json::from_str(&body).ok()?;
+        (snap["seq"]["orders"].as_u64() == v["seq_orders"].as_u64() && full(&v))
+            .then_some((v, snap))
+    })
+    .await?;
+    let (v, snap) = found;
+    same_bars(
+        &v["country"],
+        &snap["orders"]["by_country"],
+        "revenue by country",
+    )?;
+    same_bars(
+        &v["source"],
+        &snap["orders"]["by_traffic_source"],
+        "revenue by traffic source",
+    )?;
+    if snap["seq"]["system"].as_u64() == v["seq_system"].as_u64() {
+        let cpu = nums(&v["system"]["cpu"]);
+        let hist: Vec<f64> = snap["system_history"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["cpu_percent"].as_f64()).collect())
+            .unwrap_or_default();
+        let tail = &hist[hist.len().saturating_sub(cpu.len())..];
+        let close = tail.len() == cpu.len()
+            && tail
+                .iter()
+                .zip(&cpu)
+                .all(|(a, b)| ((a * 10.0).round() / 10.0 - b).abs() < 0.11);
+        if !close {
+            return Err(format!("system chart {cpu:?} vs server {tail:?}"));
+        }
+    }
+    Ok(())
 }
 
 const T: Duration = Duration::from_secs(20);
@@ -84,6 +195,7 @@ async fn two_tabs_show_the_live_dashboard_and_two_clients() {
             .await
             .map_err(|e| e.to_string())?;
         wait_full(&b, "a first full paint", T).await?;
+        charts_match_the_server(&b, server.port).await?;
         println!(
             "first full paint (navigation to live KPIs and 3 drawn charts): {} ms",
             t0.elapsed().as_millis()
@@ -208,6 +320,24 @@ async fn a_new_tab_draws_everything_from_the_snapshot_before_the_next_tick() {
                 "new tab differs from the snapshot: {v} vs {before}"
             ));
         }
+        charts_match_the_server(&b, server.port).await?;
+        // The check reads data, not pixels: an emptied chart keeps its
+        // sized canvas (the old check passed it) but is no longer "drawn".
+        let canvas = b
+            .js(
+                "const el = document.querySelector('[data-testid=chart-revenue-by-country]'); \
+                 echarts.getInstanceByDom(el).clear(); \
+                 const c = el.querySelector('canvas'); return c ? c.width * c.height : 0",
+            )
+            .await
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        let v = page(&b).await;
+        if canvas == 0 || full(&v) {
+            return Err(format!(
+                "an empty chart counted as drawn: canvas {canvas}, {v}"
+            ));
+        }
         Ok(())
     })
     .await;
@@ -236,8 +366,7 @@ async fn server_restart_reconnects_with_backoff_and_a_fresh_snapshot() {
             s(&v, "status").contains("reconnecting").then_some(v)
         })
         .await?;
-        if v["stale"] != "true" || v["orders"] != old["orders"] || v["country"].as_u64() == Some(0)
-        {
+        if v["stale"] != "true" || v["orders"] != old["orders"] || !bars_drawn(&v["country"]) {
             return Err(format!(
                 "last data must stay visible and be marked stale: {v}"
             ));
@@ -469,4 +598,318 @@ async fn a_viewer_token_in_the_page_url_opens_a_protected_dashboard() {
         Ok(())
     })
     .await;
+}
+
+/// Click an element by test id.
+async fn click(b: &Browser, testid: &str) {
+    b.js(&format!(
+        "document.querySelector('[data-testid={testid}]').click()"
+    ))
+    .await;
+}
+
+/// Answer the page's request for a viewer token: `Some` types it, `None`
+/// cancels. Works with the in-page form and, so that the tests can be run
+/// against the old page, with a `window.prompt`. Returns whether the form
+/// (not a prompt) was used.
+async fn answer_token(b: &Browser, token: Option<&str>) -> Result<bool, String> {
+    let form = wait_for("a token form or prompt", T, || async {
+        if b.client.get_alert_text().await.is_ok() {
+            return Some(false);
+        }
+        page(b).await["token_form"].as_bool().filter(|f| *f)
+    })
+    .await?;
+    if !form {
+        match token {
+            Some(t) => {
+                b.client
+                    .send_alert_text(t)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                b.client.accept_alert().await.map_err(|e| e.to_string())?;
+            }
+            None => b.client.dismiss_alert().await.map_err(|e| e.to_string())?,
+        }
+        return Ok(false);
+    }
+    // Accessible: a labelled password input, a submit and a cancel button.
+    let a11y = b
+        .js(
+            "const i = document.querySelector('[data-testid=token-input]'); \
+             return !!i && i.type == 'password' && !!i.labels && i.labels.length > 0 \
+               && document.querySelector('[data-testid=token-submit]').type == 'submit' \
+               && document.querySelector('[data-testid=token-cancel]').type == 'button'",
+        )
+        .await;
+    if a11y != Some(Value::Bool(true)) {
+        return Err(format!(
+            "token form: labelled password input and buttons: {a11y:?}"
+        ));
+    }
+    match token {
+        Some(t) => {
+            let input = b
+                .client
+                .find(fantoccini::Locator::Css("[data-testid='token-input']"))
+                .await
+                .map_err(|e| e.to_string())?;
+            input.send_keys(t).await.map_err(|e| e.to_string())?;
+            click(b, "token-submit").await;
+        }
+        None => click(b, "token-cancel").await,
+    }
+    Ok(true)
+}
+
+#[tokio::test]
+async fn a_wrong_url_token_gives_way_to_the_token_typed_in_the_form() {
+    let server = Server::start(&["--tick-ms", "200", "--viewer-token", "s3cret"]);
+    let b = Browser::start("token_form").await;
+    b.check(|| async {
+        b.client
+            .goto(&format!("{}/?token=wrong&x=1#top", server.url()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let used_form = answer_token(&b, Some("s3cret")).await?;
+        wait_full(&b, "live with the typed token", T).await?;
+        let v = page(&b).await;
+        let href = s(&v, "href");
+        if href.contains("token=") || !href.contains("?x=1#top") {
+            return Err(format!("address bar: {href}"));
+        }
+        if !used_form {
+            return Err("a window.prompt asked for the token, not the page".into());
+        }
+        if v["token_form"] == true {
+            return Err("the token form stays open while live".into());
+        }
+        let kept = b
+            .js("return sessionStorage.getItem('livedash.token')")
+            .await
+            .unwrap_or_default();
+        if kept != "s3cret" {
+            return Err(format!("stored token: {kept}"));
+        }
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cancelling_the_token_form_goes_offline_and_one_click_connects_again() {
+    let server = Server::start(&["--tick-ms", "200", "--viewer-token", "s3cret"]);
+    let b = Browser::start("token_cancel").await;
+    b.check(|| async {
+        b.client
+            .goto(&server.url())
+            .await
+            .map_err(|e| e.to_string())?;
+        // No token: the server waits for an `auth` frame, then refuses.
+        let used_form = answer_token(&b, None).await?;
+        let v = match wait_for("offline", T, || async {
+            let v = page(&b).await;
+            s(&v, "status").contains("offline").then_some(v)
+        })
+        .await
+        {
+            Ok(v) => v,
+            Err(e) => return Err(format!("{e}: {}", page(&b).await)),
+        };
+        if v["toggle"] != false {
+            return Err(format!("offline but the toggle shows on: {v}"));
+        }
+        if !used_form {
+            return Err("a window.prompt asked for the token, not the page".into());
+        }
+        // One click connects again (here with the right token kept).
+        b.js("sessionStorage.setItem('livedash.token', 's3cret')")
+            .await;
+        click(&b, "connect-toggle").await;
+        wait_full(&b, "live after one click", T).await?;
+        if page(&b).await["toggle"] != true {
+            return Err("live but the toggle shows off".into());
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// A fake WebSocket server on a free port that sends `frames` on every
+/// connection, then holds it open; counts connections.
+async fn fake_server(frames: Vec<String>) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use futures_util::{SinkExt, StreamExt};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicU32::new(0));
+    let n = count.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            n.fetch_add(1, Ordering::SeqCst);
+            let frames = frames.clone();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                for f in frames {
+                    if ws.send(f.into()).await.is_err() {
+                        return;
+                    }
+                }
+                // Hold it open; read (and ignore) until the page closes it.
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+        }
+    });
+    (port, count)
+}
+
+#[tokio::test]
+async fn a_server_of_another_protocol_is_shown_and_not_retried() {
+    use std::sync::atomic::Ordering;
+    // Serves the page only.
+    let pages = Server::start(&["--tick-ms", "60000"]);
+    let hello = |p: u32| {
+        format!(
+            r#"{{"type":"hello","protocol":{p},"server_version":"9.0.0","client_id":1,"tick_ms":1000,"system_ms":1000,"lookback_ms":300000}}"#
+        )
+    };
+    let (v99, v99_conns) = fake_server(vec![hello(99)]).await;
+    // Same protocol number, but an unknown frame and a snapshot of another
+    // shape (a server that changed without saying so).
+    let (bad_snap, _) = fake_server(vec![
+        hello(1),
+        r#"{"type":"brand_new","x":1}"#.into(),
+        r#"{"type":"snapshot","seq":"v2"}"#.into(),
+    ])
+    .await;
+    let b = Browser::start("incompatible").await;
+    b.check(|| async {
+        b.client
+            .goto(&format!("{}/?server=ws://127.0.0.1:{v99}/ws", pages.url()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let v = wait_for("the incompatible state", T, || async {
+            let v = page(&b).await;
+            s(&v, "status").contains("incompatible").then_some(v)
+        })
+        .await?;
+        let msg = b.text("incompatible").await.unwrap_or_default();
+        if !msg.contains("protocol 99") || !msg.contains("protocol 1") {
+            return Err(format!("message: {msg:?} ({v})"));
+        }
+        if b.text("reload-page").await.is_none() {
+            return Err("no reload button".into());
+        }
+        // No reconnecting: still one connection a while later.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let v = page(&b).await;
+        if v99_conns.load(Ordering::SeqCst) != 1 || !s(&v, "status").contains("incompatible") {
+            return Err(format!(
+                "{} connections; {v}",
+                v99_conns.load(Ordering::SeqCst)
+            ));
+        }
+        b.client
+            .goto(&format!(
+                "{}/?server=ws://127.0.0.1:{bad_snap}/ws",
+                pages.url()
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        let v = wait_for("an undecodable snapshot to end waiting", T, || async {
+            let v = page(&b).await;
+            s(&v, "status").contains("incompatible").then_some(v)
+        })
+        .await?;
+        if v["undecodable"] != 1 || b.text("undecodable-frames").await.is_none() {
+            return Err(format!("the unknown frame was not counted: {v}"));
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// A counter from the server's /metrics.
+async fn metric(port: u16, name: &str) -> Option<u64> {
+    let body = livedash_e2e::http_get(port, "/metrics").await?;
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn pause_survives_a_server_restart() {
+    let mut server = Server::start(&["--tick-ms", "200"]);
+    let port = server.port;
+    let b = Browser::start("pause_restart").await;
+    b.check(|| async {
+        b.client
+            .goto(&server.url())
+            .await
+            .map_err(|e| e.to_string())?;
+        wait_full(&b, "live", T).await?;
+        click(&b, "pause-toggle").await;
+        wait_for("paused", T, || async {
+            (page(&b).await["paused"] == "true").then_some(())
+        })
+        .await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let frozen = page(&b).await;
+        server.kill();
+        wait_for("reconnecting", T, || async {
+            s(&page(&b).await, "status")
+                .contains("reconnecting")
+                .then_some(())
+        })
+        .await?;
+        server = Server::start_on(port, &["--tick-ms", "200"]);
+        wait_for(
+            "reconnected while paused",
+            Duration::from_secs(35),
+            || async {
+                let v = page(&b).await;
+                (server.clients().await == Some(1) && v["state"] == "live").then_some(())
+            },
+        )
+        .await?;
+        // Live frames flow on the server; the page stays frozen, and the
+        // server sent it no snapshot (it opened the socket paused).
+        let ticks0 = metric(port, "livedash_orders_ticks_total").await;
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let v = page(&b).await;
+            for k in ["seq_orders", "orders", "sales", "counter", "paused"] {
+                if v[k] != frozen[k] {
+                    return Err(format!("{k} moved while paused: {frozen} → {v}"));
+                }
+            }
+        }
+        let ticks1 = metric(port, "livedash_orders_ticks_total").await;
+        if ticks1 <= ticks0 {
+            return Err(format!("the server did not tick: {ticks0:?} {ticks1:?}"));
+        }
+        let snaps = metric(port, "livedash_snapshots_sent_total").await;
+        if snaps != Some(0) {
+            return Err(format!("snapshots sent to a paused page: {snaps:?}"));
+        }
+        // Resume: a snapshot brings it current.
+        click(&b, "pause-toggle").await;
+        wait_for("current again", T, || async {
+            let v = page(&b).await;
+            let body = livedash_e2e::http_get(port, "/api/snapshot").await?;
+            let snap: Value = serde_json::from_str(&body).ok()?;
+            let now = snap["seq"]["orders"].as_u64()?;
+            (full(&v)
+                && v["paused"] == "false"
+                && v["seq_orders"] != frozen["seq_orders"]
+                && v["seq_orders"].as_u64()? + 2 >= now)
+                .then_some(())
+        })
+        .await?;
+        Ok(())
+    })
+    .await;
+    drop(server);
 }
