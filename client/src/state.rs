@@ -1,7 +1,7 @@
 //! The page's state: a pure reducer over server frames and connection
 //! events, tested natively.
 
-use livedash_shared::{Event, KpiPoint, Orders, Seqs, ServerMessage, System, Topic};
+use livedash_shared::{Event, KpiPoint, Orders, Seqs, ServerMessage, Streams, System, Topic};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use yew::Reducible;
@@ -187,6 +187,9 @@ pub struct DashState {
     pub items_total: u64,
     /// Frames applied since the page loaded (debug panel).
     pub frames: u64,
+    /// Each stream's status (running / stopped by an admin / failed), so a
+    /// stopped stream is not mistaken for a lost connection.
+    pub streams: Streams,
 }
 
 impl Default for DashState {
@@ -203,6 +206,7 @@ impl Default for DashState {
             seq: Seqs::default(),
             items_total: 0,
             frames: 0,
+            streams: Streams::default(),
         }
     }
 }
@@ -256,6 +260,7 @@ impl DashState {
                 };
                 self.seq = s.seq;
                 self.clients = Some(s.clients);
+                self.streams = s.streams.clone();
                 if let Some(o) = &s.orders {
                     self.items_total = o.items_total;
                     self.orders = Some(o.clone());
@@ -293,6 +298,7 @@ impl DashState {
             }
             ServerMessage::Clients(c) => self.clients = Some(c.count),
             ServerMessage::Event(e) => self.feed.push(e.clone()),
+            ServerMessage::Streams(st) => self.streams = st.clone(),
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
         }
     }
@@ -380,6 +386,7 @@ mod tests {
                 level: Level::Info,
                 text: "hi".into(),
             }],
+            streams: Streams::default(),
         })
     }
 
@@ -484,7 +491,7 @@ mod tests {
         assert_eq!(t.check(&snapshot(7, 4)), SeqVerdict::Apply);
         assert_eq!(t.check(&o(8)), SeqVerdict::Apply);
         assert_eq!(
-            t.check(&ServerMessage::Pong { nonce: 1, ts: 0 }),
+            t.check(&ServerMessage::Pong { nonce: None, ts: 0 }),
             SeqVerdict::Apply
         );
     }
