@@ -75,6 +75,12 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_LIMIT_LOOPBACK")]
     pub limit_loopback: bool,
 
+    /// Frames the broadcast ring holds; a client further behind gets a
+    /// snapshot instead (and after 10 such lags in a minute, close 4008).
+    #[arg(long, env = "LIVEDASH_RING_CAPACITY", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(16..=65536))]
+    pub ring_capacity: u64,
+
     /// A write to a client blocked this long closes it as too slow (4008).
     #[arg(long, env = "LIVEDASH_WRITE_TIMEOUT_MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(100..))]

@@ -26,10 +26,6 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// Capacity of the broadcast ring. A client more than this many frames
-/// behind is not buffered for: it gets a fresh snapshot instead.
-pub const RING_CAPACITY: usize = 256;
-
 /// Frames kept for catch-up after a (possibly cached) snapshot, all topics
 /// together. A cached snapshot is at most [`crate::snapshot::MAX_AGE`] old;
 /// at the fastest rates (20 ms ticks, 200 ms samples) that is ~60 frames.
@@ -139,7 +135,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Hub {
     /// A hub with empty history.
     pub fn new(config: Config) -> Arc<Self> {
-        let (tx, _) = broadcast::channel(RING_CAPACITY);
+        // A client more than `--ring-capacity` frames behind is not buffered
+        // for: it gets a fresh snapshot instead.
+        let (tx, _) = broadcast::channel(config.ring_capacity as usize);
         let limits = Limits::new(
             config.max_connections,
             config.max_per_ip,

@@ -115,7 +115,7 @@ fn check_upgrade(
     hub: &Hub,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
-) -> Result<(String, conn::Options), Response> {
+) -> Result<(String, conn::Options), Box<Response>> {
     let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     // Cross-site WebSocket hijacking: refuse a foreign browser Origin first.
     if !origin_allowed(
@@ -124,15 +124,18 @@ fn check_upgrade(
         &hub.config.allowed_origins,
     ) {
         Metrics::add(&hub.metrics.origin_rejected, 1);
-        return Err(text(StatusCode::FORBIDDEN, "origin not allowed\n"));
+        return Err(Box::new(text(
+            StatusCode::FORBIDDEN,
+            "origin not allowed\n",
+        )));
     }
     let is_ws = h(header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
     let (Some(key), true) = (h(header::SEC_WEBSOCKET_KEY), is_ws) else {
-        return Err(upgrade_required());
+        return Err(Box::new(upgrade_required()));
     };
     if h(header::SEC_WEBSOCKET_VERSION) != Some("13") {
         let why = "Sec-WebSocket-Version must be 13\n";
-        return Err(text(StatusCode::BAD_REQUEST, why));
+        return Err(Box::new(text(StatusCode::BAD_REQUEST, why)));
     }
     // A viewer token in the URL is checked now; without one, the first
     // frame must carry it (browsers cannot set headers on a WebSocket).
@@ -141,12 +144,12 @@ fn check_upgrade(
         (Some(secret), Some(t)) if secret.matches(t) => true,
         (Some(_), Some(_)) => {
             Metrics::add(&hub.metrics.unauthorized, 1);
-            return Err(text(StatusCode::UNAUTHORIZED, "wrong token\n"));
+            return Err(Box::new(text(StatusCode::UNAUTHORIZED, "wrong token\n")));
         }
         (Some(_), None) => false,
     };
-    let (history, records, paused) =
-        parse_ws_params(query).map_err(|e| text(StatusCode::BAD_REQUEST, &format!("{e}\n")))?;
+    let (history, records, paused) = parse_ws_params(query)
+        .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, &format!("{e}\n"))))?;
     let opts = conn::Options {
         history,
         records,
@@ -179,7 +182,7 @@ fn upgrade(
 ) -> Response {
     let (key, opts) = match check_upgrade(hub, &headers, &query) {
         Ok(ok) => ok,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(on_upgrade) = on_upgrade else {
         return upgrade_required();

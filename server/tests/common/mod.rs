@@ -38,11 +38,28 @@ impl TestServer {
             .await
             .unwrap();
         });
-        TestServer {
+        let srv = TestServer {
             addr,
             stop: Some(tx),
             task: Some(task),
+        };
+        // Wait until `run` serves: it configures the listener (send buffer
+        // cap) first, and sockets the kernel accepts before that would not
+        // inherit it.
+        for _ in 0..200 {
+            if let Ok(mut s) = TcpStream::connect(addr).await {
+                let req = format!("GET /healthz HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+                let mut out = Vec::new();
+                if s.write_all(req.as_bytes()).await.is_ok()
+                    && s.read_to_end(&mut out).await.is_ok()
+                    && out.starts_with(b"HTTP/1.0 200")
+                {
+                    return srv;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        panic!("the server did not start");
     }
 
     pub fn url(&self) -> String {
