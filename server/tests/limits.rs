@@ -9,6 +9,7 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -44,31 +45,54 @@ async fn small_window_client(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_upgrades_never_overshoot_max_connections() {
     let srv = TestServer::start(&["--max-connections", "5", "--tick-ms", "5000"]).await;
-    let url = srv.url();
-    let attempts: Vec<_> = (0..40)
-        .map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move { connect_async(url).await.ok().map(|(ws, _)| ws) })
-        })
-        .collect();
-    let mut held = Vec::new();
-    for a in attempts {
-        if let Some(ws) = a.await.unwrap() {
-            held.push(ws);
+    // 400 upgrade requests in flight at once (sockets open first, then the
+    // requests written back to back, then the answers read), three times.
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        srv.addr
+    );
+    let mut socks = Vec::new();
+    for round in 0..3 {
+        socks.clear();
+        tokio::time::sleep(Duration::from_millis(300)).await; // slots come back
+        for _ in 0..400 {
+            socks.push(tokio::net::TcpStream::connect(srv.addr).await.unwrap());
         }
+        for s in &mut socks {
+            s.write_all(req.as_bytes()).await.unwrap();
+        }
+        let mut upgraded = 0;
+        for s in &mut socks {
+            let mut buf = [0u8; 12];
+            timeout(Duration::from_secs(5), s.read_exact(&mut buf))
+                .await
+                .expect("an answer in time")
+                .unwrap();
+            match &buf[9..12] {
+                b"101" => upgraded += 1,
+                b"503" => {}
+                other => panic!("unexpected status {:?}", String::from_utf8_lossy(other)),
+            }
+        }
+        assert_eq!(
+            upgraded, 5,
+            "round {round}: exactly --max-connections upgrades"
+        );
     }
-    assert_eq!(held.len(), 5, "exactly --max-connections upgrades succeed");
-    assert_eq!(metric(&srv, "limit_rejected_total").await, 35);
+    assert_eq!(metric(&srv, "limit_rejected_total").await, 3 * 395);
     // A slot is given back when a connection ends.
-    drop(held.pop());
+    socks.clear();
     let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if connect_async(srv.url()).await.is_ok() {
-            break;
+    let mut held = Vec::new();
+    while held.len() < 5 {
+        match connect_async(srv.url()).await {
+            Ok((ws, _)) => held.push(ws),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
-        assert!(Instant::now() < deadline, "the freed slot was not reusable");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(Instant::now() < deadline, "freed slots were not reusable");
     }
+    assert_eq!(refused_status(srv.url()).await, 503);
     srv.stop().await;
 }
 
