@@ -1,9 +1,10 @@
 //! The lookback window: KPIs and revenue breakdowns, updated incrementally.
 //!
-//! The Python original re-ran a SQL query and a pandas group-by per client
-//! every 5 s. Here each tick costs O(records arriving + records expiring),
-//! plus sorting the ~14 country and 5 traffic-source keys. Money is kept in
-//! integer cents so adding and subtracting never drifts.
+//! Recomputing the KPIs from scratch (a query and a group-by per client per
+//! tick) costs O(window) each time. Here each tick costs O(records arriving +
+//! records expiring), plus sorting the breakdown keys that are in the window
+//! (about 14 countries and 5 traffic sources from the generator). Money is
+//! kept in integer cents so adding and subtracting never drifts.
 //!
 //! Records are kept in arrival order; expiry pops from the front while the
 //! front record's `created_at` is at or before the cutoff. A record that
