@@ -142,6 +142,7 @@ struct Entry {
     source: u32,
 }
 
+// The window holds one `Entry` per item: growing it should be a choice.
 const _: () = assert!(std::mem::size_of::<Entry>() <= 32);
 
 /// The incremental window aggregator: one per orders stream, fed once a
