@@ -49,6 +49,9 @@ pub struct Metrics {
     pub resyncs_merged: AtomicU64,
     /// Stream producers restarted after a failure.
     pub producer_restarts: AtomicU64,
+    /// Order records ignored because their item id was already in the
+    /// window (a source that re-sent a row).
+    pub duplicate_items: AtomicU64,
     /// Total nanoseconds spent aggregating + serializing orders ticks.
     pub tick_nanos: AtomicU64,
 }
@@ -194,6 +197,12 @@ impl Metrics {
             "counter",
             "Stream producers restarted after a failure.",
             g(&self.producer_restarts),
+        );
+        m(
+            "duplicate_items_total",
+            "counter",
+            "Order records ignored: their item id was already in the window.",
+            g(&self.duplicate_items),
         );
         m(
             "tick_seconds_total",

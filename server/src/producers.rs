@@ -121,6 +121,7 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     let seed = hub.config.seed.unwrap_or_else(rand::random);
     let mut generator = Generator::new(seed, hub.config.orders_per_sec);
     let mut agg = Aggregator::new(hub.config.lookback.as_millis() as u64);
+    let mut duplicates_seen = 0;
     generator.generate(livedash_shared::now_ms());
     let mut tick = tokio::time::interval(hub.config.tick_period());
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -141,6 +142,9 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         let t0 = Instant::now();
         let frame = agg.tick(0, now, records);
         Metrics::add(&hub.metrics.tick_nanos, t0.elapsed().as_nanos() as u64);
+        let dups = agg.duplicates_ignored();
+        Metrics::add(&hub.metrics.duplicate_items, dups - duplicates_seen);
+        duplicates_seen = dups;
         hub.publish_orders(frame);
         for (level, text) in notable {
             hub.publish_event(level, text);

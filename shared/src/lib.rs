@@ -151,7 +151,8 @@ pub struct Orders {
     pub by_traffic_source: Vec<Revenue>,
     /// Order items that arrived since the previous `orders` frame.
     pub records: Vec<OrderRecord>,
-    /// Order items generated since the server started: the live counter.
+    /// Distinct order items received since the server started (re-sent
+    /// item ids not counted): the live counter.
     pub items_total: u64,
 }
 
