@@ -2,7 +2,9 @@
 //! events, tested natively.
 
 use crate::connection::Incompat;
-use livedash_shared::{Event, KpiDelta, KpiPoint, Orders, Seqs, ServerMessage, System, Topic};
+use livedash_shared::{
+    Event, KpiDelta, KpiPoint, Orders, Seqs, ServerMessage, Streams, System, Topic,
+};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use yew::Reducible;
@@ -203,6 +205,9 @@ pub struct DashState {
     pub items_total: u64,
     /// Frames applied since the page loaded (debug panel).
     pub frames: u64,
+    /// Each stream's status (running / stopped by an admin / failed), so a
+    /// stopped stream is not mistaken for a lost connection.
+    pub streams: Streams,
 }
 
 impl Default for DashState {
@@ -224,6 +229,7 @@ impl Default for DashState {
             seq: Seqs::default(),
             items_total: 0,
             frames: 0,
+            streams: Streams::default(),
         }
     }
 }
@@ -309,6 +315,7 @@ impl DashState {
                 };
                 self.seq = s.seq;
                 self.clients = Some(s.clients);
+                self.streams = s.streams.clone();
                 if let Some(o) = &s.orders {
                     self.items_total = o.items_total;
                     self.delta = delta_since(shown.as_ref(), o);
@@ -348,6 +355,7 @@ impl DashState {
             }
             ServerMessage::Clients(c) => self.clients = Some(c.count),
             ServerMessage::Event(e) => self.feed.push(e.clone()),
+            ServerMessage::Streams(st) => self.streams = st.clone(),
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
         }
     }
@@ -448,6 +456,7 @@ mod tests {
                 level: Level::Info,
                 text: "hi".into(),
             }],
+            streams: Streams::default(),
         })
     }
 
@@ -552,7 +561,7 @@ mod tests {
         assert_eq!(t.check(&snapshot(7, 4)), SeqVerdict::Apply);
         assert_eq!(t.check(&o(8)), SeqVerdict::Apply);
         assert_eq!(
-            t.check(&ServerMessage::Pong { nonce: 1, ts: 0 }),
+            t.check(&ServerMessage::Pong { nonce: None, ts: 0 }),
             SeqVerdict::Apply
         );
     }

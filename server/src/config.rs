@@ -66,9 +66,25 @@ pub struct Config {
     pub max_connections: u64,
 
     /// Maximum concurrent WebSocket connections per client IP (0 = no cap;
-    /// loopback is always exempt so local load tests work).
+    /// loopback is exempt unless --limit-loopback, so local load tests work).
     #[arg(long, env = "LIVEDASH_MAX_PER_IP", default_value_t = 0)]
     pub max_per_ip: u64,
+
+    /// Apply --max-per-ip to loopback addresses too (a server behind a local
+    /// reverse proxy, or a test of the cap).
+    #[arg(long, env = "LIVEDASH_LIMIT_LOOPBACK")]
+    pub limit_loopback: bool,
+
+    /// Frames the broadcast ring holds; a client further behind gets a
+    /// snapshot instead (and after 10 such lags in a minute, close 4008).
+    #[arg(long, env = "LIVEDASH_RING_CAPACITY", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(16..=65536))]
+    pub ring_capacity: u64,
+
+    /// A write to a client blocked this long closes it as too slow (4008).
+    #[arg(long, env = "LIVEDASH_WRITE_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub write_timeout_ms: u64,
 
     /// Server heartbeat: ping every N ms; a client silent for 2 periods is closed.
     #[arg(long, env = "LIVEDASH_PING_MS", default_value_t = 30_000,

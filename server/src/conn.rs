@@ -1,9 +1,12 @@
-//! One task per WebSocket connection: hello, snapshot, then live frames
-//! filtered by the client's subscription; client messages; the server
-//! heartbeat; slow-client handling; graceful close.
+//! One task per WebSocket connection: authentication, hello, snapshot and
+//! catch-up, then live frames filtered by the client's subscription; client
+//! messages; the server heartbeat; slow-client handling; graceful close.
 
-use crate::hub::{Frame, Hub, SnapshotBytes};
+use crate::hub::{Frame, Hub};
+use crate::limits::Slot;
 use crate::metrics::Metrics;
+use crate::presence::Viewer;
+use crate::snapshot::HistoryCap;
 use futures_util::{SinkExt, StreamExt};
 use livedash_shared::{
     decode_client, ClientMessage, ErrorCode, Hello, Seqs, ServerMessage, Topic, PROTOCOL_VERSION,
@@ -12,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, watch};
-use tokio::time::{timeout, Instant};
+use tokio::time::{sleep_until, timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
@@ -20,17 +23,21 @@ use tokio_tungstenite::WebSocketStream;
 
 /// Largest client message accepted: clients only send small control frames.
 pub const MAX_CLIENT_MESSAGE: usize = 4096;
-/// A write blocked longer than this closes the connection (4008).
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames written per flush at most (feed, feed, ..., flush).
 const BATCH: usize = 64;
 /// Client messages per second allowed, and the burst on top.
 const RATE_PER_SEC: f64 = 20.0;
 const RATE_BURST: f64 = 40.0;
-/// Refused client frames (errors, rate) before the connection is closed.
-const MAX_STRIKES: u32 = 50;
+/// Refused client frames (errors, rate) tolerated at once; more closes the
+/// connection with 1008. Strikes are forgiven at [`STRIKES_FORGIVEN_PER_SEC`],
+/// so a client with an occasional bad frame is never closed for it.
+const MAX_STRIKES: f64 = 50.0;
+const STRIKES_FORGIVEN_PER_SEC: f64 = 1.0;
 /// Lag resyncs within one minute before a client is closed as too slow.
 const MAX_LAG_RESYNCS_PER_MIN: u32 = 10;
+/// Snapshots a client can ask for (`resync`, `resume`): at most one per
+/// this interval; asks in between are merged into one, sent when it ends.
+pub const RESYNC_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How long a connection may take to send its `auth` frame.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -57,24 +64,46 @@ enum End {
     Close(u16, &'static str),
 }
 
-/// Token bucket for client messages.
-struct Rate {
-    tokens: f64,
+/// A token bucket (client messages) that can also leak (strikes).
+struct Bucket {
+    /// Current level.
+    level: f64,
+    /// When `level` was last brought up to date.
     last: Instant,
 }
 
-impl Rate {
-    fn allow(&mut self) -> bool {
+impl Bucket {
+    fn new(level: f64) -> Self {
+        Bucket {
+            level,
+            last: Instant::now(),
+        }
+    }
+
+    /// Move the level by `per_sec` for the time passed, within `0..=cap`.
+    fn drift(&mut self, per_sec: f64, cap: f64) -> f64 {
         let now = Instant::now();
         let dt = now.duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.tokens = (self.tokens + dt * RATE_PER_SEC).min(RATE_BURST);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        self.level = (self.level + dt * per_sec).clamp(0.0, cap);
+        self.level
+    }
+
+    /// Rate limit: take a token if one is there.
+    fn allow(&mut self) -> bool {
+        if self.drift(RATE_PER_SEC, RATE_BURST) >= 1.0 {
+            self.level -= 1.0;
             true
         } else {
             false
         }
+    }
+
+    /// Strikes: add one after forgiving the time passed; the new level.
+    fn strike(&mut self) -> f64 {
+        self.drift(-STRIKES_FORGIVEN_PER_SEC, f64::MAX);
+        self.level += 1.0;
+        self.level
     }
 }
 
@@ -82,25 +111,32 @@ impl Rate {
 struct Conn<S> {
     hub: Arc<Hub>,
     ws: WebSocketStream<S>,
-    /// The live feed; `None` while paused.
+    /// The live feed; `None` while paused (or before the first snapshot).
     rx: Option<broadcast::Receiver<Frame>>,
     /// Per topic: the newest seq the client has (from a frame or a snapshot).
     have: Seqs,
     /// Subscribed topics.
     topics: [bool; 4],
-    /// `?history=` cap for snapshots.
-    history_cap: Option<usize>,
+    /// `?history=`, rounded to a snapshot size.
+    history: HistoryCap,
     /// Whether `orders` frames carry their records (`?records=0` turns them off).
     records: bool,
-    /// `?paused=1`: no snapshot and no live frames until `resume`.
-    paused_at_open: bool,
     /// Last time anything arrived from the peer (heartbeat).
     last_seen: Instant,
-    rate: Rate,
-    strikes: u32,
+    /// Client messages allowed now.
+    rate: Bucket,
+    /// Refused frames not yet forgiven.
+    strikes: Bucket,
     /// Lag resyncs in the current minute, and when that minute started.
     lag_resyncs: u32,
     lag_window: Instant,
+    /// When the last snapshot went out (resync coalescing).
+    last_snapshot: Option<Instant>,
+    /// A `resync`/`resume` arrived too soon after the last snapshot: one
+    /// snapshot is owed when [`RESYNC_INTERVAL`] has passed.
+    snapshot_owed: bool,
+    /// `--write-timeout-ms`.
+    write_timeout: Duration,
 }
 
 fn topic_index(t: Topic) -> usize {
@@ -115,50 +151,57 @@ fn topic_index(t: Topic) -> usize {
 /// What the upgrade request asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// `?history=N`: points of history in snapshots (`None` = all kept).
-    pub history_cap: Option<usize>,
+    /// `?history=N`, rounded to a snapshot size.
+    pub history: HistoryCap,
     /// `?records=0` turns the records of `orders` frames off.
     pub records: bool,
-    /// `?paused=1`: open paused (hello, then nothing until `resume`).
-    pub paused: bool,
     /// The viewer token was already checked (or none is required).
     pub authed: bool,
+    /// `?paused=1`: a paused page reconnecting; no snapshot and no topic
+    /// frames until it sends `resume`.
+    pub paused: bool,
 }
 
-/// Serve one upgraded connection until it ends or `shutdown` fires.
+/// Serve one upgraded connection until it ends or `shutdown` fires. `slot`
+/// is the connection's place under the limits, held until it ends.
 pub async fn serve<S>(
     hub: Arc<Hub>,
     ws: WebSocketStream<S>,
     opts: Options,
+    slot: Slot,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let id = hub.join();
+    let id = hub.presence.next_id();
     let mut c = Conn {
         rx: None,
         have: Seqs::default(),
         topics: [true; 4],
-        history_cap: opts.history_cap,
+        history: opts.history,
         records: opts.records,
-        paused_at_open: opts.paused,
         last_seen: Instant::now(),
-        rate: Rate {
-            tokens: RATE_BURST,
-            last: Instant::now(),
-        },
-        strikes: 0,
+        rate: Bucket::new(RATE_BURST),
+        strikes: Bucket::new(0.0),
         lag_resyncs: 0,
         lag_window: Instant::now(),
+        last_snapshot: None,
+        snapshot_owed: false,
+        write_timeout: Duration::from_millis(hub.config.write_timeout_ms),
         ws,
         hub: hub.clone(),
     };
-    let end = match opts.authed {
-        true => c.run(id, &mut shutdown).await,
-        false => match c.authenticate().await {
-            Ok(()) => c.run(id, &mut shutdown).await,
-            Err(e) => e,
-        },
+    let authed = match opts.authed {
+        true => Ok(()),
+        false => c.authenticate().await,
+    };
+    let end = match authed {
+        Ok(()) => {
+            // Only now a viewer: counted, announced in the feed.
+            let _viewer = Viewer::new(&hub.presence, &hub.metrics);
+            c.run(id, opts.paused, &mut shutdown).await
+        }
+        Err(e) => e,
     };
     if let End::Close(code, reason) = end {
         let frame = CloseFrame {
@@ -167,12 +210,12 @@ pub async fn serve<S>(
         };
         let _ = timeout(Duration::from_secs(1), c.ws.close(Some(frame))).await;
     }
-    hub.leave();
+    drop(slot);
     tracing::debug!(id, "connection closed");
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    async fn run(&mut self, id: u64, shutdown: &mut watch::Receiver<bool>) -> End {
+    async fn run(&mut self, id: u64, paused: bool, shutdown: &mut watch::Receiver<bool>) -> End {
         let cfg = &self.hub.config;
         let hello = ServerMessage::Hello(Hello {
             protocol: PROTOCOL_VERSION,
@@ -185,47 +228,51 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if let Err(e) = self.send_now(Utf8Bytes::from(hello.to_json())).await {
             return e;
         }
-        if !self.paused_at_open {
+        if !paused {
             if let Err(e) = self.start_live().await {
                 return e;
             }
         }
-        let ping_period = Duration::from_millis(self.hub.config.ping_ms);
-        let mut ping = tokio::time::interval_at(Instant::now() + ping_period, ping_period);
+        match self.live(shutdown).await {
+            Ok(never) => match never {},
+            Err(e) => e,
+        }
+    }
+
+    /// The main loop: client messages, ring frames, heartbeat, owed
+    /// snapshots. Returns only how the connection ends.
+    async fn live(
+        &mut self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<std::convert::Infallible, End> {
+        let period = Duration::from_millis(self.hub.config.ping_ms);
+        let mut ping = tokio::time::interval_at(Instant::now() + period, period);
         loop {
             if *shutdown.borrow() {
-                return End::Close(1001, "going away");
+                return Err(End::Close(1001, "going away"));
             }
+            let owed_at = self.last_snapshot.map(|t| t + RESYNC_INTERVAL);
             tokio::select! {
                 biased;
-                _ = shutdown.changed() => return End::Close(1001, "going away"),
-                msg = self.ws.next() => {
-                    let r = match msg {
-                        None => return End::Peer,
-                        Some(Err(WsError::Capacity(_))) => {
-                            Metrics::add(&self.hub.metrics.clients_closed_abuse, 1);
-                            return End::Close(1009, "message too big");
-                        }
-                        Some(Err(_)) => return End::Peer,
-                        Some(Ok(m)) => self.on_message(m).await,
-                    };
-                    if let Err(e) = r {
-                        return e;
+                _ = shutdown.changed() => return Err(End::Close(1001, "going away")),
+                msg = self.ws.next() => match msg {
+                    None => return Err(End::Peer),
+                    Some(Err(WsError::Capacity(_))) => {
+                        Metrics::add(&self.hub.metrics.clients_closed_abuse, 1);
+                        return Err(End::Close(1009, "message too big"));
                     }
+                    Some(Err(_)) => return Err(End::Peer),
+                    Some(Ok(m)) => self.on_message(m).await?,
+                },
+                frame = recv(&mut self.rx) => self.on_frame(frame).await?,
+                // Two silent periods after the last sign of life, exactly.
+                _ = sleep_until(self.last_seen + period * 2) => {
+                    Metrics::add(&self.hub.metrics.heartbeat_timeouts, 1);
+                    return Err(End::Close(1001, "heartbeat timeout"));
                 }
-                frame = recv(&mut self.rx) => {
-                    if let Err(e) = self.on_frame(frame).await {
-                        return e;
-                    }
-                }
-                _ = ping.tick() => {
-                    if self.last_seen.elapsed() > ping_period * 2 {
-                        Metrics::add(&self.hub.metrics.heartbeat_timeouts, 1);
-                        return End::Close(1001, "heartbeat timeout");
-                    }
-                    if let Err(e) = self.write(Message::Ping(Default::default()), true).await {
-                        return e;
-                    }
+                _ = ping.tick() => self.write(Message::Ping(Default::default()), true).await?,
+                _ = sleep_until(owed_at.unwrap_or_else(Instant::now)), if self.snapshot_owed => {
+                    self.start_live().await?
                 }
             }
         }
@@ -255,18 +302,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Err(End::Close(1008, "unauthorized"))
     }
 
-    /// Subscribe to the ring, then send a snapshot: nothing published in
-    /// between is lost, and frames the snapshot covers are skipped by seq.
+    /// Subscribe to the ring, then send a snapshot and the frames published
+    /// since it was built: nothing is lost, and frames the snapshot (or the
+    /// catch-up) covered are skipped by seq.
     async fn start_live(&mut self) -> Result<(), End> {
         self.rx = Some(self.hub.subscribe());
-        self.send_snapshot().await
+        self.snapshot_owed = false;
+        self.last_snapshot = Some(Instant::now());
+        let snap = self.hub.snapshot(self.history).await;
+        let (snap, catch_up) = match self.hub.frames_since(&snap.seq) {
+            Some(frames) => (snap, frames),
+            // Built after we subscribed: the ring has everything newer.
+            None => (self.hub.fresh_snapshot(self.history).await, Vec::new()),
+        };
+        self.have = snap.seq;
+        Metrics::add(&self.hub.metrics.snapshots_sent, 1);
+        self.send_now(snap.text.clone()).await?;
+        let mut written = 0;
+        for f in catch_up {
+            written += self.feed_frame(f).await? as usize;
+        }
+        if written > 0 {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
-    async fn send_snapshot(&mut self) -> Result<(), End> {
-        let SnapshotBytes { text, seq } = self.hub.snapshot(self.history_cap);
-        self.have = seq;
-        Metrics::add(&self.hub.metrics.snapshots_sent, 1);
-        self.send_now(text).await
+    /// A `resync` or `resume`: a snapshot now, or one owed at the end of
+    /// [`RESYNC_INTERVAL`] (later asks merge into it).
+    async fn snapshot_requested(&mut self) -> Result<(), End> {
+        let too_soon = self
+            .last_snapshot
+            .is_some_and(|t| t.elapsed() < RESYNC_INTERVAL);
+        if too_soon {
+            if self.snapshot_owed {
+                Metrics::add(&self.hub.metrics.resyncs_merged, 1);
+            }
+            self.snapshot_owed = true;
+            Ok(())
+        } else {
+            self.start_live().await
+        }
     }
 
     /// Write one text frame and flush.
@@ -278,8 +354,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Ok(())
     }
 
+    /// The outcome of a write that took too long or failed.
+    fn write_failed(&self, timed_out: bool) -> End {
+        if timed_out {
+            Metrics::add(&self.hub.metrics.slow_clients_closed, 1);
+            End::Close(CLOSE_TOO_SLOW, "too slow")
+        } else {
+            End::Peer
+        }
+    }
+
     /// Feed (and optionally flush) one message with the write timeout.
     async fn write(&mut self, m: Message, flush: bool) -> Result<(), End> {
+        let limit = self.write_timeout;
         let fut = async {
             if flush {
                 self.ws.send(m).await
@@ -287,92 +374,95 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 self.ws.feed(m).await
             }
         };
-        match timeout(WRITE_TIMEOUT, fut).await {
+        match timeout(limit, fut).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(End::Peer),
-            Err(_) => {
-                Metrics::add(&self.hub.metrics.slow_clients_closed, 1);
-                Err(End::Close(CLOSE_TOO_SLOW, "too slow"))
-            }
+            Ok(Err(_)) => Err(self.write_failed(false)),
+            Err(_) => Err(self.write_failed(true)),
         }
     }
 
-    /// A broadcast frame (or lag) arrived: write it and whatever else is
-    /// ready, then flush once.
+    /// Flush what was fed, with the write timeout.
+    async fn flush(&mut self) -> Result<(), End> {
+        match timeout(self.write_timeout, self.ws.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(self.write_failed(false)),
+            Err(_) => Err(self.write_failed(true)),
+        }
+    }
+
+    /// Feed one ring frame if the client wants it and lacks it; whether it
+    /// was fed.
+    async fn feed_frame(&mut self, f: Frame) -> Result<bool, End> {
+        if let Some(topic) = f.topic {
+            if !self.topics[topic_index(topic)] || f.seq <= self.have.get(topic) {
+                return Ok(false);
+            }
+            *self.have.get_mut(topic) = f.seq;
+        }
+        let text = match f.lite {
+            Some(lite) if !self.records => lite,
+            _ => f.text,
+        };
+        let n = text.len() as u64;
+        self.write(Message::Text(text), false).await?;
+        Metrics::add(&self.hub.metrics.frames_sent, 1);
+        Metrics::add(&self.hub.metrics.bytes_sent, n);
+        Ok(true)
+    }
+
+    /// The client fell behind the ring: only the newest state matters, so
+    /// what it missed is replaced by a fresh snapshot instead of buffered.
+    async fn lagged(&mut self, missed: u64) -> Result<(), End> {
+        Metrics::add(&self.hub.metrics.frames_dropped, missed);
+        Metrics::add(&self.hub.metrics.lag_resyncs, 1);
+        if self.lag_window.elapsed() > Duration::from_secs(60) {
+            self.lag_window = Instant::now();
+            self.lag_resyncs = 0;
+        }
+        self.lag_resyncs += 1;
+        if self.lag_resyncs > MAX_LAG_RESYNCS_PER_MIN {
+            Metrics::add(&self.hub.metrics.slow_clients_closed, 1);
+            return Err(End::Close(CLOSE_TOO_SLOW, "too slow"));
+        }
+        self.start_live().await
+    }
+
+    /// A ring frame (or lag) arrived: write it and whatever else is ready,
+    /// then flush once.
     async fn on_frame(
         &mut self,
         first: Result<Frame, broadcast::error::RecvError>,
     ) -> Result<(), End> {
+        use broadcast::error::{RecvError, TryRecvError};
         let mut next = Some(first);
         let mut written = 0;
         while let Some(item) = next.take() {
             match item {
-                Ok(f) => {
-                    let i = topic_index(f.topic);
-                    if self.topics[i] && f.seq > self.have.get(f.topic) {
-                        *self.have.get_mut(f.topic) = f.seq;
-                        let text = match f.lite {
-                            Some(lite) if !self.records => lite,
-                            _ => f.text,
-                        };
-                        let n = text.len() as u64;
-                        self.write(Message::Text(text), false).await?;
-                        Metrics::add(&self.hub.metrics.frames_sent, 1);
-                        Metrics::add(&self.hub.metrics.bytes_sent, n);
-                        written += 1;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    // Only the newest state matters: replace what was missed
-                    // by a fresh snapshot instead of buffering for this client.
-                    Metrics::add(&self.hub.metrics.frames_dropped, n);
-                    Metrics::add(&self.hub.metrics.lag_resyncs, 1);
-                    if self.lag_window.elapsed() > Duration::from_secs(60) {
-                        self.lag_window = Instant::now();
-                        self.lag_resyncs = 0;
-                    }
-                    self.lag_resyncs += 1;
-                    if self.lag_resyncs > MAX_LAG_RESYNCS_PER_MIN {
-                        Metrics::add(&self.hub.metrics.slow_clients_closed, 1);
-                        return Err(End::Close(CLOSE_TOO_SLOW, "too slow"));
-                    }
-                    self.send_snapshot().await?;
+                Ok(f) => written += self.feed_frame(f).await? as usize,
+                Err(RecvError::Lagged(n)) => {
+                    self.lagged(n).await?;
                     written = 0;
                 }
-                Err(broadcast::error::RecvError::Closed) => {
-                    return Err(End::Close(1001, "going away"))
-                }
+                Err(RecvError::Closed) => return Err(End::Close(1001, "going away")),
             }
             if written < BATCH {
-                if let Some(rx) = self.rx.as_mut() {
-                    match rx.try_recv() {
-                        Ok(f) => next = Some(Ok(f)),
-                        Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                            next = Some(Err(broadcast::error::RecvError::Lagged(n)))
-                        }
-                        Err(_) => {}
-                    }
-                }
+                next = match self.rx.as_mut().map(|rx| rx.try_recv()) {
+                    Some(Ok(f)) => Some(Ok(f)),
+                    Some(Err(TryRecvError::Lagged(n))) => Some(Err(RecvError::Lagged(n))),
+                    _ => None,
+                };
             }
         }
         if written > 0 {
-            match timeout(WRITE_TIMEOUT, self.ws.flush()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(End::Peer),
-                Err(_) => {
-                    Metrics::add(&self.hub.metrics.slow_clients_closed, 1);
-                    return Err(End::Close(CLOSE_TOO_SLOW, "too slow"));
-                }
-            }
+            self.flush().await?;
         }
         Ok(())
     }
 
-    /// Answer a refused client frame with `error`; close after many.
+    /// Answer a refused client frame with `error`; close after too many.
     async fn refuse(&mut self, code: ErrorCode, message: String) -> Result<(), End> {
         Metrics::add(&self.hub.metrics.client_errors, 1);
-        self.strikes += 1;
-        if self.strikes > MAX_STRIKES {
+        if self.strikes.strike() > MAX_STRIKES {
             Metrics::add(&self.hub.metrics.clients_closed_abuse, 1);
             return Err(End::Close(1008, "too many bad frames"));
         }
@@ -386,29 +476,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let text = match m {
             Message::Text(t) => t,
             Message::Binary(_) => {
-                return self
-                    .refuse(
-                        ErrorCode::Binary,
-                        "binary frames are not part of protocol v1".into(),
-                    )
-                    .await
+                let why = "binary frames are not part of protocol v1";
+                return self.refuse(ErrorCode::Binary, why.into()).await;
             }
             Message::Close(_) => return Err(End::Peer),
             // Ping is answered by tungstenite; pong only refreshes last_seen.
             _ => return Ok(()),
         };
         if !self.rate.allow() {
-            return self
-                .refuse(
-                    ErrorCode::RateLimited,
-                    format!("at most {RATE_PER_SEC} messages per second"),
-                )
-                .await;
+            let why = format!("at most {RATE_PER_SEC} messages per second");
+            return self.refuse(ErrorCode::RateLimited, why).await;
         }
-        let msg = match decode_client(text.as_str()) {
-            Ok(m) => m,
-            Err(e) => return self.refuse(e.code, e.message).await,
-        };
+        match decode_client(text.as_str()) {
+            Ok(msg) => self.on_client_message(msg).await,
+            Err(e) => self.refuse(e.code, e.message).await,
+        }
+    }
+
+    async fn on_client_message(&mut self, msg: ClientMessage) -> Result<(), End> {
         match msg {
             ClientMessage::Ping { nonce } => {
                 let pong = ServerMessage::Pong {
@@ -418,22 +503,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 self.send_now(Utf8Bytes::from(pong.to_json())).await
             }
             ClientMessage::Subscribe { topics } => {
-                for t in topics {
-                    self.topics[topic_index(t)] = true;
-                }
+                topics
+                    .iter()
+                    .for_each(|&t| self.topics[topic_index(t)] = true);
                 Ok(())
             }
             ClientMessage::Unsubscribe { topics } => {
-                for t in topics {
-                    self.topics[topic_index(t)] = false;
-                }
+                topics
+                    .iter()
+                    .for_each(|&t| self.topics[topic_index(t)] = false);
                 Ok(())
             }
             ClientMessage::Pause => {
                 self.rx = None;
+                self.snapshot_owed = false;
                 Ok(())
             }
-            ClientMessage::Resume | ClientMessage::Resync => self.start_live().await,
+            ClientMessage::Resume | ClientMessage::Resync => self.snapshot_requested().await,
             // Already authorized (or no token required).
             ClientMessage::Auth { .. } => Ok(()),
         }

@@ -1,8 +1,25 @@
 //! theLook eCommerce generator: the default data source.
 //!
-//! Users arrive as a Poisson process; each places 0–4 orders at once, each
-//! order 1–4 items, with the distributions of the tutorial's Python generator
-//! (`THELOOK.md`). A seed reproduces the exact stream.
+//! It follows the distributions of the Python generator behind the
+//! tutorials (modelled on Google's public "theLook eCommerce" dataset), as
+//! stated here so this file is the reference:
+//! - users arrive as a Poisson process at `--orders-per-sec` ÷ 1.25 users
+//!   per second; gender M/F uniform, age uniform in 12–70;
+//! - country by [`COUNTRIES`] (China 33.9 %, United States 22.5 %, Brasil
+//!   14.6 % — spelled so —, ..., Colombia and Austria rare), traffic source
+//!   by [`TRAFFIC_SOURCES`] (Search 70 %, Organic 15 %, Facebook 6 %, Email
+//!   5 %, Display 4 %);
+//! - each user places 0–4 orders at once ([`ORDERS_PER_USER`]: 20/50/20/5/5
+//!   %), each order 1–4 items ([`ITEMS_PER_ORDER`]: 70/20/5/5 %), each item
+//!   a status by [`STATUSES`] (Shipped 30 %, Complete 25 %, Processing 20 %,
+//!   Cancelled 15 %, Returned 10 %);
+//! - 26 apparel categories with skewed retail prices: log-normal around a
+//!   per-category median, clamped per category (socks and accessories under
+//!   $20, outerwear and suits with a tail to several hundred dollars); cost
+//!   40–60 % of the price.
+//!
+//! Unlike the original, `created_at` is the time the record is generated.
+//! A seed reproduces the exact stream.
 
 use livedash_shared::OrderRecord;
 use rand::rngs::StdRng;

@@ -1,35 +1,47 @@
-//! The hub: assigns each topic frame its `seq`, serializes it once, keeps the
-//! history snapshots are built from, and puts the shared bytes into one
-//! bounded broadcast ring that every connection reads at its own pace.
+//! The hub: where finished frames are published. It assigns each topic
+//! frame its `seq`, serializes it once, records what snapshots are built
+//! from, keeps the most recent frames for catch-up, and puts the shared
+//! bytes into one bounded broadcast ring that every connection reads at its
+//! own pace.
+//!
+//! Producers hand the hub finished values (the aggregation happens before,
+//! in the producer's task). Publishing a frame takes two short locks: the
+//! topic's own lock while its frame is serialized (so publishers of other
+//! topics never wait for that), then the shared state lock for a few
+//! pointer pushes. Snapshots copy reference-counted parts under the shared
+//! lock and serialize outside it ([`crate::snapshot`]).
 
 use crate::config::Config;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::presence::Presence;
+use crate::snapshot::SnapshotCache;
+use crate::streams::StreamSwitches;
 use livedash_shared::{
-    Clients, Event, KpiPoint, Level, Orders, Seqs, ServerMessage, Snapshot, System, Topic,
+    Clients, Event, KpiPoint, Level, Orders, Seqs, ServerMessage, Snapshot, Streams, System, Topic,
 };
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// Capacity of the broadcast ring. A client more than this many frames
-/// behind is not buffered for: it gets a fresh snapshot instead.
-pub const RING_CAPACITY: usize = 256;
+/// Frames kept for catch-up after a (possibly cached) snapshot, all topics
+/// together. A cached snapshot is at most [`crate::snapshot::MAX_AGE`] old;
+/// at the fastest rates (20 ms ticks, 200 ms samples) that is ~60 frames.
+pub const RECENT_CAPACITY: usize = 512;
 
 /// Activity-feed entries kept for snapshots (the page shows 20).
 pub const EVENTS_KEPT: usize = 20;
 
-/// Distinct `?history=` values whose snapshot stays cached between publishes.
-const SNAPSHOT_CACHE_MAX: usize = 8;
-
 /// One published frame: serialized once, shared by every client.
 #[derive(Clone, Debug)]
 pub struct Frame {
-    /// Its topic, for per-client subscription filters.
-    pub topic: Topic,
-    /// Its topic `seq`, to skip what a snapshot already covered.
+    /// Its topic, for per-client subscription filters; `None` for control
+    /// frames that every live connection gets (`streams`).
+    pub topic: Option<Topic>,
+    /// Its topic `seq`, to skip what a snapshot already covered (0 for
+    /// control frames).
     pub seq: u64,
     /// The JSON text; cloning is a refcount increment.
     pub text: Utf8Bytes,
@@ -39,32 +51,44 @@ pub struct Frame {
     pub lite: Option<Utf8Bytes>,
 }
 
-/// A serialized snapshot and the seqs it covers.
-#[derive(Clone, Debug)]
-pub struct SnapshotBytes {
-    /// The `snapshot` frame's JSON text.
-    pub text: Utf8Bytes,
-    /// Each topic's last seq included in it.
-    pub seq: Seqs,
+/// What snapshots are made of. Items are shared (`Arc`) or small `Copy`
+/// values, so copying the parts out under the lock is cheap.
+#[derive(Default, Clone)]
+pub struct History {
+    /// The newest `orders` body, without records (a new tab needs the
+    /// aggregate, not one tick's raw rows).
+    pub latest_orders: Option<Arc<Orders>>,
+    /// KPI points, oldest first, at most `--history`.
+    pub kpis: VecDeque<KpiPoint>,
+    /// System samples, oldest first, at most `--history`.
+    pub system: VecDeque<Arc<System>>,
+    /// Last feed entries, oldest first.
+    pub events: VecDeque<Arc<Event>>,
+    /// Client count as last published in a `clients` frame.
+    pub clients: u64,
+    /// Each stream's status as last published in a `streams` frame.
+    pub streams: Streams,
 }
 
-/// Everything guarded by the hub's lock. Never held across an `.await`.
+/// Everything guarded by the shared lock. Never held across an `.await`,
+/// never held while serializing.
 #[derive(Default)]
-struct State {
+struct Published {
     /// Last published seq of each topic.
     seq: Seqs,
-    /// The newest `orders` frame body.
-    latest_orders: Option<Orders>,
-    /// KPI points, oldest first, at most `history`.
-    kpi_history: VecDeque<KpiPoint>,
-    /// System samples, oldest first, at most `history`.
-    system_history: VecDeque<System>,
-    /// Last feed entries, oldest first.
-    events: VecDeque<Event>,
-    /// Client count as last published in a `clients` frame.
-    published_clients: u64,
-    /// Serialized snapshots by `?history=` cap; cleared on every publish.
-    snapshot_cache: HashMap<Option<usize>, SnapshotBytes>,
+    /// What snapshots are built from.
+    history: History,
+    /// The newest frames of every topic, oldest first, for catch-up after
+    /// a cached snapshot (and, later, resume by seq).
+    recent: VecDeque<Frame>,
+}
+
+/// A copy of the snapshot parts at one instant, taken under the lock.
+pub struct SnapshotParts {
+    /// Each topic's seq at that instant.
+    pub seq: Seqs,
+    /// The history at that instant (`cap` newest points).
+    pub history: History,
 }
 
 /// The hub, shared by producers, connections and routes.
@@ -75,49 +99,62 @@ pub struct Hub {
     pub metrics: Metrics,
     /// When the server started, for /healthz and /metrics.
     pub started: Instant,
+    /// Viewers connected now and the coalesced `clients` frames' inputs.
+    pub presence: Presence,
+    /// Each stream's admin switch and producer health.
+    pub streams: StreamSwitches,
+    /// Serialized snapshots, built outside the publish path.
+    pub snapshots: SnapshotCache,
+    /// Connection slots (`--max-connections`, `--max-per-ip`).
+    pub limits: Arc<Limits>,
     /// The broadcast ring.
     tx: broadcast::Sender<Frame>,
-    /// History, seqs, snapshot cache.
-    state: Mutex<State>,
-    /// Connected clients now (the live value; `clients` frames are coalesced).
-    clients: AtomicU64,
-    /// Connects and disconnects since the last connection feed entry.
-    joined: AtomicU64,
-    left: AtomicU64,
-    /// Wakes the client-count coalescer when the count changes.
-    count_changed: Notify,
-    /// Next connection id.
-    next_id: AtomicU64,
-    /// The orders stream runs (admins can stop it).
-    pub orders_on: AtomicBool,
-    /// The system stream runs (admins can stop it).
-    pub system_on: AtomicBool,
+    /// One lock per topic, held while a frame of that topic is built and
+    /// serialized: frames of one topic enter the ring in `seq` order, and
+    /// publishers of different topics never wait for each other.
+    topic_locks: [Mutex<()>; 4],
+    /// Seqs, history, recent frames: the shared state.
+    state: Mutex<Published>,
+}
+
+fn topic_index(t: Topic) -> usize {
+    match t {
+        Topic::Orders => 0,
+        Topic::System => 1,
+        Topic::Clients => 2,
+        Topic::Events => 3,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock cannot leave the state half-updated in a
+    // way that matters more than stopping the stream would.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Hub {
     /// A hub with empty history.
     pub fn new(config: Config) -> Arc<Self> {
-        let (tx, _) = broadcast::channel(RING_CAPACITY);
+        // A client more than `--ring-capacity` frames behind is not buffered
+        // for: it gets a fresh snapshot instead.
+        let (tx, _) = broadcast::channel(config.ring_capacity as usize);
+        let limits = Limits::new(
+            config.max_connections,
+            config.max_per_ip,
+            config.limit_loopback,
+        );
         Arc::new(Hub {
+            limits,
             config,
             metrics: Metrics::default(),
             started: Instant::now(),
+            presence: Presence::default(),
+            streams: StreamSwitches::default(),
+            snapshots: SnapshotCache::default(),
             tx,
-            state: Mutex::new(State::default()),
-            clients: AtomicU64::new(0),
-            joined: AtomicU64::new(0),
-            left: AtomicU64::new(0),
-            count_changed: Notify::new(),
-            next_id: AtomicU64::new(1),
-            orders_on: AtomicBool::new(true),
-            system_on: AtomicBool::new(true),
+            topic_locks: Default::default(),
+            state: Mutex::new(Published::default()),
         })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave the state half-updated
-        // in a way that matters more than stopping the stream would.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A receiver of every frame published from now on.
@@ -130,16 +167,23 @@ impl Hub {
         self.tx.len()
     }
 
-    /// Publish one topic frame: assign the next seq of `topic`, let `build`
-    /// make the message with it, record it in the history, serialize it once
-    /// and broadcast the bytes. Runs under the lock so that history, seqs and
-    /// the ring always agree (a connection subscribes, then snapshots).
-    fn publish(&self, topic: Topic, build: impl FnOnce(u64, &mut State) -> ServerMessage) {
-        let mut st = self.lock();
-        let seq = st.seq.get(topic) + 1;
-        *st.seq.get_mut(topic) = seq;
-        let mut msg = build(seq, &mut st);
-        st.snapshot_cache.clear();
+    /// Each topic's last published seq.
+    pub fn seqs(&self) -> Seqs {
+        lock(&self.state).seq
+    }
+
+    /// Publish one topic frame. `make` builds the message for the assigned
+    /// seq and serializes nothing; `record` files it into the history.
+    /// Serialization happens under the topic's lock only.
+    fn publish<T>(
+        &self,
+        topic: Topic,
+        make: impl FnOnce(u64) -> (ServerMessage, T),
+        record: impl FnOnce(&mut History, u64, T),
+    ) {
+        let _topic = lock(&self.topic_locks[topic_index(topic)]);
+        let seq = lock(&self.state).seq.get(topic) + 1;
+        let (mut msg, extra) = make(seq);
         let text = Utf8Bytes::from(msg.to_json());
         let lite = match &mut msg {
             ServerMessage::Orders(o) if !o.records.is_empty() => {
@@ -148,165 +192,209 @@ impl Hub {
             }
             _ => None,
         };
-        // No receivers is fine: nobody is connected.
-        let _ = self.tx.send(Frame {
-            topic,
+        let frame = Frame {
+            topic: Some(topic),
             seq,
             text,
             lite,
-        });
+        };
+        let mut st = lock(&self.state);
+        *st.seq.get_mut(topic) = seq;
+        record(&mut st.history, seq, extra);
+        if st.recent.len() >= RECENT_CAPACITY {
+            st.recent.pop_front();
+        }
+        st.recent.push_back(frame.clone());
+        // Sent under the state lock so the ring, the seqs and the recent
+        // frames always agree (a connection subscribes, then catches up).
+        // No receivers is fine: nobody is connected.
+        let _ = self.tx.send(frame);
     }
 
-    /// Publish an `orders` frame; `tick` computes it from the seq.
-    pub fn publish_orders(&self, tick: impl FnOnce(u64) -> Orders) {
+    /// Publish an `orders` frame (its seq is replaced by the hub's). The
+    /// aggregate was computed by the producer, outside the hub.
+    pub fn publish_orders(&self, mut orders: Orders) {
         let history = self.config.history as usize;
-        let t0 = Instant::now();
-        self.publish(Topic::Orders, |seq, st| {
-            let o = tick(seq);
-            st.kpi_history.push_back(KpiPoint {
-                seq,
-                ts: o.ts,
-                num_orders: o.num_orders,
-                num_order_items: o.num_order_items,
-                total_sales: o.total_sales,
-            });
-            while st.kpi_history.len() > history {
-                st.kpi_history.pop_front();
-            }
-            // The snapshot's latest aggregate keeps no records: a new tab
-            // needs the aggregate, not one tick's raw rows.
-            let mut latest = o.clone();
-            latest.records = Vec::new();
-            st.latest_orders = Some(latest);
-            ServerMessage::Orders(o)
-        });
-        Metrics::add(&self.metrics.tick_nanos, t0.elapsed().as_nanos() as u64);
+        self.publish(
+            Topic::Orders,
+            |seq| {
+                orders.seq = seq;
+                // Copy everything but the records (which may be many).
+                let records = std::mem::take(&mut orders.records);
+                let latest = orders.clone();
+                orders.records = records;
+                (ServerMessage::Orders(orders), latest)
+            },
+            |h, seq, latest| {
+                h.kpis.push_back(KpiPoint {
+                    seq,
+                    ts: latest.ts,
+                    num_orders: latest.num_orders,
+                    num_order_items: latest.num_order_items,
+                    total_sales: latest.total_sales,
+                });
+                while h.kpis.len() > history {
+                    h.kpis.pop_front();
+                }
+                h.latest_orders = Some(Arc::new(latest));
+            },
+        );
         Metrics::add(&self.metrics.orders_ticks, 1);
     }
 
     /// Publish a `system` frame (its seq is replaced by the hub's).
     pub fn publish_system(&self, mut sample: System) {
         let history = self.config.history as usize;
-        self.publish(Topic::System, |seq, st| {
-            sample.seq = seq;
-            st.system_history.push_back(sample.clone());
-            while st.system_history.len() > history {
-                st.system_history.pop_front();
-            }
-            ServerMessage::System(sample)
-        });
+        self.publish(
+            Topic::System,
+            |seq| {
+                sample.seq = seq;
+                let shared = Arc::new(sample.clone());
+                (ServerMessage::System(sample), shared)
+            },
+            |h, _, shared| {
+                h.system.push_back(shared);
+                while h.system.len() > history {
+                    h.system.pop_front();
+                }
+            },
+        );
         Metrics::add(&self.metrics.system_samples, 1);
     }
 
     /// Publish an `event` frame for the activity feed.
     pub fn publish_event(&self, level: Level, text: String) {
-        self.publish(Topic::Events, |seq, st| {
-            let e = Event {
-                seq,
-                ts: livedash_shared::now_ms(),
-                level,
-                text,
-            };
-            st.events.push_back(e.clone());
-            while st.events.len() > EVENTS_KEPT {
-                st.events.pop_front();
-            }
-            ServerMessage::Event(e)
-        });
+        self.publish(
+            Topic::Events,
+            |seq| {
+                let e = Event {
+                    seq,
+                    ts: livedash_shared::now_ms(),
+                    level,
+                    text,
+                };
+                let shared = Arc::new(e.clone());
+                (ServerMessage::Event(e), shared)
+            },
+            |h, _, e| {
+                h.events.push_back(e);
+                while h.events.len() > EVENTS_KEPT {
+                    h.events.pop_front();
+                }
+            },
+        );
         Metrics::add(&self.metrics.events, 1);
     }
 
     /// Publish a `clients` frame if the count differs from the last one
     /// published. Returns whether it published.
     pub fn publish_clients_if_changed(&self) -> bool {
-        let count = self.clients();
+        let count = self.presence.count();
         {
-            let st = self.lock();
-            if st.published_clients == count && st.seq.clients > 0 {
+            let st = lock(&self.state);
+            if st.history.clients == count && st.seq.clients > 0 {
                 return false;
             }
         }
-        self.publish(Topic::Clients, |seq, st| {
-            st.published_clients = count;
-            ServerMessage::Clients(Clients {
-                seq,
-                ts: livedash_shared::now_ms(),
-                count,
-            })
-        });
+        self.publish(
+            Topic::Clients,
+            |seq| {
+                let c = Clients {
+                    seq,
+                    ts: livedash_shared::now_ms(),
+                    count,
+                };
+                (ServerMessage::Clients(c), ())
+            },
+            |h, _, ()| h.clients = count,
+        );
         true
     }
 
-    /// The snapshot, serialized at most once per publish for each distinct
-    /// `cap` (points of history to include; `None` = all kept).
-    pub fn snapshot(&self, cap: Option<usize>) -> SnapshotBytes {
-        let mut st = self.lock();
-        if let Some(s) = st.snapshot_cache.get(&cap) {
-            return s.clone();
+    /// Publish the streams' status if it changed: a control frame every
+    /// live connection gets, and the snapshot's `streams`.
+    pub fn publish_streams(&self) {
+        let now = self.streams.status();
+        let mut st = lock(&self.state);
+        if st.history.streams == now {
+            return;
         }
-        let take = |len: usize| cap.map_or(0, |c| len.saturating_sub(c));
-        let snap = Snapshot {
-            ts: livedash_shared::now_ms(),
+        st.history.streams = now.clone();
+        let text = Utf8Bytes::from(ServerMessage::Streams(now).to_json());
+        let _ = self.tx.send(Frame {
+            topic: None,
+            seq: 0,
+            text,
+            lite: None,
+        });
+    }
+
+    /// The snapshot parts as of now: the `cap` newest points of history
+    /// (`None` = all kept). Only reference counts and small copies happen
+    /// under the lock.
+    pub fn snapshot_parts(&self, cap: Option<usize>) -> SnapshotParts {
+        let st = lock(&self.state);
+        let skip = |len: usize| cap.map_or(0, |c| len.saturating_sub(c));
+        let h = &st.history;
+        SnapshotParts {
             seq: st.seq,
-            orders: st.latest_orders.clone(),
-            kpi_history: st
-                .kpi_history
+            history: History {
+                latest_orders: h.latest_orders.clone(),
+                kpis: h.kpis.iter().skip(skip(h.kpis.len())).copied().collect(),
+                system: h
+                    .system
+                    .iter()
+                    .skip(skip(h.system.len()))
+                    .cloned()
+                    .collect(),
+                events: h.events.clone(),
+                clients: h.clients,
+                streams: h.streams.clone(),
+            },
+        }
+    }
+
+    /// The frames published after `since` (per topic), oldest first, or
+    /// `None` when some of them already left the recent buffer.
+    pub fn frames_since(&self, since: &Seqs) -> Option<Vec<Frame>> {
+        let st = lock(&self.state);
+        for t in Topic::ALL {
+            let (have, last) = (since.get(t), st.seq.get(t));
+            if have >= last {
+                continue;
+            }
+            // The next frame the caller needs must still be here.
+            let held = st
+                .recent
                 .iter()
-                .skip(take(st.kpi_history.len()))
-                .copied()
-                .collect(),
-            system_history: st
-                .system_history
+                .find(|f| f.topic == Some(t))
+                .is_some_and(|f| f.seq <= have + 1);
+            if !held {
+                return None;
+            }
+        }
+        Some(
+            st.recent
                 .iter()
-                .skip(take(st.system_history.len()))
+                .filter(|f| f.topic.is_some_and(|t| f.seq > since.get(t)))
                 .cloned()
                 .collect(),
-            clients: st.published_clients,
-            events: st.events.iter().cloned().collect(),
-        };
-        let bytes = SnapshotBytes {
-            text: Utf8Bytes::from(ServerMessage::Snapshot(snap).to_json()),
-            seq: st.seq,
-        };
-        if st.snapshot_cache.len() >= SNAPSHOT_CACHE_MAX {
-            st.snapshot_cache.clear();
+        )
+    }
+
+    /// A snapshot body from parts (used by the cache; pure).
+    pub fn snapshot_body(parts: SnapshotParts) -> Snapshot {
+        let h = parts.history;
+        Snapshot {
+            ts: livedash_shared::now_ms(),
+            seq: parts.seq,
+            orders: h.latest_orders.map(|o| (*o).clone()),
+            kpi_history: h.kpis.into(),
+            system_history: h.system.iter().map(|s| (**s).clone()).collect(),
+            clients: h.clients,
+            events: h.events.iter().map(|e| (**e).clone()).collect(),
+            streams: h.streams,
         }
-        st.snapshot_cache.insert(cap, bytes.clone());
-        Metrics::add(&self.metrics.snapshots_built, 1);
-        bytes
-    }
-
-    /// Connected clients now.
-    pub fn clients(&self) -> u64 {
-        self.clients.load(Relaxed)
-    }
-
-    /// Register a new connection; returns its id. Pair with [`Hub::leave`].
-    pub fn join(&self) -> u64 {
-        self.clients.fetch_add(1, Relaxed);
-        self.joined.fetch_add(1, Relaxed);
-        Metrics::add(&self.metrics.connections, 1);
-        Metrics::add(&self.metrics.connections_total, 1);
-        self.count_changed.notify_one();
-        self.next_id.fetch_add(1, Relaxed)
-    }
-
-    /// A connection ended.
-    pub fn leave(&self) {
-        self.clients.fetch_sub(1, Relaxed);
-        self.left.fetch_add(1, Relaxed);
-        self.metrics.connections.fetch_sub(1, Relaxed);
-        self.count_changed.notify_one();
-    }
-
-    /// Wait until the client count may have changed.
-    pub async fn count_changed(&self) {
-        self.count_changed.notified().await
-    }
-
-    /// Connects and disconnects since the previous call, for the feed.
-    pub fn take_join_leave(&self) -> (u64, u64) {
-        (self.joined.swap(0, Relaxed), self.left.swap(0, Relaxed))
     }
 }
 
@@ -314,69 +402,96 @@ impl Hub {
 mod tests {
     use super::*;
 
-    fn orders(seq: u64) -> Orders {
+    fn orders() -> Orders {
         let mut a = crate::aggregate::Aggregator::new(1000);
-        a.tick(seq, 5, vec![])
+        a.tick(0, 5, vec![])
+    }
+
+    fn hub(args: &[&str]) -> Arc<Hub> {
+        let mut argv = vec!["livedash"];
+        argv.extend_from_slice(args);
+        Hub::new(<Config as clap::Parser>::parse_from(argv))
     }
 
     #[test]
     fn seq_grows_by_one_per_topic_and_history_is_bounded() {
-        let hub = Hub::new(<Config as clap::Parser>::parse_from([
-            "livedash",
-            "--history",
-            "3",
-        ]));
+        let hub = hub(&["--history", "3"]);
         let mut rx = hub.subscribe();
         for _ in 0..5 {
-            hub.publish_orders(orders);
+            hub.publish_orders(orders());
         }
         hub.publish_event(Level::Info, "hi".into());
-        let seqs: Vec<(Topic, u64)> = (0..6)
+        let seqs: Vec<(Option<Topic>, u64)> = (0..6)
             .map(|_| {
                 let f = rx.try_recv().unwrap();
                 (f.topic, f.seq)
             })
             .collect();
-        assert_eq!(seqs[0], (Topic::Orders, 1));
-        assert_eq!(seqs[4], (Topic::Orders, 5));
-        assert_eq!(seqs[5], (Topic::Events, 1));
-        let snap = hub.snapshot(None);
-        let v: serde_json::Value = serde_json::from_str(snap.text.as_str()).unwrap();
-        assert_eq!(v["type"], "snapshot");
-        assert_eq!(v["kpi_history"].as_array().unwrap().len(), 3);
-        assert_eq!(v["kpi_history"][2]["seq"], 5);
-        assert_eq!(snap.seq.orders, 5);
-        let capped = hub.snapshot(Some(1));
-        let v: serde_json::Value = serde_json::from_str(capped.text.as_str()).unwrap();
-        assert_eq!(v["kpi_history"].as_array().unwrap().len(), 1);
+        assert_eq!(seqs[0], (Some(Topic::Orders), 1));
+        assert_eq!(seqs[4], (Some(Topic::Orders), 5));
+        assert_eq!(seqs[5], (Some(Topic::Events), 1));
+        let parts = hub.snapshot_parts(None);
+        assert_eq!(parts.history.kpis.len(), 3);
+        assert_eq!(parts.history.kpis[2].seq, 5);
+        assert_eq!(parts.history.latest_orders.as_ref().unwrap().seq, 5);
+        assert_eq!(parts.seq.orders, 5);
+        assert_eq!(hub.snapshot_parts(Some(1)).history.kpis.len(), 1);
     }
 
     #[test]
-    fn snapshot_is_cached_until_the_next_publish() {
-        let hub = Hub::new(Config::default());
-        let a = hub.snapshot(None);
-        let b = hub.snapshot(None);
-        assert!(std::ptr::eq(
-            a.text.as_str().as_ptr(),
-            b.text.as_str().as_ptr()
-        ));
-        hub.publish_event(Level::Warn, "x".into());
-        let c = hub.snapshot(None);
-        assert_eq!(c.seq.events, 1);
-        assert_eq!(hub.metrics.snapshots_built.load(Relaxed), 2);
+    fn frames_since_catches_up_or_says_it_cannot() {
+        let hub = hub(&[]);
+        for _ in 0..3 {
+            hub.publish_orders(orders());
+        }
+        hub.publish_event(Level::Info, "a".into());
+        let since = Seqs {
+            orders: 1,
+            ..Seqs::default()
+        };
+        let got: Vec<(Option<Topic>, u64)> = hub
+            .frames_since(&since)
+            .unwrap()
+            .iter()
+            .map(|f| (f.topic, f.seq))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(Topic::Orders), 2),
+                (Some(Topic::Orders), 3),
+                (Some(Topic::Events), 1)
+            ]
+        );
+        for _ in 0..RECENT_CAPACITY {
+            hub.publish_orders(orders());
+        }
+        assert!(hub.frames_since(&since).is_none(), "seq 2 was trimmed");
+        assert!(hub.frames_since(&hub.seqs()).unwrap().is_empty());
     }
 
     #[test]
     fn clients_frames_only_when_the_count_changed() {
-        let hub = Hub::new(Config::default());
-        hub.join();
+        let hub = hub(&[]);
+        hub.presence.join();
         assert!(hub.publish_clients_if_changed());
         assert!(!hub.publish_clients_if_changed());
-        hub.join();
-        hub.leave();
+        hub.presence.join();
+        hub.presence.leave();
         assert!(!hub.publish_clients_if_changed(), "1 → 2 → 1 is no change");
-        hub.leave();
+        hub.presence.leave();
         assert!(hub.publish_clients_if_changed());
-        assert_eq!(hub.take_join_leave(), (2, 2));
+        assert_eq!(hub.presence.take_join_leave(), (2, 2));
+    }
+
+    #[test]
+    fn a_slow_snapshot_does_not_hold_up_other_topics() {
+        // The state lock is never held while serializing: a publisher of
+        // one topic can run while another topic's lock is held.
+        let hub = hub(&[]);
+        let held = lock(&hub.topic_locks[topic_index(Topic::Orders)]);
+        hub.publish_event(Level::Info, "still flows".into());
+        drop(held);
+        assert_eq!(hub.seqs().events, 1);
     }
 }

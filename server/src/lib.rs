@@ -7,9 +7,13 @@ pub mod conn;
 pub mod events;
 pub mod generator;
 pub mod hub;
+pub mod limits;
 pub mod metrics;
+pub mod presence;
 pub mod producers;
 pub mod routes;
+pub mod snapshot;
+pub mod streams;
 pub mod system;
 
 pub use config::Config;
@@ -59,7 +63,7 @@ pub async fn run(
         .run()
         .await;
     let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
-    while hub.clients() > 0 && tokio::time::Instant::now() < deadline {
+    while hub.limits.in_use() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Ok(())

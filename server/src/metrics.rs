@@ -44,6 +44,14 @@ pub struct Metrics {
     pub snapshots_built: AtomicU64,
     /// Snapshots sent (WebSocket and /api/snapshot).
     pub snapshots_sent: AtomicU64,
+    /// `resync`/`resume` asks merged into a snapshot already owed to the
+    /// same connection (at most one snapshot per 2 s per connection).
+    pub resyncs_merged: AtomicU64,
+    /// Stream producers restarted after a failure.
+    pub producer_restarts: AtomicU64,
+    /// Order records ignored because their item id was already in the
+    /// window (a source that re-sent a row).
+    pub duplicate_items: AtomicU64,
     /// Total nanoseconds spent aggregating + serializing orders ticks.
     pub tick_nanos: AtomicU64,
 }
@@ -179,9 +187,27 @@ impl Metrics {
             g(&self.snapshots_sent),
         );
         m(
+            "resyncs_merged_total",
+            "counter",
+            "Snapshot asks merged into one already owed to the connection.",
+            g(&self.resyncs_merged),
+        );
+        m(
+            "producer_restarts_total",
+            "counter",
+            "Stream producers restarted after a failure.",
+            g(&self.producer_restarts),
+        );
+        m(
+            "duplicate_items_total",
+            "counter",
+            "Order records ignored: their item id was already in the window.",
+            g(&self.duplicate_items),
+        );
+        m(
             "tick_seconds_total",
             "counter",
-            "Time spent aggregating and serializing orders ticks.",
+            "Time spent aggregating orders ticks.",
             format!("{:.6}", self.tick_nanos.load(Relaxed) as f64 / 1e9),
         );
         m(

@@ -1,32 +1,127 @@
 //! The tasks that feed the hub: the orders ticker, the system sampler's
-//! receiver, and the client-count coalescer.
+//! receiver, and the client-count coalescer — each run by a supervisor that
+//! restarts it with backoff when it fails, and reports the failure in
+//! `/healthz`, the feed and the `streams` frame.
 
 use crate::aggregate::Aggregator;
 use crate::events::{notable_orders, Alerts};
 use crate::generator::Generator;
 use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::streams::Stream;
 use livedash_shared::Level;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 
-/// Spawn every producer; each stops when `stop` turns true.
+/// First restart delay after a failure; doubles up to [`RESTART_MAX`].
+const RESTART_FIRST: Duration = Duration::from_secs(1);
+/// Longest restart delay.
+const RESTART_MAX: Duration = Duration::from_secs(30);
+
+/// Spawn every producer under a supervisor; each stops when `stop` turns true.
 pub fn spawn(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
-    tokio::spawn(orders(hub.clone(), stop.clone()));
-    tokio::spawn(system(hub.clone(), stop.clone()));
-    tokio::spawn(clients(hub, stop));
+    let (h, s) = (hub.clone(), stop.clone());
+    tokio::spawn(supervise(
+        hub.clone(),
+        Some(Stream::Orders),
+        stop.clone(),
+        move || orders(h.clone(), s.clone()),
+    ));
+    let (h, s) = (hub.clone(), stop.clone());
+    tokio::spawn(supervise(
+        hub.clone(),
+        Some(Stream::System),
+        stop.clone(),
+        move || system(h.clone(), s.clone()),
+    ));
+    let (h, s) = (hub.clone(), stop.clone());
+    tokio::spawn(supervise(hub, None, stop, move || {
+        clients(h.clone(), s.clone())
+    }));
+}
+
+/// The text of a panic payload.
+fn panic_text(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Run the producer `start` makes until `stop`; when it panics (or returns
+/// early), mark its stream failed, say so in the feed, wait (1 s doubling
+/// up to 30 s, back to 1 s after a minute of health) and start a new one.
+pub async fn supervise<F, Fut>(
+    hub: Arc<Hub>,
+    stream: Option<Stream>,
+    mut stop: watch::Receiver<bool>,
+    start: F,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let name = stream.map_or("clients", Stream::name);
+    let mut delay = RESTART_FIRST;
+    loop {
+        let started = Instant::now();
+        let result = tokio::spawn(start()).await;
+        if *stop.borrow() {
+            return;
+        }
+        let why = match result {
+            Ok(()) => "its task ended".to_string(),
+            Err(e) => format!("panicked: {}", panic_text(e)),
+        };
+        tracing::error!(
+            stream = name,
+            "producer failed ({why}); restarting in {delay:?}"
+        );
+        if let Some(s) = stream {
+            hub.streams.failed(s, why.clone());
+            hub.publish_streams();
+        }
+        hub.publish_event(
+            Level::Alert,
+            format!(
+                "The {name} stream failed ({why}); restarting in {} s",
+                delay.as_secs()
+            ),
+        );
+        if started.elapsed() > Duration::from_secs(60) {
+            delay = RESTART_FIRST;
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(RESTART_MAX);
+        Metrics::add(&hub.metrics.producer_restarts, 1);
+        if let Some(s) = stream {
+            hub.streams.restarted(s);
+            hub.publish_streams();
+        }
+        hub.publish_event(Level::Info, format!("The {name} stream was restarted"));
+    }
 }
 
 async fn until_stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Every `--tick-ms`: generate, aggregate, publish `orders` and notable orders.
+/// Every `--tick-ms`: generate, aggregate (here, not in the hub), publish
+/// `orders` and notable orders.
 async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     let seed = hub.config.seed.unwrap_or_else(rand::random);
     let mut generator = Generator::new(seed, hub.config.orders_per_sec);
     let mut agg = Aggregator::new(hub.config.lookback.as_millis() as u64);
+    let mut duplicates_seen = 0;
     generator.generate(livedash_shared::now_ms());
     let mut tick = tokio::time::interval(hub.config.tick_period());
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -40,11 +135,17 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         }
         let now = livedash_shared::now_ms();
         let records = generator.generate(now);
-        if !hub.orders_on.load(std::sync::atomic::Ordering::Relaxed) {
+        if !hub.streams.is_on(Stream::Orders) {
             continue; // stopped by an admin: no orders arrive, no frames
         }
         let notable = notable_orders(&records);
-        hub.publish_orders(|seq| agg.tick(seq, now, records));
+        let t0 = Instant::now();
+        let frame = agg.tick(0, now, records);
+        Metrics::add(&hub.metrics.tick_nanos, t0.elapsed().as_nanos() as u64);
+        let dups = agg.duplicates_ignored();
+        Metrics::add(&hub.metrics.duplicate_items, dups - duplicates_seen);
+        duplicates_seen = dups;
+        hub.publish_orders(frame);
         for (level, text) in notable {
             hub.publish_event(level, text);
         }
@@ -64,7 +165,7 @@ async fn system(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
             _ = &mut stopped => return, // dropping rx ends the thread
             s = rx.recv() => match s { Some(s) => s, None => return },
         };
-        if !hub.system_on.load(std::sync::atomic::Ordering::Relaxed) {
+        if !hub.streams.is_on(Stream::System) {
             continue;
         }
         let raised = alerts.check(&sample);
@@ -83,11 +184,11 @@ async fn clients(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = &mut stopped => return,
-            _ = hub.count_changed() => {}
+            _ = hub.presence.changed() => {}
         }
         hub.publish_clients_if_changed();
-        let (joined, left) = hub.take_join_leave();
-        if let Some(text) = join_leave_text(joined, left, hub.clients()) {
+        let (joined, left) = hub.presence.take_join_leave();
+        if let Some(text) = join_leave_text(joined, left, hub.presence.count()) {
             hub.publish_event(Level::Info, text);
         }
         tokio::select! {
@@ -114,6 +215,47 @@ pub fn join_leave_text(joined: u64, left: u64, online: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livedash_shared::StreamState;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_producer_is_reported_and_restarted() {
+        let hub = Hub::new(crate::Config::default());
+        let (stop_tx, stop) = watch::channel(false);
+        let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let r = runs.clone();
+        let sup = tokio::spawn(supervise(
+            hub.clone(),
+            Some(Stream::Orders),
+            stop,
+            move || {
+                let n = r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    if n == 0 {
+                        panic!("boom");
+                    }
+                    std::future::pending::<()>().await
+                }
+            },
+        ));
+        // The panic is seen at once: failed, with the reason, in the status
+        // the page and /healthz show.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let st = hub.streams.status();
+        assert_eq!(st.orders.state, StreamState::Failed);
+        assert_eq!(st.orders.error.as_deref(), Some("panicked: boom"));
+        assert_eq!(crate::routes::health(&hub)["status"], "degraded");
+        let snap = hub.fresh_snapshot(crate::snapshot::HistoryCap::ALL).await;
+        assert!(snap.text.as_str().contains("\"state\":\"failed\""));
+        // Restarted after the first delay, and healthy again.
+        tokio::time::sleep(RESTART_FIRST + Duration::from_millis(10)).await;
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let st = hub.streams.status();
+        assert_eq!(st.orders.state, StreamState::Running);
+        assert_eq!(st.orders.restarts, 1);
+        assert_eq!(crate::routes::health(&hub)["status"], "ok");
+        stop_tx.send(true).unwrap();
+        sup.abort();
+    }
 
     #[test]
     fn join_leave_texts() {

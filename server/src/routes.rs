@@ -4,12 +4,15 @@
 
 use crate::conn;
 use crate::hub::Hub;
+use crate::limits::Refused;
 use crate::metrics::Metrics;
+use crate::snapshot::HistoryCap;
+use crate::streams::Stream;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -93,42 +96,26 @@ fn json(body: impl Into<warp::hyper::body::Bytes>) -> Response {
     r
 }
 
-/// Connections per client IP, for `--max-per-ip`.
-#[derive(Default)]
-struct PerIp(Mutex<HashMap<IpAddr, u64>>);
-
-impl PerIp {
-    fn try_add(&self, ip: IpAddr, cap: u64) -> bool {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let n = m.entry(ip).or_insert(0);
-        if *n >= cap {
-            return false;
-        }
-        *n += 1;
-        true
-    }
-
-    fn remove(&self, ip: IpAddr) {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = m.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&ip);
-            }
-        }
-    }
+/// What `/ws` asks for in its query string.
+pub fn parse_ws_params(q: &HashMap<String, String>) -> Result<(HistoryCap, bool, bool), String> {
+    let flag = |name: &str, default: bool| match q.get(name).map(String::as_str) {
+        None => Ok(default),
+        Some("1") => Ok(true),
+        Some("0") => Ok(false),
+        Some(v) => Err(format!("{name} must be 0 or 1, got {v:?}")),
+    };
+    let history = HistoryCap::for_request(parse_history(q)?);
+    Ok((history, flag("records", true)?, flag("paused", false)?))
 }
 
-/// Handle `GET /ws`: checks, then the 101 response and the upgraded task.
-fn upgrade(
-    hub: &Arc<Hub>,
-    per_ip: &Arc<PerIp>,
-    shutdown: &watch::Receiver<bool>,
-    headers: HeaderMap,
-    remote: Option<SocketAddr>,
-    query: HashMap<String, String>,
-    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
-) -> Response {
+/// The checks of a `/ws` request before any resource is taken: Origin
+/// first, then the WebSocket headers, the viewer token, the parameters.
+/// On success: the `Sec-WebSocket-Key` and the connection's options.
+fn check_upgrade(
+    hub: &Hub,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<(String, conn::Options), Box<Response>> {
     let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     // Cross-site WebSocket hijacking: refuse a foreign browser Origin first.
     if !origin_allowed(
@@ -137,24 +124,18 @@ fn upgrade(
         &hub.config.allowed_origins,
     ) {
         Metrics::add(&hub.metrics.origin_rejected, 1);
-        return text(StatusCode::FORBIDDEN, "origin not allowed\n");
+        return Err(Box::new(text(
+            StatusCode::FORBIDDEN,
+            "origin not allowed\n",
+        )));
     }
     let is_ws = h(header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-    let (Some(key), true, Some(on_upgrade)) = (h(header::SEC_WEBSOCKET_KEY), is_ws, on_upgrade)
-    else {
-        let mut r = text(
-            StatusCode::UPGRADE_REQUIRED,
-            "this endpoint speaks WebSocket only\n",
-        );
-        r.headers_mut()
-            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        return r;
+    let (Some(key), true) = (h(header::SEC_WEBSOCKET_KEY), is_ws) else {
+        return Err(Box::new(upgrade_required()));
     };
     if h(header::SEC_WEBSOCKET_VERSION) != Some("13") {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "Sec-WebSocket-Version must be 13\n",
-        );
+        let why = "Sec-WebSocket-Version must be 13\n";
+        return Err(Box::new(text(StatusCode::BAD_REQUEST, why)));
     }
     // A viewer token in the URL is checked now; without one, the first
     // frame must carry it (browsers cannot set headers on a WebSocket).
@@ -163,62 +144,71 @@ fn upgrade(
         (Some(secret), Some(t)) if secret.matches(t) => true,
         (Some(_), Some(_)) => {
             Metrics::add(&hub.metrics.unauthorized, 1);
-            return text(StatusCode::UNAUTHORIZED, "wrong token\n");
+            return Err(Box::new(text(StatusCode::UNAUTHORIZED, "wrong token\n")));
         }
         (Some(_), None) => false,
     };
-    let history = match parse_history(&query) {
-        Ok(h) => h,
-        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
-    };
-    let records = match query.get("records").map(String::as_str) {
-        None | Some("1") => true,
-        Some("0") => false,
-        Some(_) => return text(StatusCode::BAD_REQUEST, "records must be 0 or 1\n"),
-    };
-    let paused = match query.get("paused").map(String::as_str) {
-        None | Some("0") => false,
-        Some("1") => true,
-        Some(_) => return text(StatusCode::BAD_REQUEST, "paused must be 0 or 1\n"),
-    };
+    let (history, records, paused) = parse_ws_params(query)
+        .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, &format!("{e}\n"))))?;
     let opts = conn::Options {
-        history_cap: history,
+        history,
         records,
-        paused,
         authed,
+        paused,
     };
-    if hub.clients() >= hub.config.max_connections {
-        Metrics::add(&hub.metrics.limit_rejected, 1);
-        return text(StatusCode::SERVICE_UNAVAILABLE, "too many connections\n");
-    }
-    let ip = remote.map(|a| a.ip()).filter(|ip| !ip.is_loopback());
-    if let (Some(ip), cap) = (ip, hub.config.max_per_ip) {
-        if cap > 0 && !per_ip.try_add(ip, cap) {
+    Ok((key.to_string(), opts))
+}
+
+fn upgrade_required() -> Response {
+    let mut r = text(
+        StatusCode::UPGRADE_REQUIRED,
+        "this endpoint speaks WebSocket only\n",
+    );
+    r.headers_mut()
+        .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    r
+}
+
+/// Handle `GET /ws`: checks, a connection slot (taken before the `101`, so
+/// concurrent upgrades cannot overshoot the limits), then the `101` and the
+/// upgraded connection's task, which holds the slot until it ends.
+fn upgrade(
+    hub: &Arc<Hub>,
+    shutdown: &watch::Receiver<bool>,
+    headers: HeaderMap,
+    remote: Option<SocketAddr>,
+    query: HashMap<String, String>,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response {
+    let (key, opts) = match check_upgrade(hub, &headers, &query) {
+        Ok(ok) => ok,
+        Err(refused) => return *refused,
+    };
+    let Some(on_upgrade) = on_upgrade else {
+        return upgrade_required();
+    };
+    let slot = match hub.limits.try_acquire(remote.map(|a| a.ip())) {
+        Ok(slot) => slot,
+        Err(why) => {
             Metrics::add(&hub.metrics.limit_rejected, 1);
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many connections from this address\n",
-            );
+            let msg = match why {
+                Refused::Full => "too many connections\n",
+                Refused::PerIp => "too many connections from this address\n",
+            };
+            return text(StatusCode::SERVICE_UNAVAILABLE, msg);
         }
-    }
-    let accept = derive_accept_key(key.as_bytes());
-    let (hub, per_ip, shutdown) = (hub.clone(), per_ip.clone(), shutdown.clone());
-    let counted_ip = ip.filter(|_| hub.config.max_per_ip > 0);
+    };
+    let (hub, shutdown) = (hub.clone(), shutdown.clone());
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(conn::ws_config()),
-                )
-                .await;
-                conn::serve(hub, ws, opts, shutdown).await;
+                let io = TokioIo::new(upgraded);
+                let ws =
+                    WebSocketStream::from_raw_socket(io, Role::Server, Some(conn::ws_config()))
+                        .await;
+                conn::serve(hub, ws, opts, slot, shutdown).await;
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
-        }
-        if let Some(ip) = counted_ip {
-            per_ip.remove(ip);
         }
     });
     let mut r = Response::default();
@@ -226,6 +216,7 @@ fn upgrade(
     let hs = r.headers_mut();
     hs.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     hs.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    let accept = derive_accept_key(key.as_bytes());
     hs.insert(
         header::SEC_WEBSOCKET_ACCEPT,
         HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
@@ -238,8 +229,14 @@ fn bearer(h: Option<&str>) -> Option<&str> {
     h?.strip_prefix("Bearer ").map(str::trim)
 }
 
-/// `GET /api/snapshot[?history=N][&token=T]`.
-fn snapshot_reply(hub: Arc<Hub>, q: HashMap<String, String>, auth: Option<String>) -> Response {
+/// `GET /api/snapshot[?history=N][&token=T]`: the cached snapshot bytes
+/// (at most one second old; built at most once a second per size however
+/// often it is asked for).
+async fn snapshot_reply(
+    hub: Arc<Hub>,
+    q: HashMap<String, String>,
+    auth: Option<String>,
+) -> Result<Response, std::convert::Infallible> {
     if let Some(secret) = &hub.config.viewer_token {
         let presented = q
             .get("token")
@@ -247,19 +244,22 @@ fn snapshot_reply(hub: Arc<Hub>, q: HashMap<String, String>, auth: Option<String
             .or_else(|| bearer(auth.as_deref()));
         if !presented.is_some_and(|t| secret.matches(t)) {
             Metrics::add(&hub.metrics.unauthorized, 1);
-            return text(StatusCode::UNAUTHORIZED, "a viewer token is required\n");
+            return Ok(text(
+                StatusCode::UNAUTHORIZED,
+                "a viewer token is required\n",
+            ));
         }
     }
-    match parse_history(&q) {
+    Ok(match parse_history(&q) {
         Ok(cap) => {
             Metrics::add(&hub.metrics.snapshots_sent, 1);
-            let s = hub.snapshot(cap);
+            let s = hub.snapshot(HistoryCap::for_request(cap)).await;
             json(warp::hyper::body::Bytes::copy_from_slice(
                 s.text.as_str().as_bytes(),
             ))
         }
         Err(e) => text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
-    }
+    })
 }
 
 /// `POST /api/streams/{orders|system}/{start|stop}` with the admin token:
@@ -278,25 +278,40 @@ fn control_reply(stream: String, action: String, hub: Arc<Hub>, auth: Option<Str
             "Authorization: Bearer <admin token> required\n",
         );
     }
-    let flag = match stream.as_str() {
-        "orders" => &hub.orders_on,
-        "system" => &hub.system_on,
-        _ => return text(StatusCode::NOT_FOUND, "stream must be orders or system\n"),
+    let Some(which) = Stream::parse(&stream) else {
+        return text(StatusCode::NOT_FOUND, "stream must be orders or system\n");
     };
     let on = match action.as_str() {
         "start" => true,
         "stop" => false,
         _ => return text(StatusCode::NOT_FOUND, "action must be start or stop\n"),
     };
-    let was = flag.swap(on, std::sync::atomic::Ordering::Relaxed);
+    let was = hub.streams.set_on(which, on);
     if was != on {
         let verb = if on { "started" } else { "stopped" };
         hub.publish_event(
             livedash_shared::Level::Warn,
             format!("The {stream} stream was {verb} by an admin"),
         );
+        hub.publish_streams();
     }
     json(serde_json::json!({ "stream": stream, "running": on }).to_string())
+}
+
+/// The `/healthz` body: `status` is `ok` while every stream runs or was
+/// stopped on purpose, `degraded` while a producer is failing.
+pub fn health(hub: &Hub) -> serde_json::Value {
+    let streams = hub.streams.status();
+    let failing = [&streams.orders, &streams.system]
+        .iter()
+        .any(|s| s.state == livedash_shared::StreamState::Failed);
+    serde_json::json!({
+        "status": if failing { "degraded" } else { "ok" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "clients": hub.presence.count(),
+        "uptime_s": hub.started.elapsed().as_secs_f64(),
+        "streams": streams,
+    })
 }
 
 /// The page shown at `/` when no bundle was built.
@@ -311,7 +326,6 @@ pub fn routes(
     hub: Arc<Hub>,
     shutdown: watch::Receiver<bool>,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    let per_ip = Arc::new(PerIp::default());
     let with_hub = {
         let hub = hub.clone();
         warp::any().map(move || hub.clone())
@@ -325,21 +339,13 @@ pub fn routes(
             .and(warp::query::<HashMap<String, String>>())
             .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
             .map(move |headers, remote, query, on_upgrade| {
-                upgrade(&hub, &per_ip, &shutdown, headers, remote, query, on_upgrade)
+                upgrade(&hub, &shutdown, headers, remote, query, on_upgrade)
             })
     };
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .and(with_hub.clone())
-        .map(|hub: Arc<Hub>| {
-            let body = serde_json::json!({
-                "status": "ok",
-                "version": env!("CARGO_PKG_VERSION"),
-                "clients": hub.clients(),
-                "uptime_s": hub.started.elapsed().as_secs_f64(),
-            });
-            json(body.to_string())
-        });
+        .map(|hub: Arc<Hub>| json(health(&hub).to_string()));
     let metrics = warp::path!("metrics")
         .and(warp::get())
         .and(with_hub.clone())
@@ -359,7 +365,7 @@ pub fn routes(
         .and(with_hub.clone())
         .and(warp::query::<HashMap<String, String>>())
         .and(warp::header::optional::<String>("authorization"))
-        .map(snapshot_reply);
+        .and_then(snapshot_reply);
     let control = warp::path!("api" / "streams" / String / String)
         .and(warp::post())
         .and(with_hub.clone())
@@ -440,21 +446,6 @@ mod tests {
             Some("x"),
             &extra
         ));
-    }
-
-    #[test]
-    fn per_ip_cap() {
-        let p = PerIp::default();
-        let ip: IpAddr = "203.0.113.7".parse().unwrap();
-        assert!(p.try_add(ip, 2));
-        assert!(p.try_add(ip, 2));
-        assert!(!p.try_add(ip, 2), "third connection from one address");
-        assert!(
-            p.try_add("203.0.113.8".parse().unwrap(), 2),
-            "other addresses unaffected"
-        );
-        p.remove(ip);
-        assert!(p.try_add(ip, 2));
     }
 
     #[test]

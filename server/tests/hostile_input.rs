@@ -198,7 +198,12 @@ async fn garbage_floods_and_broken_handshakes_leave_the_server_serving() {
                 let m = match (i + j) % 5 {
                     0 => Message::text("{\"type\":"),
                     1 => Message::binary(vec![0u8; 100]),
-                    2 => Message::text(ClientMessage::Ping { nonce: j }.to_json()),
+                    2 => Message::text(
+                        ClientMessage::Ping {
+                            nonce: Some(j.into()),
+                        }
+                        .to_json(),
+                    ),
                     3 => Message::text("\u{0}\u{1}garbage"),
                     _ => Message::text(format!(
                         "{{\"type\":\"ping\",\"nonce\":{}}}",

@@ -151,7 +151,8 @@ pub struct Orders {
     pub by_traffic_source: Vec<Revenue>,
     /// Order items that arrived since the previous `orders` frame.
     pub records: Vec<OrderRecord>,
-    /// Order items generated since the server started: the live counter.
+    /// Distinct order items received since the server started (re-sent
+    /// item ids not counted): the live counter.
     pub items_total: u64,
 }
 
@@ -266,6 +267,46 @@ pub struct Snapshot {
     pub clients: u64,
     /// The last activity-feed entries, oldest first.
     pub events: Vec<Event>,
+    /// Whether each stream runs (absent from servers before it existed).
+    #[serde(default)]
+    pub streams: Streams,
+}
+
+/// What a stream is doing, so a page can tell "no new data because the
+/// stream is stopped or broken" from "no new data because the connection
+/// is lost".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamState {
+    /// Producing frames.
+    #[default]
+    Running,
+    /// Stopped on purpose by an admin (`POST /api/streams/NAME/stop`).
+    Stopped,
+    /// Its producer failed (a panic, a lost source); the server restarts it
+    /// with backoff. `error` says why.
+    Failed,
+}
+
+/// One stream's status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamStatus {
+    pub state: StreamState,
+    /// Why it failed, when it did (the last failure while it is `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How many times the server restarted its producer since start.
+    #[serde(default)]
+    pub restarts: u32,
+}
+
+/// The `streams` frame body (also inside `snapshot`): the status of each
+/// stream. A control frame without `seq`, sent to every live connection
+/// whenever a status changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Streams {
+    pub orders: StreamStatus,
+    pub system: StreamStatus,
 }
 
 /// Machine-readable reason of an `error` frame.
@@ -297,9 +338,17 @@ pub enum ServerMessage {
     System(System),
     Clients(Clients),
     Event(Event),
-    /// Reply to `ping`, echoing its nonce.
+    /// A stream's status changed (control frame: no `seq`).
+    Streams(Streams),
+    /// Reply to `ping`, echoing its nonce exactly as sent (any JSON value,
+    /// `null` included); without a nonce in the ping, none in the pong.
     Pong {
-        nonce: u64,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
+        nonce: Option<serde_json::Value>,
         ts: Ts,
     },
     /// A client frame the server refused; the connection stays open unless
@@ -334,8 +383,17 @@ impl ServerMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-    /// Heartbeat; answered by `pong` with the same nonce.
-    Ping { nonce: u64 },
+    /// Heartbeat; answered by `pong` with the same nonce. The nonce is
+    /// optional and may be any JSON value: the tutorial's page sends
+    /// `{"type":"ping"}`, other clients send strings.
+    Ping {
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
+        nonce: Option<serde_json::Value>,
+    },
     /// Add topics to this connection's subscription.
     Subscribe { topics: Vec<Topic> },
     /// Remove topics from this connection's subscription.
@@ -356,6 +414,13 @@ impl ClientMessage {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("ClientMessage serializes")
     }
+}
+
+/// A field that is present is `Some`, even when its value is `null`; with
+/// `#[serde(default)]` an absent field is `None`. So a nonce is echoed
+/// exactly as sent.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 /// Why a client frame could not be decoded.
@@ -484,7 +549,10 @@ mod tests {
             count: 3,
         }));
         roundtrip(ServerMessage::Event(event.clone()));
-        roundtrip(ServerMessage::Pong { nonce: 42, ts: 1 });
+        roundtrip(ServerMessage::Pong {
+            nonce: Some(42.into()),
+            ts: 1,
+        });
         roundtrip(ServerMessage::Error {
             code: ErrorCode::BadJson,
             message: "nope".into(),
@@ -508,6 +576,7 @@ mod tests {
             system_history: vec![system],
             clients: 3,
             events: vec![event],
+            streams: Streams::default(),
         }));
     }
 
@@ -534,10 +603,38 @@ mod tests {
     }
 
     #[test]
+    fn ping_nonce_is_optional_and_any_json_value() {
+        let pong_of = |ping: &str| match decode_client(ping).unwrap() {
+            ClientMessage::Ping { nonce } => ServerMessage::Pong { nonce, ts: 1 }.to_json(),
+            other => panic!("not a ping: {other:?}"),
+        };
+        // The tutorial's page: no nonce at all, and none in the answer.
+        assert_eq!(pong_of(r#"{"type":"ping"}"#), r#"{"type":"pong","ts":1}"#);
+        assert_eq!(
+            pong_of(r#"{"type":"ping","nonce":"a-1"}"#),
+            r#"{"type":"pong","nonce":"a-1","ts":1}"#
+        );
+        assert_eq!(
+            pong_of(r#"{"type":"ping","nonce":null}"#),
+            r#"{"type":"pong","nonce":null,"ts":1}"#
+        );
+        assert_eq!(
+            pong_of(r#"{"type":"ping","nonce":{"t":[1,2.5]}}"#),
+            r#"{"type":"pong","nonce":{"t":[1,2.5]},"ts":1}"#
+        );
+        assert_eq!(
+            pong_of(r#"{"type":"ping","nonce":-7}"#),
+            r#"{"type":"pong","nonce":-7,"ts":1}"#
+        );
+    }
+
+    #[test]
     fn client_messages_decode() {
         assert_eq!(
             decode_client(r#"{"type":"ping","nonce":5}"#).unwrap(),
-            ClientMessage::Ping { nonce: 5 }
+            ClientMessage::Ping {
+                nonce: Some(5.into())
+            }
         );
         assert_eq!(
             decode_client(r#"{"type":"pause"}"#).unwrap(),
@@ -566,6 +663,6 @@ mod tests {
     fn topic_seq_of_frames() {
         let o = ServerMessage::Orders(sample_orders());
         assert_eq!(o.topic_seq(), Some((Topic::Orders, 7)));
-        assert_eq!(ServerMessage::Pong { nonce: 1, ts: 0 }.topic_seq(), None);
+        assert_eq!(ServerMessage::Pong { nonce: None, ts: 0 }.topic_seq(), None);
     }
 }

@@ -81,14 +81,45 @@ pub fn build_all() -> Result<PathBuf, String> {
     Ok(root().join("target/release/livedash"))
 }
 
+/// The server's arguments for `cargo xtask run -- FLAGS`: the defaults
+/// (`--addr 127.0.0.1:8000 --dist dist`) unless the user's flags or the
+/// environment set them (a flag given twice is a clap error), then the
+/// user's flags. Also the address to print.
+pub fn run_args(extra: &[String], env_addr: Option<String>) -> (Vec<String>, String) {
+    let extra: Vec<String> = extra.iter().skip_while(|a| *a == "--").cloned().collect();
+    let given = |flag: &str| {
+        extra
+            .iter()
+            .position(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    let mut args = Vec::new();
+    let addr = match given("--addr") {
+        Some(i) => match extra[i].split_once('=') {
+            Some((_, v)) => v.to_string(),
+            None => extra.get(i + 1).cloned().unwrap_or_default(),
+        },
+        None => match env_addr {
+            Some(a) => a,
+            None => {
+                args.extend(["--addr".to_string(), "127.0.0.1:8000".to_string()]);
+                "127.0.0.1:8000".to_string()
+            }
+        },
+    };
+    if given("--dist").is_none() && std::env::var_os("LIVEDASH_DIST").is_none() {
+        args.extend(["--dist".to_string(), "dist".to_string()]);
+    }
+    args.extend(extra);
+    (args, addr)
+}
+
 fn run(extra: &[String]) -> Result<(), String> {
     let bin = build_all()?;
-    let extra: Vec<&String> = extra.iter().skip_while(|a| *a == "--").collect();
-    println!("==> livedash is starting: open http://127.0.0.1:8000 (Ctrl-C stops it)");
+    let (args, addr) = run_args(extra, std::env::var("LIVEDASH_ADDR").ok());
+    println!("==> livedash is starting: open http://{addr} (Ctrl-C stops it)");
     let status = Command::new(bin)
         .current_dir(root())
-        .args(["--addr", "127.0.0.1:8000", "--dist", "dist"])
-        .args(extra)
+        .args(args)
         .status()
         .map_err(|e| format!("cannot start livedash: {e}"))?;
     if status.success() {
@@ -148,4 +179,39 @@ fn soak(args: &[String]) -> Result<(), String> {
         println!("==> BENCHMARKS.md: soak section updated");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_args;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn run_passes_user_flags_without_doubling_addr_or_dist() {
+        let (args, addr) = run_args(&strings(&["--", "--tick-ms", "200"]), None);
+        assert_eq!(
+            args,
+            strings(&[
+                "--addr",
+                "127.0.0.1:8000",
+                "--dist",
+                "dist",
+                "--tick-ms",
+                "200"
+            ])
+        );
+        assert_eq!(addr, "127.0.0.1:8000");
+        let (args, addr) = run_args(&strings(&["--addr", "127.0.0.1:9000", "--dist", "x"]), None);
+        assert_eq!(args, strings(&["--addr", "127.0.0.1:9000", "--dist", "x"]));
+        assert_eq!(addr, "127.0.0.1:9000");
+        let (args, addr) = run_args(&strings(&["--addr=0.0.0.0:80"]), None);
+        assert_eq!(args, strings(&["--dist", "dist", "--addr=0.0.0.0:80"]));
+        assert_eq!(addr, "0.0.0.0:80");
+        let (args, addr) = run_args(&[], Some("127.0.0.1:7000".into()));
+        assert!(!args.contains(&"--addr".to_string()), "{args:?}");
+        assert_eq!(addr, "127.0.0.1:7000");
+    }
 }

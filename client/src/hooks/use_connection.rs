@@ -364,7 +364,10 @@ async fn session(ws: WebSocket, task: &mut Task) -> Ended {
                 if opened && since_ping >= PING_EVERY_S {
                     since_ping = 0;
                     nonce += 1;
-                    let ping = ClientMessage::Ping { nonce }.to_json();
+                    let ping = ClientMessage::Ping {
+                        nonce: Some(nonce.into()),
+                    }
+                    .to_json();
                     if sink.send(Message::Text(ping)).await.is_err() {
                         return Ended::Lost;
                     }
