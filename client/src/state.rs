@@ -475,6 +475,29 @@ mod tests {
     }
 
     #[test]
+    fn stream_status_comes_from_snapshots_and_streams_frames() {
+        use livedash_shared::{StreamState, StreamStatus};
+        let mut s = DashState::default();
+        let mut snap = snapshot(3, 3);
+        if let ServerMessage::Snapshot(body) = &mut snap {
+            body.streams.system.state = StreamState::Stopped;
+        }
+        s.apply(frame(snap));
+        assert_eq!(s.streams.system.state, StreamState::Stopped);
+        assert_eq!(s.streams.orders.state, StreamState::Running);
+        let failed = Streams {
+            orders: StreamStatus {
+                state: StreamState::Failed,
+                error: Some("panicked: boom".into()),
+                restarts: 0,
+            },
+            system: StreamStatus::default(),
+        };
+        s.apply(frame(ServerMessage::Streams(failed.clone())));
+        assert_eq!(s.streams, failed);
+    }
+
+    #[test]
     fn snapshot_fills_everything_at_once() {
         let mut s = DashState::default();
         s.apply(frame(snapshot(80, 70)));

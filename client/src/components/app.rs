@@ -69,12 +69,15 @@ pub fn app() -> Html {
              data-stale={state.stale().to_string()}
              data-paused={state.paused.to_string()}
              data-undecodable={state.undecodable.to_string()}
+             data-stream-orders={stream_key(&state.streams.orders)}
+             data-stream-system={stream_key(&state.streams.system)}
              data-seq-orders={state.seq_of(Topic::Orders).to_string()}
              data-seq-system={state.seq_of(Topic::System).to_string()}
              data-seq-clients={state.seq_of(Topic::Clients).to_string()}
              data-seq-events={state.seq_of(Topic::Events).to_string()}>
             <Header conn={state.conn} stale={state.stale()} clients={state.clients}
                     connect={state.enabled} paused={state.paused} undecodable={state.undecodable}
+                    streams={state.streams.clone()}
                     on_connect={on_connect} on_pause={on_pause} />
             if state.need_token {
                 <TokenForm on_done={on_token} />
@@ -118,5 +121,14 @@ pub fn app() -> Html {
                     state.seq.orders, state.seq.system, state.seq.clients, state.seq.events) }
             </footer>
         </div>
+    }
+}
+
+/// `running`, `stopped` or `failed`, for the app root's data attributes.
+fn stream_key(s: &livedash_shared::StreamStatus) -> &'static str {
+    match s.state {
+        livedash_shared::StreamState::Running => "running",
+        livedash_shared::StreamState::Stopped => "stopped",
+        livedash_shared::StreamState::Failed => "failed",
     }
 }

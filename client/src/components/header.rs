@@ -1,6 +1,7 @@
 //! The top bar: status, connected clients, Connect toggle, Pause / Resume.
 
 use crate::state::ConnStatus;
+use livedash_shared::{StreamState, StreamStatus, Streams};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -12,6 +13,9 @@ pub struct HeaderProps {
     pub paused: bool,
     /// Frames this page could not decode.
     pub undecodable: u64,
+    /// Each stream's status: a stopped or failed stream is shown as such,
+    /// so it is not mistaken for a lost connection.
+    pub streams: Streams,
     pub on_connect: Callback<bool>,
     pub on_pause: Callback<bool>,
 }
@@ -41,6 +45,8 @@ pub fn header(p: &HeaderProps) -> Html {
                     <span class="dot" aria-hidden="true"></span>{ p.conn.label() }
                 </span>
                 if p.stale { <span class="badge stale">{ "stale" }</span> }
+                { stream_badge("orders", &p.streams.orders) }
+                { stream_badge("system", &p.streams.system) }
                 if p.undecodable > 0 {
                     <span class="badge warn" data-testid="undecodable-frames"
                           title="frames from the server this page could not read (another version?)">
@@ -62,5 +68,24 @@ pub fn header(p: &HeaderProps) -> Html {
                 </button>
             </div>
         </header>
+    }
+}
+
+/// "orders stream stopped" / "system stream failed" (with why, on hover);
+/// nothing while the stream runs.
+fn stream_badge(name: &'static str, s: &StreamStatus) -> Html {
+    let (class, text) = match s.state {
+        StreamState::Running => return Html::default(),
+        StreamState::Stopped => ("warn", format!("{name} stream stopped")),
+        StreamState::Failed => ("alert", format!("{name} stream failed, restarting")),
+    };
+    let title = s
+        .error
+        .clone()
+        .unwrap_or_else(|| "stopped by an admin".into());
+    html! {
+        <span class={classes!("badge", class)} data-testid={format!("stream-status-{name}")} title={title}>
+            { text }
+        </span>
     }
 }
