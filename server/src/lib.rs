@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod producers;
 pub mod routes;
 pub mod system;
+pub mod web;
 
 pub use config::Config;
 
