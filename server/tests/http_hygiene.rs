@@ -393,3 +393,17 @@ fn bad_policy_flags_are_refused() {
     assert!(parse(&["--connect-src", "not a url"]).is_err());
     assert!(parse(&["--frame-ancestors", "'self'; script-src *"]).is_err());
 }
+
+proptest::proptest! {
+    #[test]
+    fn host_and_html_parsers_never_panic(host in ".{0,40}", html in "(<script|</script|<SCRIPT src=x>|>|'|\"|\r\n|[a-z =]|.){0,60}") {
+        let trusted = livedash_server::web::host_trusted(&host, &["dash.example".to_string()]);
+        if trusted {
+            proptest::prop_assert!(livedash_server::web::host_name(&host).is_some());
+        }
+        for h in livedash_server::web::inline_script_hashes(&html) {
+            proptest::prop_assert!(h.starts_with("'sha256-") && h.ends_with("='") && h.len() == 54);
+        }
+        let _ = livedash_server::web::connect_sources(&host);
+    }
+}
