@@ -402,7 +402,7 @@ proptest::proptest! {
             proptest::prop_assert!(livedash_server::web::host_name(&host).is_some());
         }
         for h in livedash_server::web::inline_script_hashes(&html) {
-            proptest::prop_assert!(h.starts_with("'sha256-") && h.ends_with("='") && h.len() == 54);
+            proptest::prop_assert!(h.starts_with("'sha256-") && h.ends_with("='") && h.len() == 53);
         }
         let _ = livedash_server::web::connect_sources(&host);
     }
