@@ -207,7 +207,14 @@ async fn a_loader_that_does_not_match_the_csp_hash_never_goes_live() {
     let dist = copy_dist("csp-stale");
     let dist_s = dist.to_string_lossy().to_string();
     let server = Server::start(&["--tick-ms", "250", "--dist", &dist_s]);
+    // Serving (it prints its address before it reads the bundle).
+    let csp = headers(server.port, "/").await["content-security-policy"].clone();
     touch_inline_loader(&dist);
+    assert_eq!(
+        headers(server.port, "/").await["content-security-policy"],
+        csp,
+        "the policy is computed once, at startup"
+    );
     let b = Browser::start("csp_blocked").await;
     b.check(|| async {
         b.client
