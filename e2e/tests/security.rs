@@ -59,7 +59,9 @@ fn live(v: &Value) -> bool {
         && v["country"].as_u64() > Some(0)
         && v["source"].as_u64() > Some(0)
         && v["system"].as_u64() > Some(0)
-        && v["orders"].as_str().is_some_and(|s| s.chars().any(|c| c.is_ascii_digit()))
+        && v["orders"]
+            .as_str()
+            .is_some_and(|s| s.chars().any(|c| c.is_ascii_digit()))
 }
 
 fn violations(v: &Value) -> Vec<String> {
@@ -135,7 +137,10 @@ async fn the_page_goes_live_under_its_csp_without_a_violation() {
     // The policy is on the page, and it names the loader by hash, not by
     // 'unsafe-inline'.
     let h = headers(server.port, "/").await;
-    let csp = h.get("content-security-policy").cloned().unwrap_or_default();
+    let csp = h
+        .get("content-security-policy")
+        .cloned()
+        .unwrap_or_default();
     let script_src = csp
         .split(';')
         .map(str::trim)
@@ -145,9 +150,13 @@ async fn the_page_goes_live_under_its_csp_without_a_violation() {
     assert!(script_src.contains("'wasm-unsafe-eval'"), "CSP: {csp:?}");
     assert!(!script_src.contains("unsafe-inline"), "CSP: {csp:?}");
     assert!(csp.contains("frame-ancestors 'none'"), "CSP: {csp:?}");
-    assert_eq!(h.get("x-content-type-options").map(String::as_str), Some("nosniff"));
-    let html = std::fs::read_to_string(Path::new(&livedash_e2e::env("LIVEDASH_DIST")).join("index.html"))
-        .unwrap();
+    assert_eq!(
+        h.get("x-content-type-options").map(String::as_str),
+        Some("nosniff")
+    );
+    let html =
+        std::fs::read_to_string(Path::new(&livedash_e2e::env("LIVEDASH_DIST")).join("index.html"))
+            .unwrap();
     assert!(
         html.contains("<script type=\"module\">"),
         "the bundle has an inline loader (else this test proves little)"
@@ -296,7 +305,10 @@ async fn connect_src_lets_a_page_pointed_at_another_server_connect() {
     drop(b);
     drop(a);
     // With --connect-src B: live through B, no violation.
-    let a = Server::start_on(port_a, &["--tick-ms", "60000", "--connect-src", &b_srv.url()]);
+    let a = Server::start_on(
+        port_a,
+        &["--tick-ms", "60000", "--connect-src", &b_srv.url()],
+    );
     let b = Browser::start("csp_connect_allowed").await;
     b.check(|| async {
         b.client

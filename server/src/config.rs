@@ -188,7 +188,9 @@ fn parse_connect_src(s: &str) -> Result<String, String> {
 fn parse_frame_ancestors(s: &str) -> Result<String, String> {
     let v = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if v.is_empty() || v.contains(|c: char| c == ';' || c.is_control() || !c.is_ascii()) {
-        return Err(format!("{s:?} is not a list of CSP frame-ancestors sources"));
+        return Err(format!(
+            "{s:?} is not a list of CSP frame-ancestors sources"
+        ));
     }
     Ok(v)
 }

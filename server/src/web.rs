@@ -279,8 +279,8 @@ pub fn content_security_policy(
         frame_ancestors.join(" ")
     };
     format!(
-        "default-src 'self'; script-src {}; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data: blob:; connect-src {}; object-src 'none'; \
+        "default-src 'self'; script-src {}; style-src 'self'; \
+         style-src-attr 'unsafe-inline'; connect-src {}; object-src 'none'; \
          base-uri 'self'; form-action 'self'; frame-ancestors {frames}",
         script.join(" "),
         conn.join(" ")
@@ -305,7 +305,8 @@ pub struct Hygiene {
 impl Hygiene {
     /// Read the bundle's `index.html` (and `config.json`) once, now.
     pub fn new(config: &Config) -> Hygiene {
-        let csp = content_security_policy(&config.dist, &config.connect_src, &config.frame_ancestors);
+        let csp =
+            content_security_policy(&config.dist, &config.connect_src, &config.frame_ancestors);
         tracing::debug!(%csp, "content security policy");
         Hygiene {
             csp: HeaderValue::from_str(&csp).expect("the CSP is a valid header value"),
@@ -407,10 +408,9 @@ where
                     api_host_refused(path.as_str(), host.as_deref(), &hygiene.public_hosts);
                 async move {
                     match (refused, host) {
-                        (true, Some(host)) => Ok(text(
-                            StatusCode::FORBIDDEN,
-                            host_refused_message(&host),
-                        )),
+                        (true, Some(host)) => {
+                            Ok(text(StatusCode::FORBIDDEN, host_refused_message(&host)))
+                        }
                         _ => Err(warp::reject::not_found()),
                     }
                 }
@@ -435,7 +435,10 @@ mod tests {
     #[test]
     fn host_names() {
         assert_eq!(host_name("127.0.0.1:8000").as_deref(), Some("127.0.0.1"));
-        assert_eq!(host_name("Dash.Example.:443").as_deref(), Some("dash.example"));
+        assert_eq!(
+            host_name("Dash.Example.:443").as_deref(),
+            Some("dash.example")
+        );
         assert_eq!(host_name("[::1]:8000").as_deref(), Some("[::1]"));
         assert_eq!(host_name("[FE80::1]").as_deref(), Some("[fe80::1]"));
         assert_eq!(host_name("localhost").as_deref(), Some("localhost"));
@@ -581,16 +584,43 @@ mod tests {
     #[test]
     fn api_host_rule() {
         let public = v(&["dash.example"]);
-        assert!(api_host_refused("/api/snapshot", Some("evil.example:8000"), &public));
-        assert!(api_host_refused("/api/streams/orders/stop", Some("evil.example"), &public));
+        assert!(api_host_refused(
+            "/api/snapshot",
+            Some("evil.example:8000"),
+            &public
+        ));
+        assert!(api_host_refused(
+            "/api/streams/orders/stop",
+            Some("evil.example"),
+            &public
+        ));
         assert!(api_host_refused("/api", Some("evil.example"), &public));
-        assert!(!api_host_refused("/api/snapshot", Some("dash.example:8000"), &public));
-        assert!(!api_host_refused("/api/snapshot", Some("127.0.0.1:8000"), &public));
-        assert!(!api_host_refused("/api/snapshot", Some("[::1]:8000"), &public));
-        assert!(!api_host_refused("/api/snapshot", Some("localhost"), &public));
+        assert!(!api_host_refused(
+            "/api/snapshot",
+            Some("dash.example:8000"),
+            &public
+        ));
+        assert!(!api_host_refused(
+            "/api/snapshot",
+            Some("127.0.0.1:8000"),
+            &public
+        ));
+        assert!(!api_host_refused(
+            "/api/snapshot",
+            Some("[::1]:8000"),
+            &public
+        ));
+        assert!(!api_host_refused(
+            "/api/snapshot",
+            Some("localhost"),
+            &public
+        ));
         assert!(!api_host_refused("/api/snapshot", None, &public));
         for path in ["/healthz", "/metrics", "/", "/index.html", "/apiary", "/ws"] {
-            assert!(!api_host_refused(path, Some("evil.example"), &public), "{path}");
+            assert!(
+                !api_host_refused(path, Some("evil.example"), &public),
+                "{path}"
+            );
         }
         let m = host_refused_message("Evil.Example:8000");
         assert!(m.contains("--public-host evil.example"), "{m}");
@@ -624,10 +654,19 @@ mod tests {
 
     #[test]
     fn connect_source_forms() {
-        assert_eq!(connect_sources("http://127.0.0.1:9000"), v(&["ws://127.0.0.1:9000"]));
-        assert_eq!(connect_sources("https://Data.Example/"), v(&["wss://data.example"]));
+        assert_eq!(
+            connect_sources("http://127.0.0.1:9000"),
+            v(&["ws://127.0.0.1:9000"])
+        );
+        assert_eq!(
+            connect_sources("https://Data.Example/"),
+            v(&["wss://data.example"])
+        );
         assert_eq!(connect_sources("ws://h:1/ws?x=1"), v(&["ws://h:1"]));
-        assert_eq!(connect_sources("wss://[::1]:8000/live"), v(&["wss://[::1]:8000"]));
+        assert_eq!(
+            connect_sources("wss://[::1]:8000/live"),
+            v(&["wss://[::1]:8000"])
+        );
         assert_eq!(connect_sources("h:1"), v(&["ws://h:1", "wss://h:1"]));
         assert!(connect_sources("").is_empty());
         assert!(connect_sources("http://a b").is_empty());
@@ -643,21 +682,31 @@ mod tests {
             "<script src=\"echarts.min.js\"></script><script type=\"module\">alert(1)</script>",
         )
         .unwrap();
-        std::fs::write(dir.join("config.json"), r#"{"server": "ws://10.0.0.5:8000/ws"}"#).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            r#"{"server": "ws://10.0.0.5:8000/ws"}"#,
+        )
+        .unwrap();
         let csp = content_security_policy(&dir, &v(&["https://data.example"]), &[]);
         assert_eq!(
             csp,
             "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' \
              'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='; \
-             style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+             style-src 'self'; style-src-attr 'unsafe-inline'; \
              connect-src 'self' ws://10.0.0.5:8000 wss://data.example; object-src 'none'; \
              base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
         );
         let framed = content_security_policy(&dir, &[], &v(&["'self'", "https://wall.example"]));
-        assert!(framed.ends_with("frame-ancestors 'self' https://wall.example"), "{framed}");
+        assert!(
+            framed.ends_with("frame-ancestors 'self' https://wall.example"),
+            "{framed}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
         // No bundle: no hashes, still a policy.
         let bare = content_security_policy(Path::new("/nonexistent"), &[], &[]);
-        assert!(bare.contains("script-src 'self' 'wasm-unsafe-eval';"), "{bare}");
+        assert!(
+            bare.contains("script-src 'self' 'wasm-unsafe-eval';"),
+            "{bare}"
+        );
     }
 }

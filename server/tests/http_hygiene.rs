@@ -98,7 +98,8 @@ async fn request(addr: SocketAddr, method: &str, path: &str, host: &str, extra: 
             .expect("a response in time")
             .unwrap();
         out.extend_from_slice(&buf[..n]);
-        let switching = out.starts_with(b"HTTP/1.1 101") && out.windows(4).any(|w| w == b"\r\n\r\n");
+        let switching =
+            out.starts_with(b"HTTP/1.1 101") && out.windows(4).any(|w| w == b"\r\n\r\n");
         if n == 0 || switching {
             break;
         }
@@ -170,8 +171,14 @@ async fn a_rebinding_page_cannot_open_the_websocket() {
     let srv = TestServer::start(&[]).await;
     let port = srv.port();
     // evil.example resolves to 127.0.0.1: the browser sends its own name.
-    assert_eq!(page_upgrade(&srv, &format!("evil.example:{port}")).await, 403);
-    assert_eq!(page_upgrade(&srv, &format!("Evil.Example.:{port}")).await, 403);
+    assert_eq!(
+        page_upgrade(&srv, &format!("evil.example:{port}")).await,
+        403
+    );
+    assert_eq!(
+        page_upgrade(&srv, &format!("Evil.Example.:{port}")).await,
+        403
+    );
     // The names the server answers to.
     for host in [
         format!("127.0.0.1:{port}"),
@@ -188,10 +195,26 @@ async fn a_rebinding_page_cannot_open_the_websocket() {
 async fn public_host_names_the_server_may_be_reached_by() {
     let srv = TestServer::start(&["--public-host", "evil.example,dash.example"]).await;
     let port = srv.port();
-    assert_eq!(page_upgrade(&srv, &format!("evil.example:{port}")).await, 101);
-    assert_eq!(page_upgrade(&srv, &format!("DASH.example.:{port}")).await, 101);
-    assert_eq!(page_upgrade(&srv, &format!("other.example:{port}")).await, 403);
-    let r = request(srv.addr, "GET", "/api/snapshot", &format!("evil.example:{port}"), "").await;
+    assert_eq!(
+        page_upgrade(&srv, &format!("evil.example:{port}")).await,
+        101
+    );
+    assert_eq!(
+        page_upgrade(&srv, &format!("DASH.example.:{port}")).await,
+        101
+    );
+    assert_eq!(
+        page_upgrade(&srv, &format!("other.example:{port}")).await,
+        403
+    );
+    let r = request(
+        srv.addr,
+        "GET",
+        "/api/snapshot",
+        &format!("evil.example:{port}"),
+        "",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     srv.stop().await;
 }
@@ -239,7 +262,14 @@ async fn head_answers_every_get_route_without_a_body() {
     let dist = test_dist("head", None);
     let srv = TestServer::start(&["--dist", dist.to_str().unwrap()]).await;
     let host = srv.addr.to_string();
-    for path in ["/healthz", "/", "/index.html", "/style.css", "/metrics", "/api/snapshot"] {
+    for path in [
+        "/healthz",
+        "/",
+        "/index.html",
+        "/style.css",
+        "/metrics",
+        "/api/snapshot",
+    ] {
         let get = request(srv.addr, "GET", path, &host, "").await;
         let head = request(srv.addr, "HEAD", path, &host, "").await;
         assert_eq!(head.status, 200, "HEAD {path}");
@@ -280,10 +310,22 @@ async fn every_response_carries_the_security_headers() {
         ("GET", "/healthz", host.clone(), String::new(), 200),
         ("GET", "/metrics", host.clone(), String::new(), 200),
         ("GET", "/api/snapshot", host.clone(), String::new(), 200),
-        ("GET", "/api/snapshot?history=x", host.clone(), String::new(), 400),
+        (
+            "GET",
+            "/api/snapshot?history=x",
+            host.clone(),
+            String::new(),
+            400,
+        ),
         ("GET", "/nope", host.clone(), String::new(), 404),
         ("DELETE", "/healthz", host.clone(), String::new(), 405),
-        ("POST", "/api/streams/orders/stop", host.clone(), String::new(), 401),
+        (
+            "POST",
+            "/api/streams/orders/stop",
+            host.clone(),
+            String::new(),
+            401,
+        ),
         ("GET", "/ws", host.clone(), String::new(), 426),
         (
             "GET",
@@ -293,7 +335,13 @@ async fn every_response_carries_the_security_headers() {
             403,
         ),
         ("GET", "/ws", host.clone(), UPGRADE.to_string(), 101),
-        ("GET", "/api/snapshot", "evil.example".into(), String::new(), 403),
+        (
+            "GET",
+            "/api/snapshot",
+            "evil.example".into(),
+            String::new(),
+            403,
+        ),
     ];
     for (method, path, host, extra, status) in cases {
         let r = request(srv.addr, method, path, &host, &extra).await;
