@@ -489,9 +489,13 @@ async fn connect_toggle_and_pause_resume() {
 async fn server_override_points_a_static_page_at_another_server() {
     // Server A serves the page; server B (another port) has the data and
     // allows A's origin, as a CDN deployment would.
-    let a = Server::start(&["--tick-ms", "200"]);
-    let origin = a.url();
+    // A's page may connect to B only because A's CSP lists B
+    // (`--connect-src`); B accepts A's origin (`--allowed-origin`).
+    let a_port = livedash_e2e::free_port();
+    let origin = format!("http://127.0.0.1:{a_port}");
     let b_srv = Server::start(&["--tick-ms", "200", "--allowed-origin", &origin]);
+    let b_ws = format!("ws://127.0.0.1:{}", b_srv.port);
+    let a = Server::start_on(a_port, &["--tick-ms", "200", "--connect-src", &b_ws]);
     let b = Browser::start("server_override").await;
     b.check(|| async {
         b.client

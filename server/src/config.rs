@@ -106,6 +106,40 @@ pub struct Config {
     /// (`Authorization: Bearer TOKEN`); without it they are disabled.
     #[arg(long, env = "LIVEDASH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
+
+    /// A DNS name this server is reached by (repeatable; comma-separated in
+    /// the env var), e.g. `--public-host dash.example.com`. IP addresses and
+    /// `localhost` always work; for other names the page's own origin may
+    /// open /ws and /api/* answers only when listed (DNS-rebinding defence).
+    #[arg(
+        long = "public-host",
+        env = "LIVEDASH_PUBLIC_HOST",
+        value_delimiter = ',',
+        value_parser = parse_public_host
+    )]
+    pub public_hosts: Vec<String>,
+
+    /// Another livedash the page may connect to (repeatable; comma-separated
+    /// in the env var), added to the page's CSP `connect-src`: for pages
+    /// pointed elsewhere with `?server=`, e.g. `--connect-src https://data.example.com`.
+    #[arg(
+        long = "connect-src",
+        env = "LIVEDASH_CONNECT_SRC",
+        value_delimiter = ',',
+        value_parser = parse_connect_src
+    )]
+    pub connect_src: Vec<String>,
+
+    /// Who may embed the page in a frame: CSP `frame-ancestors` sources
+    /// (comma- or space-separated), e.g. `--frame-ancestors https://portal.example.com`.
+    /// Default: nobody (`frame-ancestors 'none'` and `X-Frame-Options: DENY`).
+    #[arg(
+        long = "frame-ancestors",
+        env = "LIVEDASH_FRAME_ANCESTORS",
+        value_delimiter = ',',
+        value_parser = parse_frame_ancestors
+    )]
+    pub frame_ancestors: Vec<String>,
 }
 
 /// A token: its `Debug` never shows the value, so it cannot reach a log.
@@ -144,6 +178,37 @@ pub fn token_eq(presented: &str, expected: &str) -> bool {
         diff |= (a.get(i).copied().unwrap_or(0) ^ x) as u64;
     }
     diff == 0
+}
+
+fn parse_public_host(s: &str) -> Result<String, String> {
+    let name = s.trim();
+    match crate::web::host_name(name) {
+        Some(n) if !name.ends_with(']') && n == name.trim_end_matches('.').to_ascii_lowercase() => {
+            Ok(n)
+        }
+        _ => Err(format!(
+            "{s:?} is not a host name (give the name alone, without scheme or port)"
+        )),
+    }
+}
+
+fn parse_connect_src(s: &str) -> Result<String, String> {
+    if crate::web::connect_sources(s).is_empty() {
+        return Err(format!(
+            "{s:?} is not a server address (try https://dash.example.com or ws://10.0.0.5:8000)"
+        ));
+    }
+    Ok(s.trim().to_string())
+}
+
+fn parse_frame_ancestors(s: &str) -> Result<String, String> {
+    let v = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if v.is_empty() || v.contains(|c: char| c == ';' || c.is_control() || !c.is_ascii()) {
+        return Err(format!(
+            "{s:?} is not a list of CSP frame-ancestors sources"
+        ));
+    }
+    Ok(v)
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {

@@ -15,6 +15,7 @@ pub mod routes;
 pub mod snapshot;
 pub mod streams;
 pub mod system;
+pub mod web;
 
 pub use config::Config;
 

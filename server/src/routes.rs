@@ -28,18 +28,14 @@ pub const DEV_ORIGINS: &[&str] = &["http://127.0.0.1:8080", "http://localhost:80
 const MAX_HISTORY_PARAM: usize = 1_000_000;
 
 /// Whether a browser with this `Origin` may open `/ws` on a server reached
-/// as `host`. No `Origin` (not a browser) is allowed; the page's own origin,
-/// the Trunk dev server and `--allowed-origin` entries are allowed.
-pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, extra: &[String]) -> bool {
-    let Some(origin) = origin else { return true };
-    let origin = origin.trim_end_matches('/');
-    let same = |o: &str| o.eq_ignore_ascii_case(origin);
-    if let Some(host) = host {
-        if same(&format!("http://{host}")) || same(&format!("https://{host}")) {
-            return true;
-        }
-    }
-    DEV_ORIGINS.iter().any(|o| same(o)) || extra.iter().any(|o| same(o.trim_end_matches('/')))
+/// as `host`: see [`crate::web::origin_allowed`].
+pub fn origin_allowed(
+    origin: Option<&str>,
+    host: Option<&str>,
+    extra: &[String],
+    public_hosts: &[String],
+) -> bool {
+    crate::web::origin_allowed(origin, host, extra, public_hosts)
 }
 
 /// Parse the optional `history` query parameter.
@@ -122,6 +118,7 @@ fn check_upgrade(
         h(header::ORIGIN),
         h(header::HOST),
         &hub.config.allowed_origins,
+        &hub.config.public_hosts,
     ) {
         Metrics::add(&hub.metrics.origin_rejected, 1);
         return Err(Box::new(text(
@@ -333,7 +330,7 @@ pub fn routes(
     let ws = {
         let hub = hub.clone();
         warp::path!("ws")
-            .and(warp::get())
+            .and(crate::web::get_or_head())
             .and(warp::header::headers_cloned())
             .and(warp::addr::remote())
             .and(warp::query::<HashMap<String, String>>())
@@ -343,11 +340,11 @@ pub fn routes(
             })
     };
     let healthz = warp::path!("healthz")
-        .and(warp::get())
+        .and(crate::web::get_or_head())
         .and(with_hub.clone())
         .map(|hub: Arc<Hub>| json(health(&hub).to_string()));
     let metrics = warp::path!("metrics")
-        .and(warp::get())
+        .and(crate::web::get_or_head())
         .and(with_hub.clone())
         .map(|hub: Arc<Hub>| {
             let body = hub
@@ -361,7 +358,7 @@ pub fn routes(
             r
         });
     let snapshot = warp::path!("api" / "snapshot")
-        .and(warp::get())
+        .and(crate::web::get_or_head())
         .and(with_hub.clone())
         .and(warp::query::<HashMap<String, String>>())
         .and(warp::header::optional::<String>("authorization"))
@@ -371,7 +368,7 @@ pub fn routes(
         .and(with_hub.clone())
         .and(warp::header::optional::<String>("authorization"))
         .map(control_reply);
-    let files = warp::get()
+    let files = crate::web::get_or_head()
         .and(warp::path::full())
         .and(warp::fs::dir(hub.config.dist.clone()))
         .map(|path: FullPath, file: warp::fs::File| {
@@ -382,13 +379,14 @@ pub fn routes(
             );
             r
         });
-    let no_bundle = warp::path::end().and(warp::get()).map(|| {
+    let no_bundle = warp::path::end().and(crate::web::get_or_head()).map(|| {
         let mut r = warp::reply::html(NO_BUNDLE).into_response();
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         r
     });
-    ws.or(healthz)
+    let all = ws
+        .or(healthz)
         .unify()
         .or(control)
         .unify()
@@ -399,54 +397,13 @@ pub fn routes(
         .or(files)
         .unify()
         .or(no_bundle)
-        .unify()
+        .unify();
+    crate::web::harden(all, &hub.config)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn origin_rules() {
-        let extra = vec!["https://cdn.example.com/".to_string()];
-        assert!(origin_allowed(None, Some("127.0.0.1:8000"), &[]));
-        assert!(origin_allowed(
-            Some("http://127.0.0.1:8000"),
-            Some("127.0.0.1:8000"),
-            &[]
-        ));
-        assert!(origin_allowed(
-            Some("https://dash.example"),
-            Some("dash.example"),
-            &[]
-        ));
-        assert!(origin_allowed(
-            Some("http://localhost:8080"),
-            Some("127.0.0.1:8000"),
-            &[]
-        ));
-        assert!(!origin_allowed(
-            Some("http://evil.example"),
-            Some("127.0.0.1:8000"),
-            &[]
-        ));
-        assert!(!origin_allowed(
-            Some("http://127.0.0.1:8001"),
-            Some("127.0.0.1:8000"),
-            &[]
-        ));
-        assert!(!origin_allowed(Some("null"), Some("127.0.0.1:8000"), &[]));
-        assert!(origin_allowed(
-            Some("https://CDN.example.com"),
-            Some("x"),
-            &extra
-        ));
-        assert!(!origin_allowed(
-            Some("https://cdn.example.com.evil"),
-            Some("x"),
-            &extra
-        ));
-    }
 
     #[test]
     fn history_param() {

@@ -63,10 +63,11 @@ proptest! {
         if let Ok(Some(n)) = parse_history(&q) {
             prop_assert!(n <= 1_000_000);
         }
-        let allowed = origin_allowed(Some(&origin), Some(&host), &[]);
+        let allowed = origin_allowed(Some(&origin), Some(&host), &[], &[]);
         let o = origin.trim_end_matches('/').to_ascii_lowercase();
         let h = host.to_ascii_lowercase();
-        let expected = o == format!("http://{h}") || o == format!("https://{h}")
+        let own = o == format!("http://{h}") || o == format!("https://{h}");
+        let expected = (own && livedash_server::web::host_trusted(&host, &[]))
             || o == "http://127.0.0.1:8080" || o == "http://localhost:8080";
         prop_assert_eq!(allowed, expected, "origin {:?} host {:?}", origin, host);
         let _ = cache_control(&path);
