@@ -582,3 +582,223 @@ where
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_764_547_200_000; // 2025-12-01
+
+    fn rec_json(i: u64) -> Value {
+        serde_json::json!({
+            "user_id": i, "age": 30, "gender": "F", "country": "Spain",
+            "traffic_source": "Email", "order_id": i, "item_id": i * 10,
+            "category": "Jeans", "cost": 10.5, "item_status": "Shipped",
+            "sale_price": 21.0, "created_at": NOW - 1000
+        })
+    }
+
+    fn ndjson(lines: &[Value]) -> String {
+        lines.iter().map(|v| v.to_string() + "\n").collect()
+    }
+
+    fn with(i: u64, name: &str, v: Value) -> Value {
+        let mut r = rec_json(i);
+        r[name] = v;
+        r
+    }
+
+    fn err(body: &[u8]) -> IngestError {
+        parse(body, NOW).expect_err("refused")
+    }
+
+    #[test]
+    fn a_json_array_is_parsed() {
+        let body = Value::Array((1..=3).map(rec_json).collect()).to_string();
+        let got = parse(body.as_bytes(), NOW).unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2].order_id, 3);
+        assert_eq!(got[2].item_id, 30);
+        assert_eq!(got[0].sale_price, 21.0);
+        assert_eq!(got[0].country, "Spain");
+        assert_eq!(got[0].created_at, NOW - 1000);
+        let spaced = format!("  \n\t{body}\n  ");
+        assert_eq!(parse(spaced.as_bytes(), NOW).unwrap().len(), 3);
+        assert!(parse(b"[]", NOW).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ndjson_with_blank_lines_and_crlf() {
+        let body = format!(
+            "\n{}\r\n\r\n   \n{}\r\n{}",
+            rec_json(1),
+            rec_json(2),
+            rec_json(3)
+        );
+        let got = parse(body.as_bytes(), NOW).unwrap();
+        assert_eq!(
+            got.iter().map(|r| r.order_id).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn the_first_bad_ndjson_line_is_named() {
+        let body = ndjson(&[
+            rec_json(1),
+            rec_json(2),
+            with(3, "sale_price", "12.5x".into()),
+            with(4, "age", "old".into()),
+        ]);
+        let e = err(body.as_bytes());
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.line, Some(3));
+        assert_eq!(
+            e.message,
+            r#"line 3: field "sale_price": expected a number, got "12.5x""#
+        );
+        // Blank lines count: line numbers are the body's own.
+        let body = format!("{}\n\n{{\"user_id\": 1,\n", rec_json(1));
+        let e = err(body.as_bytes());
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.starts_with("line 3: EOF"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_first_bad_array_element_is_named() {
+        let body = Value::Array(vec![
+            rec_json(1),
+            rec_json(2),
+            with(3, "country", Value::Null),
+        ])
+        .to_string();
+        let e = err(body.as_bytes());
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.line, Some(3));
+        assert!(
+            e.message.contains(r#"field "country": expected a string, got null"#),
+            "{}",
+            e.message
+        );
+        let e = err(format!("[{}, 7]", rec_json(1)).as_bytes());
+        assert_eq!((e.status, e.line), (StatusCode::UNPROCESSABLE_ENTITY, Some(2)));
+        assert!(e.message.contains("expected an object"), "{}", e.message);
+    }
+
+    #[test]
+    fn nan_and_infinity_are_refused() {
+        for bad in ["NaN", "Infinity", "-Infinity", "1e999"] {
+            let line = rec_json(1)
+                .to_string()
+                .replace("\"sale_price\":21.0", &format!("\"sale_price\":{bad}"));
+            assert!(line.contains(bad), "{line}");
+            let e = err(line.as_bytes());
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}: {}", e.message);
+            assert_eq!(e.line, Some(1));
+            let e = err(format!("[{line}]").as_bytes());
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}: {}", e.message);
+        }
+        let e = err(with(1, "cost", "NaN".into()).to_string().as_bytes());
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(e.message.contains(r#"field "cost": expected a number, got "NaN""#));
+        let e = err(with(1, "cost", (-1.0).into()).to_string().as_bytes());
+        assert!(e.message.contains("must be from 0"), "{}", e.message);
+    }
+
+    #[test]
+    fn wrong_types_are_refused() {
+        let cases = [
+            ("user_id", Value::from(-1), "expected an integer"),
+            ("order_id", Value::from(1.5), "expected an integer"),
+            ("item_id", Value::from("7"), "expected an integer"),
+            ("age", Value::from(256), "from 0 to 255"),
+            ("gender", Value::from(1), "expected a string, got 1"),
+            ("category", Value::from(""), "must not be empty"),
+            ("item_status", serde_json::json!(["x"]), "got an array"),
+            ("created_at", Value::from(1_700_000_000u64), "not seconds"),
+            ("created_at", Value::from(NOW + 3_600_000), "ahead of the server's clock"),
+            ("created_at", Value::from("2025-12-01"), "epoch milliseconds"),
+        ];
+        for (name, v, want) in cases {
+            let e = err(with(1, name, v.clone()).to_string().as_bytes());
+            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}={v}");
+            assert!(
+                e.message.contains(&format!("field \"{name}\"")) && e.message.contains(want),
+                "{name}={v}: {}",
+                e.message
+            );
+        }
+        let e = err(b"42\n");
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn a_missing_field_is_named_and_extra_fields_are_ignored() {
+        let mut r = rec_json(1);
+        r.as_object_mut().unwrap().remove("traffic_source");
+        let e = err(r.to_string().as_bytes());
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.message, r#"line 1: missing field "traffic_source""#);
+        let extra = with(1, "shipped_at", "whenever".into());
+        assert_eq!(parse(extra.to_string().as_bytes(), NOW).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_huge_string_is_refused() {
+        let e = err(with(1, "country", "x".repeat(257).into()).to_string().as_bytes());
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(e.message.contains("257 bytes"), "{}", e.message);
+        let ok = with(1, "country", "é".repeat(128).into());
+        assert_eq!(parse(ok.to_string().as_bytes(), NOW).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_syntax_error() {
+        let good = rec_json(1).to_string();
+        let mut body = format!("{good}\n").into_bytes();
+        let bad = good.replace("Spain", "Sp\u{1}in").into_bytes();
+        let at = bad.iter().position(|&b| b == 1).unwrap();
+        let mut bad = bad;
+        bad[at] = 0xff;
+        body.extend_from_slice(&bad);
+        let e = err(&body);
+        assert_eq!((e.status, e.line), (StatusCode::BAD_REQUEST, Some(2)));
+        assert!(e.message.contains("invalid UTF-8"), "{}", e.message);
+        let mut arr = b"[".to_vec();
+        arr.extend_from_slice(good.as_bytes());
+        arr.push(b',');
+        arr.extend_from_slice(&bad);
+        arr.push(b']');
+        let e = err(&arr);
+        assert_eq!((e.status, e.line), (StatusCode::BAD_REQUEST, Some(2)));
+    }
+
+    #[test]
+    fn truncated_json_is_a_syntax_error() {
+        let body = Value::Array((1..=3).map(rec_json).collect()).to_string();
+        let cut = &body[..body.len() - 20];
+        let e = err(cut.as_bytes());
+        assert_eq!((e.status, e.line), (StatusCode::BAD_REQUEST, Some(3)));
+        let e = err(format!("{body} trailing").as_bytes());
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let e = err(b"{\"user_id\": 1");
+        assert_eq!((e.status, e.line), (StatusCode::BAD_REQUEST, Some(1)));
+        let e = err(b"   \n ");
+        assert_eq!((e.status, e.line), (StatusCode::BAD_REQUEST, None));
+    }
+
+    #[test]
+    fn gzip_is_decoded_within_the_limit() {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let mut z = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&vec![b' '; 100_000]).unwrap();
+        let bomb = z.finish().unwrap();
+        assert!(bomb.len() < 2_000);
+        let e = gunzip(&bomb, 10_000).unwrap_err();
+        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(gunzip(&bomb, 100_000).unwrap().len(), 100_000);
+        assert_eq!(gunzip(b"nope", 100).unwrap_err().status, StatusCode::BAD_REQUEST);
+    }
+}
