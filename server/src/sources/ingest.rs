@@ -677,12 +677,16 @@ mod tests {
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e.line, Some(3));
         assert!(
-            e.message.contains(r#"field "country": expected a string, got null"#),
+            e.message
+                .contains(r#"field "country": expected a string, got null"#),
             "{}",
             e.message
         );
         let e = err(format!("[{}, 7]", rec_json(1)).as_bytes());
-        assert_eq!((e.status, e.line), (StatusCode::UNPROCESSABLE_ENTITY, Some(2)));
+        assert_eq!(
+            (e.status, e.line),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(2))
+        );
         assert!(e.message.contains("expected an object"), "{}", e.message);
     }
 
@@ -701,7 +705,9 @@ mod tests {
         }
         let e = err(with(1, "cost", "NaN".into()).to_string().as_bytes());
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(e.message.contains(r#"field "cost": expected a number, got "NaN""#));
+        assert!(e
+            .message
+            .contains(r#"field "cost": expected a number, got "NaN""#));
         let e = err(with(1, "cost", (-1.0).into()).to_string().as_bytes());
         assert!(e.message.contains("must be from 0"), "{}", e.message);
     }
@@ -717,8 +723,16 @@ mod tests {
             ("category", Value::from(""), "must not be empty"),
             ("item_status", serde_json::json!(["x"]), "got an array"),
             ("created_at", Value::from(1_700_000_000u64), "not seconds"),
-            ("created_at", Value::from(NOW + 3_600_000), "ahead of the server's clock"),
-            ("created_at", Value::from("2025-12-01"), "epoch milliseconds"),
+            (
+                "created_at",
+                Value::from(NOW + 3_600_000),
+                "ahead of the server's clock",
+            ),
+            (
+                "created_at",
+                Value::from("2025-12-01"),
+                "epoch milliseconds",
+            ),
         ];
         for (name, v, want) in cases {
             let e = err(with(1, name, v.clone()).to_string().as_bytes());
@@ -746,7 +760,9 @@ mod tests {
 
     #[test]
     fn a_huge_string_is_refused() {
-        let e = err(with(1, "country", "x".repeat(257).into()).to_string().as_bytes());
+        let e = err(with(1, "country", "x".repeat(257).into())
+            .to_string()
+            .as_bytes());
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(e.message.contains("257 bytes"), "{}", e.message);
         let ok = with(1, "country", "é".repeat(128).into());
@@ -799,6 +815,9 @@ mod tests {
         let e = gunzip(&bomb, 10_000).unwrap_err();
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(gunzip(&bomb, 100_000).unwrap().len(), 100_000);
-        assert_eq!(gunzip(b"nope", 100).unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            gunzip(b"nope", 100).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
     }
 }
