@@ -59,6 +59,9 @@ pub const MAX_FUTURE_MS: u64 = 60_000;
 const BLOCKING_PARSE_BYTES: usize = 64 * 1024;
 /// The whole body must arrive within this time (408 otherwise).
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bodies being read or parsed at once, at most (each up to
+/// `--ingest-max-bytes`); one more gets 429.
+pub const MAX_CONCURRENT_BODIES: usize = 4;
 /// `Retry-After` seconds with 429 (the queue drains every tick).
 const RETRY_FULL_S: u64 = 1;
 /// `Retry-After` seconds with 503.
@@ -537,6 +540,16 @@ where
     B: Buf,
 {
     let gzip = check_headers(hub, shutdown, headers)?;
+    let inbox = hub.inbox.as_ref().expect("checked with the token");
+    // Memory for bodies is bounded too: a few at once, each bounded.
+    let _reading = inbox.readers.try_acquire().map_err(|_| {
+        IngestError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "{MAX_CONCURRENT_BODIES} ingest requests are being read already; retry shortly"
+            ),
+        )
+    })?;
     let max = hub.config.ingest_max_bytes;
     let raw = read_body(body, max).await?;
     let now = livedash_shared::now_ms();
@@ -565,7 +578,6 @@ where
     if let Some(e) = unavailable(hub, shutdown) {
         return Err(e);
     }
-    let inbox = hub.inbox.as_ref().expect("checked with the token");
     match inbox.try_push(live) {
         Ok(()) => Ok((n, expired)),
         Err(Refused::Full) => Err(IngestError::new(

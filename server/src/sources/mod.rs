@@ -135,6 +135,9 @@ pub struct Inbox {
     /// Bound on `pending`.
     cap: u64,
     closed: AtomicBool,
+    /// Permits for request bodies being read and parsed at once
+    /// ([`ingest::MAX_CONCURRENT_BODIES`]).
+    pub readers: tokio::sync::Semaphore,
 }
 
 impl Inbox {
@@ -148,6 +151,7 @@ impl Inbox {
             pending: AtomicU64::new(0),
             cap,
             closed: AtomicBool::new(false),
+            readers: tokio::sync::Semaphore::new(ingest::MAX_CONCURRENT_BODIES),
         })
     }
 
