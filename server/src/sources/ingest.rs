@@ -137,8 +137,11 @@ fn uint(m: &Map<String, Value>, name: &str, max: u64) -> Result<u64, String> {
     }
 }
 
-fn string(m: &Map<String, Value>, name: &str) -> Result<String, String> {
-    let v = field(m, name)?;
+/// A string field, moved out of the record (no copy).
+fn string(m: &mut Map<String, Value>, name: &str) -> Result<String, String> {
+    let v = m
+        .get_mut(name)
+        .ok_or_else(|| format!("missing field \"{name}\""))?;
     let Value::String(s) = v else {
         return Err(format!(
             "field \"{name}\": expected a string, got {}",
@@ -154,7 +157,7 @@ fn string(m: &Map<String, Value>, name: &str) -> Result<String, String> {
             s.len()
         ));
     }
-    Ok(s.clone())
+    Ok(std::mem::take(s))
 }
 
 fn money(m: &Map<String, Value>, name: &str) -> Result<f64, String> {
@@ -198,13 +201,14 @@ fn created_at(m: &Map<String, Value>, now_ms: u64) -> Result<u64, String> {
 }
 
 /// Validate one parsed value as an order record.
-pub fn record(v: &Value, now_ms: u64) -> Result<OrderRecord, String> {
-    let Value::Object(m) = v else {
+pub fn record(v: Value, now_ms: u64) -> Result<OrderRecord, String> {
+    let Value::Object(mut m) = v else {
         return Err(format!(
             "expected an object with the 12 order record fields, got {}",
-            shown(v)
+            shown(&v)
         ));
     };
+    let m = &mut m;
     Ok(OrderRecord {
         user_id: uint(m, "user_id", u64::MAX)?,
         age: uint(m, "age", u8::MAX as u64)? as u8,
@@ -253,7 +257,7 @@ fn parse_ndjson(body: &[u8], now_ms: u64) -> Result<Vec<OrderRecord>, IngestErro
         let v: Value = serde_json::from_slice(line)
             .map_err(|e| IngestError::at(StatusCode::BAD_REQUEST, n, syntax(&e)))?;
         out.push(
-            record(&v, now_ms)
+            record(v, now_ms)
                 .map_err(|e| IngestError::at(StatusCode::UNPROCESSABLE_ENTITY, n, e))?,
         );
     }
@@ -287,7 +291,7 @@ impl<'de> Visitor<'de> for Elements<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(v) = seq.next_element::<Value>()? {
-            match record(&v, self.now_ms) {
+            match record(v, self.now_ms) {
                 Ok(r) => self.out.push(r),
                 Err(e) => {
                     *self.bad = Some((self.out.len() + 1, e));
