@@ -820,6 +820,42 @@ mod tests {
         assert_eq!((e.status, e.line), (StatusCode::BAD_REQUEST, None));
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes, and valid bodies with one byte changed, never
+        /// panic: they parse, or name a line within the body.
+        #[test]
+        fn any_body_parses_or_names_a_line(
+            junk in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+            array in proptest::bool::ANY,
+            at in 0usize..10_000,
+            byte in proptest::num::u8::ANY,
+        ) {
+            let _ = parse(&junk, NOW);
+            let recs: Vec<Value> = (1..=4).map(rec_json).collect();
+            let mut body = if array {
+                Value::Array(recs).to_string().into_bytes()
+            } else {
+                ndjson(&recs).into_bytes()
+            };
+            let i = at % body.len();
+            body[i] = byte;
+            match parse(&body, NOW) {
+                Ok(got) => proptest::prop_assert!(got.len() <= 4),
+                Err(e) => {
+                    let lines = if array { 5 } else { body.split(|&b| b == b'\n').count() };
+                    proptest::prop_assert!(
+                        e.line.is_some_and(|n| (1..=lines).contains(&n)),
+                        "{:?}", e
+                    );
+                    proptest::prop_assert!(
+                        e.status == StatusCode::BAD_REQUEST
+                            || e.status == StatusCode::UNPROCESSABLE_ENTITY
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn gzip_is_decoded_within_the_limit() {
         use flate2::write::GzEncoder;
