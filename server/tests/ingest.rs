@@ -420,7 +420,7 @@ async fn a_stopped_stream_or_a_wrong_type_is_refused() {
     let a = post_with(
         srv.addr,
         &format!(
-            "Authorization: Bearer {TOKEN}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            "Authorization: Bearer {TOKEN}\r\nContent-Type: multipart/form-data; boundary=x\r\n"
         ),
         body.clone().into_bytes(),
         false,

@@ -424,7 +424,14 @@ fn check_headers(
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        if !["application/json", "application/x-ndjson", "text/plain"].contains(&mime.as_str()) {
+        // curl's `--data-binary` default type is accepted too.
+        let accepted = [
+            "application/json",
+            "application/x-ndjson",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+        ];
+        if !accepted.contains(&mime.as_str()) {
             return Err(IngestError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("Content-Type {mime:?}: expected application/json, application/x-ndjson or text/plain"),
