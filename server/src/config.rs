@@ -140,6 +140,54 @@ pub struct Config {
         value_parser = parse_frame_ancestors
     )]
     pub frame_ancestors: Vec<String>,
+
+    /// Where `orders` come from: `generator` (the built-in theLook
+    /// generator; HTTP-ingested records are added when --ingest-token is
+    /// set) or `ingest` (only records pushed to `POST /api/ingest/orders`;
+    /// needs --ingest-token).
+    #[arg(long, env = "LIVEDASH_SOURCE", value_enum, default_value_t = SourceKind::Generator)]
+    pub source: SourceKind,
+
+    /// Token for `POST /api/ingest/orders` (`Authorization: Bearer TOKEN`);
+    /// without it the endpoint answers 404.
+    #[arg(
+        long,
+        env = "LIVEDASH_INGEST_TOKEN",
+        hide_env_values = true,
+        required_if_eq("source", "ingest")
+    )]
+    pub ingest_token: Option<Secret>,
+
+    /// Largest accepted ingest body in bytes (after gzip decoding); a
+    /// bigger one gets 413 and is not read further.
+    #[arg(long, env = "LIVEDASH_INGEST_MAX_BYTES", default_value_t = 10 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
+    pub ingest_max_bytes: u64,
+
+    /// Ingested records waiting for the next orders tick, at most; a request
+    /// that would exceed it gets 429 with `Retry-After`.
+    #[arg(long, env = "LIVEDASH_INGEST_QUEUE", default_value_t = 200_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub ingest_queue: u64,
+}
+
+/// Where the `orders` stream's records come from.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// The built-in theLook generator (plus ingested records, if enabled).
+    Generator,
+    /// Only records pushed to `POST /api/ingest/orders`.
+    Ingest,
+}
+
+impl SourceKind {
+    /// The name `/healthz` reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Generator => "generator",
+            SourceKind::Ingest => "ingest",
+        }
+    }
 }
 
 /// A token: its `Debug` never shows the value, so it cannot reach a log.
@@ -294,5 +342,20 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.allowed_origins.len(), 2);
+    }
+
+    #[test]
+    fn source_flags() {
+        let c = Config::default();
+        assert_eq!(c.source, SourceKind::Generator);
+        assert!(c.ingest_token.is_none());
+        assert_eq!(c.ingest_max_bytes, 10 * 1024 * 1024);
+        let e = Config::try_parse_from(["livedash", "--source", "ingest"]).unwrap_err();
+        assert!(e.to_string().contains("ingest-token"), "{e}");
+        let c = Config::try_parse_from(["livedash", "--source", "ingest", "--ingest-token", "t0k"])
+            .unwrap();
+        assert_eq!(c.source, SourceKind::Ingest);
+        assert!(!format!("{c:?}").contains("t0k"));
+        assert!(Config::try_parse_from(["livedash", "--source", "postgres"]).is_err());
     }
 }

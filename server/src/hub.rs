@@ -16,6 +16,7 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
 use crate::snapshot::SnapshotCache;
+use crate::sources::Inbox;
 use crate::streams::StreamSwitches;
 use livedash_shared::{
     Clients, Event, KpiPoint, Level, Orders, Seqs, ServerMessage, Snapshot, Streams, System, Topic,
@@ -107,6 +108,9 @@ pub struct Hub {
     pub snapshots: SnapshotCache,
     /// Connection slots (`--max-connections`, `--max-per-ip`).
     pub limits: Arc<Limits>,
+    /// Where pushed records (`POST /api/ingest/orders`) wait for the next
+    /// orders tick; `None` without `--ingest-token`.
+    pub inbox: Option<Arc<Inbox>>,
     /// The broadcast ring.
     tx: broadcast::Sender<Frame>,
     /// One lock per topic, held while a frame of that topic is built and
@@ -143,8 +147,13 @@ impl Hub {
             config.max_per_ip,
             config.limit_loopback,
         );
+        let inbox = config
+            .ingest_token
+            .as_ref()
+            .map(|_| Inbox::new(config.ingest_queue));
         Arc::new(Hub {
             limits,
+            inbox,
             config,
             metrics: Metrics::default(),
             started: Instant::now(),

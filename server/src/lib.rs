@@ -13,6 +13,7 @@ pub mod presence;
 pub mod producers;
 pub mod routes;
 pub mod snapshot;
+pub mod sources;
 pub mod streams;
 pub mod system;
 pub mod web;
@@ -54,9 +55,13 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     producers::spawn(hub.clone(), stop_rx.clone());
     let routes = routes::routes(hub.clone(), stop_rx);
+    let inbox = hub.inbox.clone();
     let signal = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
+        if let Some(inbox) = inbox {
+            inbox.close(); // ingest answers 503 from now on
+        }
     };
     warp::serve(routes)
         .incoming(listener)

@@ -54,12 +54,29 @@ pub struct Metrics {
     pub duplicate_items: AtomicU64,
     /// Total nanoseconds spent aggregating + serializing orders ticks.
     pub tick_nanos: AtomicU64,
+    /// `POST /api/ingest/orders` answers, by status code ([`INGEST_CODES`]).
+    pub ingest_requests: [AtomicU64; INGEST_CODES.len()],
+    /// Records accepted by ingest (202), expired ones included.
+    pub ingest_records: AtomicU64,
+    /// Pushed records dropped because their `created_at` was already
+    /// outside the lookback window (at the request or at the tick).
+    pub ingest_expired: AtomicU64,
 }
+
+/// The status codes `POST /api/ingest/orders` answers with.
+pub const INGEST_CODES: [u16; 10] = [202, 400, 401, 404, 408, 413, 415, 422, 429, 503];
 
 impl Metrics {
     /// Add `n` to a counter.
     pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Relaxed);
+    }
+
+    /// Count one ingest answer.
+    pub fn ingest_answered(&self, code: u16) {
+        if let Some(i) = INGEST_CODES.iter().position(|&c| c == code) {
+            Metrics::add(&self.ingest_requests[i], 1);
+        }
     }
 
     /// Prometheus text exposition. `queue_depth` is the broadcast ring's
@@ -211,6 +228,18 @@ impl Metrics {
             format!("{:.6}", self.tick_nanos.load(Relaxed) as f64 / 1e9),
         );
         m(
+            "ingest_records_total",
+            "counter",
+            "Order records accepted by POST /api/ingest/orders.",
+            g(&self.ingest_records),
+        );
+        m(
+            "ingest_expired_total",
+            "counter",
+            "Pushed records dropped as older than the lookback window.",
+            g(&self.ingest_expired),
+        );
+        m(
             "broadcast_queue_depth",
             "gauge",
             "Frames in the broadcast ring.",
@@ -222,6 +251,18 @@ impl Metrics {
             "Seconds since the server started.",
             format!("{uptime_s:.3}"),
         );
+        let _ = writeln!(
+            out,
+            "# HELP livedash_ingest_requests_total POST /api/ingest/orders answers by status code."
+        );
+        let _ = writeln!(out, "# TYPE livedash_ingest_requests_total counter");
+        for (code, c) in INGEST_CODES.iter().zip(&self.ingest_requests) {
+            let _ = writeln!(
+                out,
+                "livedash_ingest_requests_total{{code=\"{code}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
         out
     }
 }

@@ -5,9 +5,9 @@
 
 use crate::aggregate::Aggregator;
 use crate::events::{notable_orders, Alerts};
-use crate::generator::Generator;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::sources::{Sources, Tick};
 use crate::streams::Stream;
 use livedash_shared::Level;
 use std::future::Future;
@@ -115,14 +115,14 @@ async fn until_stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Every `--tick-ms`: generate, aggregate (here, not in the hub), publish
-/// `orders` and notable orders.
+/// Every `--tick-ms`: take the sources' records (generator, pushed
+/// records), aggregate (here, not in the hub), publish `orders` and notable
+/// orders.
 async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
-    let seed = hub.config.seed.unwrap_or_else(rand::random);
-    let mut generator = Generator::new(seed, hub.config.orders_per_sec);
-    let mut agg = Aggregator::new(hub.config.lookback.as_millis() as u64);
+    let mut sources = Sources::for_hub(&hub, livedash_shared::now_ms());
+    let lookback_ms = hub.config.lookback.as_millis() as u64;
+    let mut agg = Aggregator::new(lookback_ms);
     let mut duplicates_seen = 0;
-    generator.generate(livedash_shared::now_ms());
     let mut tick = tokio::time::interval(hub.config.tick_period());
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     tick.tick().await;
@@ -134,10 +134,12 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
             _ = tick.tick() => {}
         }
         let now = livedash_shared::now_ms();
-        let records = generator.generate(now);
         if !hub.streams.is_on(Stream::Orders) {
+            sources.idle(now);
             continue; // stopped by an admin: no orders arrive, no frames
         }
+        let Tick { records, expired } = sources.poll(now, now.saturating_sub(lookback_ms));
+        Metrics::add(&hub.metrics.ingest_expired, expired);
         let notable = notable_orders(&records);
         let t0 = Instant::now();
         let frame = agg.tick(0, now, records);

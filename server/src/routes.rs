@@ -308,6 +308,11 @@ pub fn health(hub: &Hub) -> serde_json::Value {
         "clients": hub.presence.count(),
         "uptime_s": hub.started.elapsed().as_secs_f64(),
         "streams": streams,
+        "source": {
+            "kind": hub.config.source.name(),
+            "ok": true,
+            "ingest": hub.inbox.is_some(),
+        },
     })
 }
 
@@ -327,6 +332,7 @@ pub fn routes(
         let hub = hub.clone();
         warp::any().map(move || hub.clone())
     };
+    let ingest_shutdown = shutdown.clone();
     let ws = {
         let hub = hub.clone();
         warp::path!("ws")
@@ -363,6 +369,16 @@ pub fn routes(
         .and(warp::query::<HashMap<String, String>>())
         .and(warp::header::optional::<String>("authorization"))
         .and_then(snapshot_reply);
+    let ingest = {
+        let shutdown = ingest_shutdown;
+        warp::path!("api" / "ingest" / "orders")
+            .and(warp::post())
+            .and(with_hub.clone())
+            .and(warp::any().map(move || shutdown.clone()))
+            .and(warp::header::headers_cloned())
+            .and(warp::body::stream())
+            .then(crate::sources::ingest::handle)
+    };
     let control = warp::path!("api" / "streams" / String / String)
         .and(warp::post())
         .and(with_hub.clone())
@@ -387,6 +403,8 @@ pub fn routes(
     });
     let all = ws
         .or(healthz)
+        .unify()
+        .or(ingest)
         .unify()
         .or(control)
         .unify()
