@@ -1,7 +1,7 @@
 //! `cargo xtask bench [--quick] [--scenario NAME]`: fan-out benchmarks.
 //!
 //! Each scenario starts a fresh `livedash` (release) and runs `loadgen`
-//! against it; most also run the same load against `limit-proxy` (frames of
+//! against it; most also run the same load against `bare-proxy` (frames of
 //! the same mean size and rate, no application logic) in the same run, and
 //! report livedash / proxy. The table is printed and BENCHMARKS.md is
 //! rewritten from it (never edited by hand).
@@ -285,7 +285,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 "--rate-hz".into(),
                 hz.to_string(),
             ];
-            let (proxy, port) = start("limit-proxy", &pargs)?;
+            let (proxy, port) = start("bare-proxy", &pargs)?;
             let p = load(port, proxy.0.id(), sc.clients, sc.hold, 0)?;
             drop(proxy);
             println!("    {}", row(sc.name, &sc.what, "limit proxy", &p));
