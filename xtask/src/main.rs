@@ -20,7 +20,8 @@ commands:
   test                    every test: unit, integration, end-to-end in headless Chromium
   bench [--quick]         fan-out benchmarks; rewrites BENCHMARKS.md
   soak [--minutes N]      one tab at 20 updates/s for N minutes (default 30):
-                          JS heap slope, DOM nodes, ECharts instances";
+                          JS heap and wasm memory slopes, DOM nodes, ECharts
+                          instances; writes its section of BENCHMARKS.md";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
