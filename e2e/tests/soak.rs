@@ -108,7 +108,7 @@ async fn soak() {
     let dist = dist.display().to_string();
     let server = Server::start(&[
         "--dist",
-        &dist,
+        dist.as_str(),
         "--tick-ms",
         "50",
         "--system-ms",
