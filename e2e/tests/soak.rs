@@ -83,7 +83,9 @@ fn dist_with_probe() -> Result<(PathBuf, bool), String> {
         return Ok((src, false));
     }
     if !html.contains("TrunkApplicationStarted") {
-        return Err("dist/index.html has no TrunkApplicationStarted event (not Trunk 0.21?)".into());
+        return Err(
+            "dist/index.html has no TrunkApplicationStarted event (not Trunk 0.21?)".into(),
+        );
     }
     let dst = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/soak-dist");
     let _ = std::fs::remove_dir_all(&dst);

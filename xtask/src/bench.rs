@@ -241,7 +241,7 @@ struct Target {
 
 /// The run with the largest `key` (the worst one when larger is worse).
 fn worst_by<'a>(runs: impl Iterator<Item = &'a Run>, key: impl Fn(&Run) -> f64) -> Option<&'a Run> {
-    runs.max_by(|a, b| key(*a).total_cmp(&key(*b)))
+    runs.max_by(|a, b| key(a).total_cmp(&key(b)))
 }
 
 fn targets(runs: &[Run], micro: &Json) -> Vec<Target> {
@@ -522,7 +522,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
     } else {
         let list: Vec<String> = shared
             .iter()
-            .map(|(n, most, k)| format!("`{n}` (up to {most} at once, before {k} of {samples} steps)"))
+            .map(|(n, most, k)| {
+                format!("`{n}` (up to {most} at once, before {k} of {samples} steps)")
+            })
             .collect();
         format!(
             "**The machine was shared**: other processes ran beside the benchmark: {}; 1-minute load \
@@ -682,7 +684,10 @@ mod tests {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(nominal_hz(&a(&[])), 2.0);
         assert_eq!(nominal_hz(&a(&["--tick-ms", "50"])), 21.0);
-        assert_eq!(nominal_hz(&a(&["--tick-ms", "50", "--system-ms", "200"])), 25.0);
+        assert_eq!(
+            nominal_hz(&a(&["--tick-ms", "50", "--system-ms", "200"])),
+            25.0
+        );
     }
 
     #[test]
@@ -691,10 +696,16 @@ mod tests {
             run("capacity", 1000, &[], report(1000.0, 2.0, 10.0, 11.0)),
             run("bigtick", 2000, &[], report(2000.0, 2.0, 160.0, 121.8)),
             // Delivers 10 of 21 nominal frames per client per second.
-            run("stress", 2000, &["--tick-ms", "50"], report(2000.0, 10.0, 20.0, 9.0)),
+            run(
+                "stress",
+                2000,
+                &["--tick-ms", "50"],
+                report(2000.0, 10.0, 20.0, 9.0),
+            ),
             run("capacity", 19_900, &[], report(19_900.0, 2.0, 300.0, 11.0)),
         ];
-        let micro = serde_json::json!({"aggregate_tick_us_median": 100.0, "aggregate_tick_us_p99": 250.0});
+        let micro =
+            serde_json::json!({"aggregate_tick_us_median": 100.0, "aggregate_tick_us_p99": 250.0});
         let t = targets(&runs, &micro);
         let find = |s: &str| t.iter().find(|x| x.target.contains(s)).unwrap();
         let held = find("20,000");
@@ -718,8 +729,14 @@ mod tests {
 
     #[test]
     fn targets_can_be_reached() {
-        let runs = vec![run("capacity", 20_000, &[], report(20_000.0, 1.9, 40.0, 12.0))];
-        let micro = serde_json::json!({"aggregate_tick_us_median": 100.0, "aggregate_tick_us_p99": 150.0});
+        let runs = vec![run(
+            "capacity",
+            20_000,
+            &[],
+            report(20_000.0, 1.9, 40.0, 12.0),
+        )];
+        let micro =
+            serde_json::json!({"aggregate_tick_us_median": 100.0, "aggregate_tick_us_p99": 150.0});
         let t = targets(&runs, &micro);
         // Spread applies up to 10k clients only: no run in scope, no row.
         assert_eq!(t.len(), 4);
