@@ -527,9 +527,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
             })
             .collect();
         format!(
-            "**The machine was shared**: other processes ran beside the benchmark: {}; 1-minute load \
-             average up to {max_load:.1} before a step. Absolute times are pessimistic; the same-run \
-             ratios against the bare proxy hold better.",
+            "**The machine was shared**: other processes ran beside the benchmark: {} (a running \
+             `cargo xtask soak` tab counts as `chromium`); 1-minute load average up to {max_load:.1} \
+             before a step. Absolute times are pessimistic; the same-run ratios against the bare \
+             proxy hold better.",
             list.join(", ")
         )
     };
