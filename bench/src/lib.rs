@@ -1,10 +1,14 @@
-//! Load generator and limit proxy for livedash.
+//! Load generator and bare broadcast proxy for livedash.
 //!
-//! - [`loadgen`]: N WebSocket clients on loopback reading every frame;
-//!   reports delivery, fan-out spread, latency and the server's CPU and RSS.
-//! - [`proxy`]: a bare tokio broadcast server sending pre-serialized frames
-//!   of a given size and rate, no application logic: the ceiling on this
-//!   machine, measured in the same run.
+//! - [`loadgen`]: N WebSocket clients on loopback reading every frame, all in
+//!   one single-threaded tokio runtime per process; reports delivery (per
+//!   topic), fan-out spread, latency and the server's CPU and RSS.
+//! - [`proxy`]: a bare broadcast server on a single-threaded tokio runtime
+//!   that sends one pre-serialized frame of a given size at a given nominal
+//!   rate to every client and flushes every frame, with no application
+//!   logic. It is a peer measured in the same run under the same nominal
+//!   load, not an upper bound: livedash runs on a multi-threaded runtime and
+//!   may beat it.
 
 pub mod loadgen;
 pub mod proxy;

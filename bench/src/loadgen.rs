@@ -71,6 +71,10 @@ pub struct Report {
     pub window_s: f64,
     /// Frames delivered per second in the window, over all clients.
     pub frames_per_sec: f64,
+    /// Of those, `orders` frames.
+    pub orders_frames_per_sec: f64,
+    /// Of those, `system` frames.
+    pub system_frames_per_sec: f64,
     pub bytes_per_sec: f64,
     /// Mean payload size of the frames counted.
     pub mean_frame_bytes: f64,
@@ -286,12 +290,15 @@ fn summarize(
     let mut spread = Vec::new();
     let mut latency = Vec::new();
     let (mut frames, mut bytes) = (0u64, 0u64);
+    // Frames per topic code (1 orders, 2 system, 3 clients, 4 event).
+    let mut by_topic = [0u64; 5];
     for r in &results {
         for a in &r.arrivals {
             if in_window(&a.key) {
                 spread.push((a.at_ns - first[&a.key].0) as f64 / 1e6);
                 latency.push(a.latency_ms.max(0.0));
                 frames += 1;
+                by_topic[usize::from(a.key.0).min(4)] += 1;
                 bytes += a.bytes as u64;
             }
         }
@@ -310,6 +317,8 @@ fn summarize(
         dropped,
         window_s,
         frames_per_sec: frames as f64 / window_s,
+        orders_frames_per_sec: by_topic[1] as f64 / window_s,
+        system_frames_per_sec: by_topic[2] as f64 / window_s,
         bytes_per_sec: bytes as f64 / window_s,
         mean_frame_bytes: if frames > 0 {
             bytes as f64 / frames as f64

@@ -1,7 +1,9 @@
-//! The limit proxy: a bare broadcast server with no application logic. It
-//! sends pre-serialized frames shaped like livedash's (`type`, `seq`, `ts`,
-//! padding to a given size) at a given rate to every client: the practical
-//! ceiling of WebSocket fan-out on this machine.
+//! The bare broadcast proxy: a broadcast server with no application logic.
+//! It sends pre-serialized frames shaped like livedash's (`type`, `seq`,
+//! `ts`, padding to a given size) at a given nominal rate to every client,
+//! one `send` (write and flush) per frame per client. Run by `bare-proxy` on
+//! a single-threaded tokio runtime: a same-run peer for livedash (which is
+//! multi-threaded), not a ceiling.
 
 use futures_util::{SinkExt, StreamExt};
 use std::future::Future;

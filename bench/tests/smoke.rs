@@ -29,6 +29,9 @@ async fn loadgen_sees_every_message_of_the_proxy() {
     assert!(r.messages >= 30, "{r:?}");
     assert_eq!(r.complete_share, 1.0, "{r:?}");
     assert!((r.mean_frame_bytes - 300.0).abs() < 1.0, "{r:?}");
+    // 20 clients × 20 Hz nominal = 400 frames/s; all of them `orders`.
     assert!(r.frames_per_sec > 300.0, "{r:?}");
+    assert_eq!(r.orders_frames_per_sec, r.frames_per_sec, "{r:?}");
+    assert_eq!(r.system_frames_per_sec, 0.0, "{r:?}");
     assert!(r.server_rss_connected_kib > 0);
 }

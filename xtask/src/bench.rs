@@ -1,10 +1,13 @@
 //! `cargo xtask bench [--quick] [--scenario NAME]`: fan-out benchmarks.
 //!
 //! Each scenario starts a fresh `livedash` (release) and runs `loadgen`
-//! against it; most also run the same load against `limit-proxy` (frames of
-//! the same mean size and rate, no application logic) in the same run, and
-//! report livedash / proxy. The table is printed and BENCHMARKS.md is
-//! rewritten from it (never edited by hand).
+//! against it; some also run the same nominal load against `bare-proxy` (a
+//! single-threaded broadcast loop with no application logic, frames of
+//! livedash's mean size at livedash's nominal periodic rate) in the same run,
+//! and report livedash / proxy. Every target's reference is independent of
+//! what is measured (a fixed number or livedash's configured nominal rate),
+//! and each target is judged on its worst scenario. The tables are printed
+//! and BENCHMARKS.md is rewritten from them (never edited by hand).
 
 use crate::{cargo, root, step};
 use std::io::{BufRead, BufReader};
@@ -20,8 +23,8 @@ struct Scenario {
     what: String,
     clients: usize,
     server_args: Vec<String>,
-    /// Compare with the limit proxy at this rate (frames per second).
-    proxy_hz: Option<f64>,
+    /// Also run the bare proxy at the same nominal load.
+    compare: bool,
     hold: u64,
     /// Extra never-reading clients (frozen tabs).
     stalled: usize,
@@ -121,6 +124,7 @@ fn merge(rs: &[Json]) -> Json {
     serde_json::json!({
         "clients": sum("clients"), "connected": connected, "failed": sum("failed"), "dropped": sum("dropped"),
         "frames_per_sec": sum("frames_per_sec"), "bytes_per_sec": sum("bytes_per_sec"),
+        "orders_frames_per_sec": sum("orders_frames_per_sec"), "system_frames_per_sec": sum("system_frames_per_sec"),
         "mean_frame_bytes": rs.iter().map(|r| f(r, "mean_frame_bytes")).sum::<f64>() / rs.len().max(1) as f64,
         "complete_share": min("complete_share"),
         "spread_p50": max("spread_ms", "p50"), "spread_p99": max("spread_ms", "p99"), "spread_max": max("spread_ms", "max"),
@@ -146,7 +150,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             what: format!("{n} clients, default 1 s ticks"),
             clients: n,
             server_args: vec![],
-            proxy_hz: (n == 10_000 || quick).then_some(3.0),
+            compare: n == 10_000 || (quick && n == 1000),
             hold,
             stalled: 0,
         });
@@ -157,7 +161,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
         what: format!("{n} clients, 20 ticks/s"),
         clients: n,
         server_args: s(&["--tick-ms", "50"]),
-        proxy_hz: Some(22.0),
+        compare: true,
         hold,
         stalled: 0,
     });
@@ -166,7 +170,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
         what: format!("{n} clients, ~500 order records per tick"),
         clients: n,
         server_args: s(&["--orders-per-sec", "345"]),
-        proxy_hz: Some(3.0),
+        compare: true,
         hold,
         stalled: 0,
     });
@@ -177,7 +181,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             what: format!("{n} clients + {stalled} never reading, 20 ticks/s"),
             clients: n,
             server_args: s(&["--tick-ms", "50", "--orders-per-sec", "200"]),
-            proxy_hz: None,
+            compare: false,
             hold: hold.max(15),
             stalled,
         });
@@ -185,13 +189,202 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
     v
 }
 
+/// livedash's nominal periodic frames per client per second under `args`:
+/// one `orders` frame per tick plus one `system` frame per sample, from the
+/// flags and livedash's documented defaults (1000 ms each), never from a
+/// measurement. `clients` and `event` frames are data-driven and not counted.
+fn nominal_hz(args: &[String]) -> f64 {
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(1000.0)
+    };
+    1000.0 / flag("--tick-ms") + 1000.0 / flag("--system-ms")
+}
+
+fn num(r: &Json, k: &str) -> f64 {
+    r[k].as_f64().unwrap_or(0.0)
+}
+
+/// Periodic (`orders` + `system`) frames delivered per connected client per
+/// second, over the nominal rate.
+fn delivered_share(r: &Json, nominal: f64) -> f64 {
+    let per_client = (num(r, "orders_frames_per_sec") + num(r, "system_frames_per_sec"))
+        / num(r, "connected").max(1.0);
+    per_client / nominal.max(1e-9)
+}
+
+/// One livedash run, for the targets.
+struct Run {
+    name: &'static str,
+    what: String,
+    clients: usize,
+    nominal_hz: f64,
+    r: Json,
+}
+
+impl Run {
+    fn label(&self) -> String {
+        format!("{}: {}", self.name, self.what)
+    }
+}
+
+/// One row of the targets table: judged on its worst scenario.
+struct Target {
+    target: String,
+    worst: String,
+    value: String,
+    reached: bool,
+}
+
+/// The run with the largest `key` (the worst one when larger is worse).
+fn worst_by<'a>(runs: impl Iterator<Item = &'a Run>, key: impl Fn(&Run) -> f64) -> Option<&'a Run> {
+    runs.max_by(|a, b| key(a).total_cmp(&key(b)))
+}
+
+fn targets(runs: &[Run], micro: &Json) -> Vec<Target> {
+    let mut t = Vec::new();
+    // Capacity: the capacity run that lost the most clients (the largest on a tie).
+    let cap = || runs.iter().filter(|r| r.name == "capacity");
+    if let Some(w) = worst_by(cap(), |r| {
+        let lost = num(&r.r, "failed") + num(&r.r, "dropped");
+        lost * 1e9 + r.clients as f64
+    }) {
+        let most = cap().map(|r| num(&r.r, "connected")).fold(0.0, f64::max);
+        let lost_any = cap().any(|r| num(&r.r, "failed") + num(&r.r, "dropped") > 0.0);
+        t.push(Target {
+            target: "20,000 concurrent clients held (default flags, loopback)".into(),
+            worst: w.label(),
+            value: format!(
+                "{:.0}/{} connected, {:.0} dropped; most held in any run: {most:.0} (the server process here may hold at most 20,000 descriptors)",
+                num(&w.r, "connected"),
+                w.clients,
+                num(&w.r, "dropped"),
+            ),
+            reached: most >= 20_000.0 && !lost_any,
+        });
+    }
+    // Fan-out spread, every scenario up to 10k clients.
+    let upto10k = || runs.iter().filter(|r| r.clients <= 10_000);
+    if let Some(w) = worst_by(upto10k(), |r| num(&r.r, "spread_p99")) {
+        let incomplete = upto10k()
+            .filter(|r| num(&r.r, "complete_share") < 1.0)
+            .count();
+        t.push(Target {
+            target: "p99 fan-out spread ≤ 50 ms and every message to every client, any scenario up to 10k clients".into(),
+            worst: w.label(),
+            value: format!(
+                "p99 {:.1} ms, {:.1} % of messages reached all ({incomplete} of {} runs missed some client)",
+                num(&w.r, "spread_p99"),
+                num(&w.r, "complete_share") * 100.0,
+                upto10k().count(),
+            ),
+            reached: num(&w.r, "spread_p99") <= 50.0 && incomplete == 0,
+        });
+    }
+    // Delivery against the configured nominal rate.
+    if let Some(w) = worst_by(runs.iter(), |r| -delivered_share(&r.r, r.nominal_hz)) {
+        let share = delivered_share(&w.r, w.nominal_hz);
+        t.push(Target {
+            target: "each client gets ≥ 0.8 × its nominal periodic frames (`orders` per tick + `system` per sample, from the flags), every scenario".into(),
+            worst: w.label(),
+            value: format!(
+                "{share:.2} × ({:.2} of {:.2} frames per client per s)",
+                share * w.nominal_hz,
+                w.nominal_hz
+            ),
+            reached: share >= 0.8,
+        });
+    }
+    // Memory per client, every scenario.
+    if let Some(w) = worst_by(runs.iter(), |r| num(&r.r, "rss_per_client_kib")) {
+        let kib = num(&w.r, "rss_per_client_kib");
+        t.push(Target {
+            target: "≤ 16 KiB server RSS per client, every scenario".into(),
+            worst: w.label(),
+            value: format!("{kib:.1} KiB"),
+            reached: kib > 0.0 && kib <= 16.0,
+        });
+    }
+    // The aggregation microbenchmark: its slowest percentile, not its median.
+    let p99 = num(micro, "aggregate_tick_us_p99");
+    t.push(Target {
+        target: "500-record tick aggregated in ≤ 200 µs".into(),
+        worst: "microbench: 300 ticks of ~500 records on a full 5-minute window".into(),
+        value: format!(
+            "p99 {p99:.1} µs (median {:.1} µs)",
+            num(micro, "aggregate_tick_us_median")
+        ),
+        reached: p99 > 0.0 && p99 <= 200.0,
+    });
+    t
+}
+
+fn targets_table(t: &[Target]) -> String {
+    let mut out = String::from("| target | worst scenario | its value | |\n|---|---|---|---|\n");
+    for x in t {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            x.target,
+            x.worst,
+            x.value,
+            if x.reached {
+                "reached"
+            } else {
+                "**NOT reached**"
+            }
+        ));
+    }
+    out
+}
+
 fn row(name: &str, what: &str, target: &str, r: &Json) -> String {
-    let g = |k: &str| r[k].as_f64().unwrap_or(0.0);
+    let g = |k: &str| num(r, k);
     format!(
         "| {name} | {what} | {target} | {:.0}/{:.0} | {:.0} | {:.0} | {:.1} % | {:.1} / {:.1} / {:.1} | {:.1} | {:.2} | {:.1} |",
         g("connected"), g("clients"), g("dropped"), g("frames_per_sec"), g("complete_share") * 100.0,
         g("spread_p50"), g("spread_p99"), g("spread_max"), g("latency_p99"), g("server_cpu"), g("rss_per_client_kib"),
     )
+}
+
+/// Heavy processes that are not the benchmark's, by name: other builds and
+/// browsers sharing the cores (any name starting with `chrom` counts as
+/// `chromium`).
+const OTHERS: &[&str] = &[
+    "rustc", "cc1", "cc1plus", "ld", "lld", "wasm-opt", "trunk", "node",
+];
+
+/// How many processes of each [`OTHERS`] name run right now.
+fn others_now() -> Vec<(String, usize)> {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(comm) = std::fs::read_to_string(e.path().join("comm")) else {
+            continue;
+        };
+        let comm = comm.trim();
+        let name = if comm.starts_with("chrom") {
+            Some("chromium")
+        } else {
+            OTHERS.iter().find(|n| comm == **n).copied()
+        };
+        if let Some(name) = name {
+            match seen.iter_mut().find(|(n, _)| n == name) {
+                Some(x) => x.1 += 1,
+                None => seen.push((name.to_string(), 1)),
+            }
+        }
+    }
+    seen
+}
+
+/// The 1-minute load average.
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 pub fn main(args: &[String]) -> Result<(), String> {
@@ -213,31 +406,48 @@ pub fn main(args: &[String]) -> Result<(), String> {
         ]),
     )?;
     let t0 = Instant::now();
+    // Other processes sharing the machine, sampled before each scenario.
+    let mut shared: Vec<(String, usize, usize)> = Vec::new(); // name, max at once, scenarios seen in
+    let mut samples = 0usize;
+    let mut max_load = 0.0f64;
+    let mut sample_others = |shared: &mut Vec<(String, usize, usize)>| {
+        samples += 1;
+        max_load = max_load.max(loadavg());
+        for (name, n) in others_now() {
+            match shared.iter_mut().find(|(x, _, _)| *x == name) {
+                Some(x) => {
+                    x.1 = x.1.max(n);
+                    x.2 += 1;
+                }
+                None => shared.push((name, n, 1)),
+            }
+        }
+    };
+    sample_others(&mut shared);
     println!("==> microbenchmarks");
     let micro = Command::new(root().join("target/release/microbench"))
         .output()
         .map_err(|e| format!("microbench: {e}"))?;
     let m: Json =
         serde_json::from_slice(&micro.stdout).map_err(|e| format!("microbench output: {e}"))?;
-    let g = |k: &str| m[k].as_f64().unwrap_or(0.0);
+    let g = |k: &str| num(&m, k);
     let micro_table = format!(
-        "| measurement | median | target |\n|---|---|---|\n\
-         | aggregate one tick of {:.0} new records on a full 5-minute window ({:.0} records) | {:.1} µs | ≤ 200 µs |\n\
-         | serialize that `orders` frame once ({:.0} bytes, shared by every client) | {:.1} µs | — |\n",
-        g("records_per_tick"), g("window_records"), g("aggregate_tick_us_median"),
+        "| measurement | median | p99 | target |\n|---|---|---|---|\n\
+         | aggregate one tick of {:.0} new records on a full 5-minute window ({:.0} records) | {:.1} µs | {:.1} µs | ≤ 200 µs |\n\
+         | serialize that `orders` frame once ({:.0} bytes, shared by every client) | {:.1} µs | — | — |\n",
+        g("records_per_tick"), g("window_records"), g("aggregate_tick_us_median"), g("aggregate_tick_us_p99"),
         g("frame_bytes_mean"), g("serialize_frame_us_median"),
     );
     println!("{micro_table}");
     let mut rows = Vec::new();
     let mut ratios = Vec::new();
-    // For the targets table.
-    let (mut held, mut kib_per_client) = (0.0f64, 0.0f64);
-    let (mut p99_10k, mut stress_ratio) = (None::<f64>, None::<f64>);
+    let mut runs = Vec::new();
     let mut slow = Vec::new();
     for sc in scenarios(quick) {
         if only.as_deref().is_some_and(|o| o != sc.name) {
             continue;
         }
+        sample_others(&mut shared);
         println!("==> {}: {}", sc.name, sc.what);
         let mut sargs = vec![
             "--addr".to_string(),
@@ -246,110 +456,84 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "/nonexistent".into(),
         ];
         sargs.extend(sc.server_args.iter().cloned());
+        let nominal = nominal_hz(&sc.server_args);
         let (server, port) = start("livedash", &sargs)?;
         let r = load(port, server.0.id(), sc.clients, sc.hold, sc.stalled)?;
         let closed = slow_closed(port);
         drop(server);
-        let num = |k: &str| r[k].as_f64().unwrap_or(0.0);
-        if sc.name == "capacity" {
-            held = held.max(num("connected"));
-            kib_per_client = kib_per_client.max(num("rss_per_client_kib"));
-            if sc.clients == 10_000 {
-                p99_10k = Some(num("spread_p99"));
-            }
-        }
         println!("    {}", row(sc.name, &sc.what, "livedash", &r));
         rows.push(row(sc.name, &sc.what, "livedash", &r));
         if sc.name == "slow" {
             slow.push(format!(
                 "| {} | {:.1} ms | {:.1} KiB | {} |",
                 sc.what,
-                r["spread_p99"].as_f64().unwrap_or(0.0),
-                r["rss_connected_kib"].as_f64().unwrap_or(0.0),
+                num(&r, "spread_p99"),
+                num(&r, "rss_connected_kib"),
                 closed.map_or("?".to_string(), |c| c.to_string()),
             ));
         }
-        if sc.proxy_hz.is_some() {
-            // The same frames per client per second as livedash delivered.
-            let hz = r["frames_per_sec"].as_f64().unwrap_or(0.0)
-                / r["connected"].as_f64().unwrap_or(1.0).max(1.0);
-            let hz = if hz > 0.0 {
-                hz
-            } else {
-                sc.proxy_hz.unwrap_or(1.0)
-            };
-            let size = r["mean_frame_bytes"].as_f64().unwrap_or(500.0).max(64.0) as usize;
+        if sc.compare {
+            // The same nominal load: livedash's configured periodic rate (not
+            // what it delivered), frames of livedash's mean size (the load's
+            // shape; no target rests on it).
+            let size = num(&r, "mean_frame_bytes").max(64.0) as usize;
             let pargs = vec![
                 "--frame-bytes".to_string(),
                 size.to_string(),
                 "--rate-hz".into(),
-                hz.to_string(),
+                nominal.to_string(),
             ];
-            let (proxy, port) = start("limit-proxy", &pargs)?;
+            let (proxy, port) = start("bare-proxy", &pargs)?;
             let p = load(port, proxy.0.id(), sc.clients, sc.hold, 0)?;
             drop(proxy);
-            println!("    {}", row(sc.name, &sc.what, "limit proxy", &p));
-            rows.push(row(sc.name, &sc.what, "limit proxy", &p));
-            // livedash sends several topics; compare delivered bytes/s and
-            // frames per message rate normalised by what each was asked to send.
-            let ld = r["frames_per_sec"].as_f64().unwrap_or(0.0)
-                / r["connected"].as_f64().unwrap_or(1.0).max(1.0);
-            let pd = p["frames_per_sec"].as_f64().unwrap_or(0.0)
-                / p["connected"].as_f64().unwrap_or(1.0).max(1.0);
-            let ratio = format!(
-                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.1} vs {:.1} ms |",
+            let label = "bare proxy (1 thread)";
+            println!("    {}", row(sc.name, &sc.what, label, &p));
+            rows.push(row(sc.name, &sc.what, label, &p));
+            let per_frame = |x: &Json| num(x, "server_cpu") / num(x, "frames_per_sec").max(1e-9);
+            ratios.push(format!(
+                "| {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} vs {:.1} ms |",
                 sc.name,
                 sc.what,
-                r["complete_share"].as_f64().unwrap_or(0.0)
-                    / p["complete_share"].as_f64().unwrap_or(1.0).max(1e-9),
-                ld / (pd.max(1e-9)),
-                r["server_cpu"].as_f64().unwrap_or(0.0)
-                    / p["server_cpu"].as_f64().unwrap_or(1.0).max(1e-9),
-                r["spread_p99"].as_f64().unwrap_or(0.0),
-                p["spread_p99"].as_f64().unwrap_or(0.0),
-            );
-            ratios.push(ratio);
-            if sc.name == "stress" {
-                stress_ratio = Some(
-                    r["frames_per_sec"].as_f64().unwrap_or(0.0)
-                        / p["frames_per_sec"].as_f64().unwrap_or(1.0).max(1e-9),
-                );
-            }
+                nominal,
+                delivered_share(&r, nominal),
+                num(&p, "frames_per_sec") / num(&p, "connected").max(1.0) / nominal,
+                per_frame(&r) / per_frame(&p).max(1e-12),
+                num(&r, "spread_p99"),
+                num(&p, "spread_p99"),
+            ));
         }
+        runs.push(Run {
+            name: sc.name,
+            what: sc.what,
+            clients: sc.clients,
+            nominal_hz: nominal,
+            r,
+        });
     }
-    let header = "| scenario | load | target | connected | dropped | frames/s | reached all | spread ms p50 / p99 / max | latency p99 ms | server CPU s/s | server KiB/client |\n|---|---|---|---|---|---|---|---|---|---|---|";
-    let rheader = "| scenario | load | complete share ratio | frames per client ratio | CPU ratio (livedash/proxy) | p99 spread |\n|---|---|---|---|---|---|";
+    let header = "| scenario | load | server | connected | dropped | frames/s | reached all | spread ms p50 / p99 / max | latency p99 ms | server CPU s/s | server KiB/client |\n|---|---|---|---|---|---|---|---|---|---|---|";
+    let rheader = "| scenario | load | nominal frames per client per s | livedash delivered / nominal | proxy delivered / nominal | server CPU per delivered frame, livedash / proxy | p99 spread livedash vs proxy |\n|---|---|---|---|---|---|---|";
     let table = format!("{header}\n{}\n", rows.join("\n"));
     let rtable = format!("{rheader}\n{}\n", ratios.join("\n"));
     println!("\n{table}\n{rtable}");
-    let yes = |ok: bool| if ok { "reached" } else { "**not reached**" };
-    let mut targets = String::from("| target | measured | |\n|---|---|---|\n");
-    targets.push_str(&format!(
-        "| 20,000 concurrent clients held | {held:.0} (a process here may hold at most 20,000 descriptors) | {} |\n",
-        yes(held >= 20_000.0)
-    ));
-    if let Some(p) = p99_10k {
-        targets.push_str(&format!(
-            "| p99 fan-out spread ≤ 50 ms at 10k, every message to every client | {p:.1} ms (see the limit proxy in the same run) | {} |\n",
-            yes(p <= 50.0)
-        ));
-    }
-    if let Some(r) = stress_ratio {
-        targets.push_str(&format!(
-            "| delivered frames/s ≥ 0.8 × limit proxy at 2k × 20 Hz | {r:.2} × | {} |\n",
-            yes(r >= 0.8)
-        ));
-    }
-    targets.push_str(&format!(
-        "| ≤ 16 KiB server RSS per client | {kib_per_client:.1} KiB (worst capacity run) | {} |\n",
-        yes(kib_per_client > 0.0 && kib_per_client <= 16.0)
-    ));
-    targets.push_str(&format!(
-        "| 500-record tick aggregated in ≤ 200 µs | {:.1} µs | {} |\n",
-        g("aggregate_tick_us_median"),
-        yes(g("aggregate_tick_us_median") <= 200.0)
-    ));
+    let targets = targets_table(&targets(&runs, &m));
     println!("{targets}");
+    let sharing = if shared.is_empty() {
+        format!("No other build or browser process was seen before any scenario (1-minute load average at most {max_load:.1}).")
+    } else {
+        let list: Vec<String> = shared
+            .iter()
+            .map(|(n, most, k)| {
+                format!("`{n}` (up to {most} at once, before {k} of {samples} steps)")
+            })
+            .collect();
+        format!(
+            "**The machine was shared**: other processes ran beside the benchmark: {} (a running \
+             `cargo xtask soak` tab counts as `chromium`); 1-minute load average up to {max_load:.1} \
+             before a step. Absolute times are pessimistic; the same-run ratios against the bare \
+             proxy hold better.",
+            list.join(", ")
+        )
+    };
     let machine = machine();
     let date = Command::new("date")
         .arg("-u")
@@ -361,14 +545,20 @@ pub fn main(args: &[String]) -> Result<(), String> {
         "# Benchmarks\n\n\
          Generated by `cargo xtask bench{}` on {date} in {:.0} s — do not edit by hand.\n\n\
          Machine: {machine}. Server and probe run together on the same cores, on loopback.\n\
-         Each loadgen process holds at most {PER_PROCESS} clients (the sandbox's hard open-file limit\n\
-         is 20,000 per process and cannot be raised), so large runs use several; their reports are\n\
-         merged (sums of counts, worst of quantiles).\n\n\
+         {sharing}\n\n\
+         The load generator is one single-threaded tokio process per at most {PER_PROCESS} clients\n\
+         (the sandbox's hard open-file limit is 20,000 per process and cannot be raised), so large\n\
+         runs use several; their reports are merged (sums of counts, worst of quantiles). The\n\
+         clients' own cost is on the same two cores, so every spread and latency here includes the\n\
+         load generator's scheduling.\n\n\
          Columns: *reached all* is the share of messages (first seen in the steady window) that\n\
          reached every connected client; *spread* is each client's arrival minus the first arrival\n\
          of the same message; *latency* is arrival minus the frame's server `ts`; *server KiB/client*\n\
          is (server RSS with the clients − RSS before) / clients.\n\n\
-         ## Targets\n\n{targets}\n\
+         ## Targets\n\n\
+         Each target is judged on its worst scenario in this run (the one named beside it), not on\n\
+         its best; a target that scenario misses is **NOT reached**. References are fixed numbers\n\
+         or livedash's configured nominal rates, never the measurement itself.\n\n{targets}\n\
          ## Microbenchmarks\n\n{micro_table}\n\
          ## Results\n\n{table}\n\
          ## Frozen tabs beside normal ones\n\n\
@@ -376,9 +566,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
          p99 spread and the server's RSS with and without them, and how many the server closed\n\
          as too slow (close 4008, `livedash_slow_clients_closed_total`).\n\n\
          | load | normal clients' p99 spread | server RSS | closed as too slow |\n|---|---|---|---|\n{}\n\n\
-         ## livedash against the limit proxy (same run)\n\n\
-         The limit proxy sends frames of livedash's mean frame size at about livedash's total frame\n\
-         rate, with no application logic.\n\n{rtable}",
+         ## livedash beside the bare proxy (same run, same nominal load)\n\n\
+         The bare proxy (`bare-proxy`) is a single-threaded tokio broadcast loop with no\n\
+         application logic: it sends one pre-serialized frame of livedash's mean frame size at\n\
+         livedash's nominal periodic rate (from the scenario's flags) and writes and flushes every\n\
+         frame to every client. livedash runs on a multi-threaded runtime, so it may do better than\n\
+         the proxy: the proxy is a peer measured under the same load, not a ceiling. *Delivered /\n\
+         nominal* counts only periodic frames (`orders`, `system`) for livedash; *CPU per delivered\n\
+         frame* counts all frames each server delivered.\n\n{rtable}",
         if quick { " --quick" } else { "" },
         t0.elapsed().as_secs_f64(),
         slow.join("\n"),
@@ -460,4 +655,92 @@ pub fn put_soak_section(body: &str) -> Result<(), String> {
         _ => format!("{}\n{section}\n", doc.trim_end()),
     };
     std::fs::write(&path, doc).map_err(|e| format!("write BENCHMARKS.md: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &'static str, clients: usize, args: &[&str], r: Json) -> Run {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Run {
+            name,
+            what: format!("{clients} clients"),
+            clients,
+            nominal_hz: nominal_hz(&args),
+            r,
+        }
+    }
+
+    fn report(clients: f64, periodic_per_client: f64, p99: f64, kib: f64) -> Json {
+        serde_json::json!({
+            "connected": clients, "failed": 0.0, "dropped": 0.0, "complete_share": 1.0,
+            "orders_frames_per_sec": clients * periodic_per_client, "system_frames_per_sec": 0.0,
+            "spread_p99": p99, "rss_per_client_kib": kib,
+        })
+    }
+
+    #[test]
+    fn nominal_rate_comes_from_the_flags() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(nominal_hz(&a(&[])), 2.0);
+        assert_eq!(nominal_hz(&a(&["--tick-ms", "50"])), 21.0);
+        assert_eq!(
+            nominal_hz(&a(&["--tick-ms", "50", "--system-ms", "200"])),
+            25.0
+        );
+    }
+
+    #[test]
+    fn each_target_is_judged_on_its_worst_scenario() {
+        let runs = vec![
+            run("capacity", 1000, &[], report(1000.0, 2.0, 10.0, 11.0)),
+            run("bigtick", 2000, &[], report(2000.0, 2.0, 160.0, 121.8)),
+            // Delivers 10 of 21 nominal frames per client per second.
+            run(
+                "stress",
+                2000,
+                &["--tick-ms", "50"],
+                report(2000.0, 10.0, 20.0, 9.0),
+            ),
+            run("capacity", 19_900, &[], report(19_900.0, 2.0, 300.0, 11.0)),
+        ];
+        let micro =
+            serde_json::json!({"aggregate_tick_us_median": 100.0, "aggregate_tick_us_p99": 250.0});
+        let t = targets(&runs, &micro);
+        let find = |s: &str| t.iter().find(|x| x.target.contains(s)).unwrap();
+        let held = find("20,000");
+        assert!(!held.reached);
+        assert!(held.worst.contains("19900"), "{}", held.worst);
+        let spread = find("spread");
+        assert_eq!(spread.worst, "bigtick: 2000 clients");
+        assert!(!spread.reached);
+        let delivery = find("nominal");
+        assert_eq!(delivery.worst, "stress: 2000 clients");
+        assert!(delivery.value.starts_with("0.48 ×"), "{}", delivery.value);
+        assert!(!delivery.reached);
+        let mem = find("RSS");
+        assert_eq!(mem.worst, "bigtick: 2000 clients");
+        assert_eq!(mem.value, "121.8 KiB");
+        assert!(!mem.reached);
+        assert!(!find("aggregated").reached);
+        let table = targets_table(&t);
+        assert_eq!(table.matches("**NOT reached**").count(), 5, "{table}");
+    }
+
+    #[test]
+    fn targets_can_be_reached() {
+        let runs = vec![run(
+            "capacity",
+            20_000,
+            &[],
+            report(20_000.0, 1.9, 40.0, 12.0),
+        )];
+        let micro =
+            serde_json::json!({"aggregate_tick_us_median": 100.0, "aggregate_tick_us_p99": 150.0});
+        let t = targets(&runs, &micro);
+        // Spread applies up to 10k clients only: no run in scope, no row.
+        assert_eq!(t.len(), 4);
+        assert!(t.iter().all(|x| x.reached), "{}", targets_table(&t));
+    }
 }

@@ -20,7 +20,9 @@ commands:
   test                    every test: unit, integration, end-to-end in headless Chromium
   bench [--quick]         fan-out benchmarks; rewrites BENCHMARKS.md
   soak [--minutes N]      one tab at 20 updates/s for N minutes (default 30):
-                          JS heap slope, DOM nodes, ECharts instances";
+                          JS heap and wasm memory slopes, DOM nodes, ECharts
+                          instances; writes its section of BENCHMARKS.md
+  soak --record           put the last soak's target/soak.md into BENCHMARKS.md";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -151,6 +153,15 @@ fn test() -> Result<(), String> {
 }
 
 fn soak(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "--record") {
+        // A soak run outside xtask (its test binary started by hand) left
+        // target/soak.md: put it into BENCHMARKS.md.
+        let section = std::fs::read_to_string(root().join("target/soak.md"))
+            .map_err(|e| format!("target/soak.md: {e}"))?;
+        bench::put_soak_section(&section)?;
+        println!("==> BENCHMARKS.md: soak section updated from target/soak.md");
+        return Ok(());
+    }
     let minutes = match args.iter().position(|a| a == "--minutes") {
         Some(i) => args
             .get(i + 1)

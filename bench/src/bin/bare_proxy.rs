@@ -1,4 +1,5 @@
-//! `limit-proxy`: the bare broadcast ceiling (see `livedash_bench::proxy`).
+//! `bare-proxy`: a single-threaded bare broadcast server, the same-run peer
+//! livedash is compared with (see `livedash_bench::proxy`).
 
 use clap::Parser;
 use std::io::Write;
