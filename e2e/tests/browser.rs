@@ -772,8 +772,6 @@ async fn fake_server(frames: Vec<String>) -> (u16, std::sync::Arc<std::sync::ato
 #[tokio::test]
 async fn a_server_of_another_protocol_is_shown_and_not_retried() {
     use std::sync::atomic::Ordering;
-    // Serves the page only.
-    let pages = Server::start(&["--tick-ms", "60000"]);
     let hello = |p: u32| {
         format!(
             r#"{{"type":"hello","protocol":{p},"server_version":"9.0.0","client_id":1,"tick_ms":1000,"system_ms":1000,"lookback_ms":300000}}"#
@@ -788,6 +786,19 @@ async fn a_server_of_another_protocol_is_shown_and_not_retried() {
         r#"{"type":"snapshot","seq":"v2"}"#.into(),
     ])
     .await;
+    // Serves the page only; its CSP lets the page reach the fake servers.
+    let (src1, src2) = (
+        format!("ws://127.0.0.1:{v99}"),
+        format!("ws://127.0.0.1:{bad_snap}"),
+    );
+    let pages = Server::start(&[
+        "--tick-ms",
+        "60000",
+        "--connect-src",
+        &src1,
+        "--connect-src",
+        &src2,
+    ]);
     let b = Browser::start("incompatible").await;
     b.check(|| async {
         b.client

@@ -27,7 +27,9 @@ async fn control(port: u16, stream: &str, action: &str) -> u16 {
 async fn shown(b: &Browser) -> Option<(String, String, Option<String>)> {
     let state = b.app_attr("data-state").await?;
     let orders = b.app_attr("data-stream-orders").await?;
-    Some((state, orders, b.text("stream-status-orders").await))
+    // WebDriver reads the rendered text (the badge is upper-cased by CSS).
+    let badge = b.text("stream-status-orders").await.map(|t| t.to_lowercase());
+    Some((state, orders, badge))
 }
 
 #[tokio::test]
