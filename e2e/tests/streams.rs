@@ -28,7 +28,10 @@ async fn shown(b: &Browser) -> Option<(String, String, Option<String>)> {
     let state = b.app_attr("data-state").await?;
     let orders = b.app_attr("data-stream-orders").await?;
     // WebDriver reads the rendered text (the badge is upper-cased by CSS).
-    let badge = b.text("stream-status-orders").await.map(|t| t.to_lowercase());
+    let badge = b
+        .text("stream-status-orders")
+        .await
+        .map(|t| t.to_lowercase());
     Some((state, orders, badge))
 }
 
