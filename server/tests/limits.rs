@@ -15,16 +15,6 @@ use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{client_async, connect_async, WebSocketStream};
 
-/// A counter's value in `/metrics`.
-async fn metric(srv: &TestServer, name: &str) -> u64 {
-    let (_, body) = http(srv.addr, "/metrics", "").await;
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("livedash_{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in {body}"))
-        .parse()
-        .unwrap()
-}
-
 /// `/healthz` as JSON.
 async fn health(srv: &TestServer) -> Value {
     serde_json::from_str(&http(srv.addr, "/healthz", "").await.1).unwrap()

@@ -11,16 +11,6 @@ use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// A counter's value in `/metrics`.
-async fn metric(srv: &TestServer, name: &str) -> u64 {
-    let (_, body) = http(srv.addr, "/metrics", "").await;
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("livedash_{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in {body}"))
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resync_flood_from_many_clients_keeps_the_orders_period() {
     let srv = TestServer::start(&[

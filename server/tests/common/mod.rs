@@ -174,3 +174,13 @@ pub async fn close_code_within(ws: &mut Ws, limit: Duration) -> u16 {
         }
     }
 }
+
+/// A counter's value in `/metrics`.
+pub async fn metric(srv: &TestServer, name: &str) -> u64 {
+    let (_, body) = http(srv.addr, "/metrics", "").await;
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("livedash_{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        .parse()
+        .unwrap()
+}
