@@ -9,7 +9,7 @@ use crate::presence::Viewer;
 use crate::snapshot::HistoryCap;
 use futures_util::{SinkExt, StreamExt};
 use livedash_shared::{
-    decode_client, ClientMessage, ErrorCode, Hello, Seqs, ServerMessage, Topic, PROTOCOL_VERSION,
+    decode_client, ClientMessage, ErrorCode, Hello, Seqs, ServerMessage, PROTOCOL_VERSION,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,15 +137,6 @@ struct Conn<S> {
     snapshot_owed: bool,
     /// `--write-timeout-ms`.
     write_timeout: Duration,
-}
-
-fn topic_index(t: Topic) -> usize {
-    match t {
-        Topic::Orders => 0,
-        Topic::System => 1,
-        Topic::Clients => 2,
-        Topic::Events => 3,
-    }
 }
 
 /// What the upgrade request asked for.
@@ -409,7 +400,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// was fed.
     async fn feed_frame(&mut self, f: Frame) -> Result<bool, End> {
         if let Some(topic) = f.topic {
-            if !self.topics[topic_index(topic)] || f.seq <= self.have.get(topic) {
+            if !self.topics[topic.index()] || f.seq <= self.have.get(topic) {
                 return Ok(false);
             }
             *self.have.get_mut(topic) = f.seq;
@@ -518,15 +509,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 self.send_now(Utf8Bytes::from(pong.to_json())).await
             }
             ClientMessage::Subscribe { topics } => {
-                topics
-                    .iter()
-                    .for_each(|&t| self.topics[topic_index(t)] = true);
+                topics.iter().for_each(|&t| self.topics[t.index()] = true);
                 Ok(())
             }
             ClientMessage::Unsubscribe { topics } => {
-                topics
-                    .iter()
-                    .for_each(|&t| self.topics[topic_index(t)] = false);
+                topics.iter().for_each(|&t| self.topics[t.index()] = false);
                 Ok(())
             }
             ClientMessage::Pause => {

@@ -121,15 +121,6 @@ pub struct Hub {
     state: Mutex<Published>,
 }
 
-fn topic_index(t: Topic) -> usize {
-    match t {
-        Topic::Orders => 0,
-        Topic::System => 1,
-        Topic::Clients => 2,
-        Topic::Events => 3,
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock cannot leave the state half-updated in a
     // way that matters more than stopping the stream would.
@@ -190,7 +181,7 @@ impl Hub {
         make: impl FnOnce(u64) -> (ServerMessage, T),
         record: impl FnOnce(&mut History, u64, T),
     ) {
-        let _topic = lock(&self.topic_locks[topic_index(topic)]);
+        let _topic = lock(&self.topic_locks[topic.index()]);
         let seq = lock(&self.state).seq.get(topic) + 1;
         let (mut msg, extra) = make(seq);
         let text = Utf8Bytes::from(msg.to_json());
@@ -498,7 +489,7 @@ mod tests {
         // The state lock is never held while serializing: a publisher of
         // one topic can run while another topic's lock is held.
         let hub = hub(&[]);
-        let held = lock(&hub.topic_locks[topic_index(Topic::Orders)]);
+        let held = lock(&hub.topic_locks[Topic::Orders.index()]);
         hub.publish_event(Level::Info, "still flows".into());
         drop(held);
         assert_eq!(hub.seqs().events, 1);

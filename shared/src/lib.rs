@@ -42,6 +42,16 @@ impl Topic {
             Topic::Events => "events",
         }
     }
+
+    /// Its position in [`Topic::ALL`], for per-topic arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Topic::Orders => 0,
+            Topic::System => 1,
+            Topic::Clients => 2,
+            Topic::Events => 3,
+        }
+    }
 }
 
 /// Each topic's current sequence number, as sent in `snapshot`.
