@@ -172,6 +172,34 @@ pub fn ensure_browser() -> Result<(PathBuf, PathBuf), String> {
     Ok((chromium, driver))
 }
 
+/// The newest `/usr/lib/postgresql/VERSION/bin` holding `initdb`.
+fn postgres_bin() -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, b)| b)
+}
+
+/// PostgreSQL's server programs (Debian's `postgresql`) for the tests that
+/// start a real cluster; their directory goes to the tests in
+/// `LIVEDASH_PG_BIN` (Debian keeps them off PATH).
+pub fn ensure_postgres() -> Result<PathBuf, String> {
+    if let Some(bin) = postgres_bin() {
+        println!("ok  postgresql ({})", bin.display());
+        return Ok(bin);
+    }
+    apt_install(&["postgresql"])?;
+    postgres_bin()
+        .ok_or_else(|| "postgresql installed but no initdb under /usr/lib/postgresql".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
