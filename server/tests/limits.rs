@@ -9,7 +9,7 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpSocket;
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -32,11 +32,16 @@ async fn small_window_client(
     client_async(srv.url(), tcp).await.unwrap().0
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The server and this test share one thread (a current-thread runtime),
+/// and the 400 requests are written with blocking std sockets, so the
+/// server cannot run while they go out: when it does, all 400 are waiting
+/// at once and every check happens before any upgrade completes. A limit
+/// counted after the 101 (in the connection task) lets all of them in,
+/// every time; a slot taken before the 101 lets exactly five.
+#[tokio::test(flavor = "current_thread")]
 async fn concurrent_upgrades_never_overshoot_max_connections() {
+    use std::io::Write;
     let srv = TestServer::start(&["--max-connections", "5", "--tick-ms", "5000"]).await;
-    // 400 upgrade requests in flight at once (sockets open first, then the
-    // requests written back to back, then the answers read), three times.
     let req = format!(
         "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
@@ -46,16 +51,27 @@ async fn concurrent_upgrades_never_overshoot_max_connections() {
     for round in 0..3 {
         socks.clear();
         tokio::time::sleep(Duration::from_millis(300)).await; // slots come back
+        let mut std_socks = Vec::new();
         for _ in 0..400 {
-            socks.push(tokio::net::TcpStream::connect(srv.addr).await.unwrap());
+            // Connected asynchronously, so the server accepts as they come.
+            let s = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+            let s = s.into_std().unwrap();
+            s.set_nonblocking(false).unwrap();
+            std_socks.push(s);
         }
-        for s in &mut socks {
-            s.write_all(req.as_bytes()).await.unwrap();
+        // Let the server accept them all (it runs only while we await).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for s in &mut std_socks {
+            s.write_all(req.as_bytes()).unwrap();
+        }
+        for s in std_socks {
+            s.set_nonblocking(true).unwrap();
+            socks.push(tokio::net::TcpStream::from_std(s).unwrap());
         }
         let mut upgraded = 0;
         for s in &mut socks {
             let mut buf = [0u8; 12];
-            timeout(Duration::from_secs(5), s.read_exact(&mut buf))
+            timeout(Duration::from_secs(10), s.read_exact(&mut buf))
                 .await
                 .expect("an answer in time")
                 .unwrap();
