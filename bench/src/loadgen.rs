@@ -78,6 +78,9 @@ pub struct Report {
     pub bytes_per_sec: f64,
     /// Mean payload size of the frames counted.
     pub mean_frame_bytes: f64,
+    /// Mean payload size of the `orders` frames counted (a peer is given
+    /// frames of this size, so both carry the same bytes).
+    pub orders_mean_bytes: f64,
     /// Distinct messages first seen in the window.
     pub messages: usize,
     /// Share of those that reached every connected client.
@@ -92,6 +95,75 @@ pub struct Report {
     pub rss_per_client_kib: f64,
     /// Seconds the ramp took.
     pub ramp_s: f64,
+    /// The server's own `livedash_fanout_seconds` over the steady window
+    /// (bucket-interpolated p50 / p99, milliseconds), when it has one.
+    pub fanout_p50_ms: Option<f64>,
+    pub fanout_p99_ms: Option<f64>,
+    /// Frames that histogram observed in the window.
+    pub fanout_frames: Option<u64>,
+}
+
+/// Cumulative buckets `(le seconds, count)` of `livedash_fanout_seconds`
+/// in a Prometheus text body (`+Inf` as infinity).
+pub fn fanout_buckets(body: &str) -> Vec<(f64, u64)> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("livedash_fanout_seconds_bucket{le=\""))
+        .filter_map(|l| {
+            let (le, rest) = l.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, rest.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The `q` quantile (0..1) of the observations between two scrapes of the
+/// same cumulative histogram, in seconds, interpolated linearly inside its
+/// bucket (as Prometheus' histogram_quantile does); `None` if nothing was
+/// observed. In the +Inf bucket, the last finite bound.
+pub fn histogram_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Option<f64> {
+    let diff: Vec<(f64, u64)> = after
+        .iter()
+        .map(|&(le, n)| {
+            let b = before.iter().find(|x| x.0 == le).map_or(0, |x| x.1);
+            (le, n.saturating_sub(b))
+        })
+        .collect();
+    let total = diff.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let mut lower = (0.0, 0u64);
+    for &(le, cum) in &diff {
+        if cum as f64 >= rank {
+            if le.is_infinite() {
+                return Some(lower.0);
+            }
+            let inside = (cum - lower.1).max(1) as f64;
+            return Some(lower.0 + (le - lower.0) * (rank - lower.1 as f64) / inside);
+        }
+        lower = (le, cum);
+    }
+    Some(lower.0)
+}
+
+/// GET /metrics of the server behind a `ws://host:port/...` URL.
+async fn scrape_metrics(ws_url: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = ws_url.strip_prefix("ws://")?.split('/').next()?;
+    let mut s = tokio::net::TcpStream::connect(host).await.ok()?;
+    let req = format!("GET /metrics HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .ok()?
+        .ok()?;
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Read `"type":"X"` and `"seq":N` and `"ts":N` from the start of a topic
@@ -233,8 +305,10 @@ pub async fn run(opts: Options) -> Report {
     let ramp_s = start.elapsed().as_secs_f64();
     tokio::time::sleep_until(tokio::time::Instant::from_std(window_start)).await;
     let at_window = opts.server_pid.and_then(crate::proc_stats);
+    let fanout_start = scrape_metrics(&opts.url).await.map(|b| fanout_buckets(&b));
     tokio::time::sleep_until(tokio::time::Instant::from_std(window_end)).await;
     let at_end = opts.server_pid.and_then(crate::proc_stats);
+    let fanout_end = scrape_metrics(&opts.url).await.map(|b| fanout_buckets(&b));
     for t in stalled {
         let _ = t.await;
     }
@@ -244,7 +318,7 @@ pub async fn run(opts: Options) -> Report {
             results.push(r);
         }
     }
-    summarize(
+    let mut report = summarize(
         &opts,
         results,
         start,
@@ -254,7 +328,16 @@ pub async fn run(opts: Options) -> Report {
         at_window,
         at_end,
         ramp_s,
-    )
+    );
+    if let (Some(a), Some(b)) = (fanout_start, fanout_end) {
+        if !b.is_empty() {
+            let ms = |q| histogram_quantile(&a, &b, q).map(|s| s * 1000.0);
+            report.fanout_p50_ms = ms(0.5);
+            report.fanout_p99_ms = ms(0.99);
+            report.fanout_frames = Some(b.last().map_or(0, |x| x.1) - a.last().map_or(0, |x| x.1));
+        }
+    }
+    report
 }
 
 fn raise_fd_limit_for(clients: usize) {
@@ -292,6 +375,7 @@ fn summarize(
     let (mut frames, mut bytes) = (0u64, 0u64);
     // Frames per topic code (1 orders, 2 system, 3 clients, 4 event).
     let mut by_topic = [0u64; 5];
+    let mut orders_bytes = 0u64;
     for r in &results {
         for a in &r.arrivals {
             if in_window(&a.key) {
@@ -300,6 +384,9 @@ fn summarize(
                 frames += 1;
                 by_topic[usize::from(a.key.0).min(4)] += 1;
                 bytes += a.bytes as u64;
+                if a.key.0 == 1 {
+                    orders_bytes += a.bytes as u64;
+                }
             }
         }
     }
@@ -325,6 +412,11 @@ fn summarize(
         } else {
             0.0
         },
+        orders_mean_bytes: if by_topic[1] > 0 {
+            orders_bytes as f64 / by_topic[1] as f64
+        } else {
+            0.0
+        },
         messages: messages.len(),
         complete_share: if messages.is_empty() {
             0.0
@@ -345,6 +437,9 @@ fn summarize(
             0.0
         },
         ramp_s,
+        fanout_p50_ms: None,
+        fanout_p99_ms: None,
+        fanout_frames: None,
     }
 }
 
@@ -368,6 +463,22 @@ mod tests {
         );
         assert_eq!(scan(r#"{"type":"hello","protocol":1}"#), None);
         assert_eq!(scan("garbage"), None);
+    }
+
+    #[test]
+    fn histogram_quantiles_come_from_the_window_only() {
+        let body = "livedash_fanout_seconds_bucket{le=\"0.01\"} 10\n\
+                    livedash_fanout_seconds_bucket{le=\"0.02\"} 10\n\
+                    livedash_fanout_seconds_bucket{le=\"+Inf\"} 10\n";
+        let before = fanout_buckets(body);
+        assert_eq!(before, vec![(0.01, 10), (0.02, 10), (f64::INFINITY, 10)]);
+        // In the window: 50 fast frames (≤ 10 ms) and 50 in (10, 20] ms.
+        let after = vec![(0.01, 60), (0.02, 110), (f64::INFINITY, 110)];
+        let p50 = histogram_quantile(&before, &after, 0.5).unwrap();
+        assert!((p50 - 0.01).abs() < 1e-9, "{p50}");
+        let p99 = histogram_quantile(&before, &after, 0.99).unwrap();
+        assert!((p99 - 0.0198).abs() < 1e-9, "{p99}");
+        assert_eq!(histogram_quantile(&before, &before, 0.5), None);
     }
 
     #[test]

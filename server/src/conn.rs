@@ -4,7 +4,7 @@
 
 use crate::hub::{Frame, Hub};
 use crate::limits::Slot;
-use crate::metrics::Metrics;
+use crate::metrics::{Fanout, Metrics};
 use crate::presence::Viewer;
 use crate::snapshot::HistoryCap;
 use futures_util::{SinkExt, StreamExt};
@@ -137,6 +137,9 @@ struct Conn<S> {
     snapshot_owed: bool,
     /// `--write-timeout-ms`.
     write_timeout: Duration,
+    /// Fan-out counters of the ring frames in the batch being written,
+    /// counted down once the batch is flushed (`livedash_fanout_seconds`).
+    fanouts: Vec<Arc<Fanout>>,
 }
 
 /// What the upgrade request asked for.
@@ -179,6 +182,7 @@ pub async fn serve<S>(
         last_snapshot: None,
         snapshot_owed: false,
         write_timeout: Duration::from_millis(hub.config.write_timeout_ms),
+        fanouts: Vec::new(),
         ws,
         hub: hub.clone(),
     };
@@ -439,12 +443,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         &mut self,
         first: Result<Frame, broadcast::error::RecvError>,
     ) -> Result<(), End> {
+        let result = self.write_ready(first).await;
+        // Done with these frames, written or not (a failed write ends the
+        // connection: it will not write them either).
+        for f in self.fanouts.drain(..) {
+            f.done(&self.hub.metrics.fanout);
+        }
+        result
+    }
+
+    /// [`Conn::on_frame`]'s work: feed `first` and what else the ring holds
+    /// (at most [`BATCH`]), flush once.
+    async fn write_ready(
+        &mut self,
+        first: Result<Frame, broadcast::error::RecvError>,
+    ) -> Result<(), End> {
         use broadcast::error::{RecvError, TryRecvError};
         let mut next = Some(first);
         let mut written = 0;
         while let Some(item) = next.take() {
             match item {
-                Ok(f) => written += self.feed_frame(f).await? as usize,
+                Ok(mut f) => {
+                    if let Some(fanout) = f.fanout.take() {
+                        self.fanouts.push(fanout);
+                    }
+                    written += self.feed_frame(f).await? as usize
+                }
                 Err(RecvError::Lagged(n)) => {
                     self.lagged(n).await?;
                     written = 0;

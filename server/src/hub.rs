@@ -13,7 +13,7 @@
 
 use crate::config::Config;
 use crate::limits::Limits;
-use crate::metrics::Metrics;
+use crate::metrics::{Fanout, Metrics};
 use crate::presence::Presence;
 use crate::snapshot::SnapshotCache;
 use crate::sources::Inbox;
@@ -50,6 +50,9 @@ pub struct Frame {
     /// empty, for clients that asked for `?records=0` (pages draw the
     /// aggregates only). Also serialized once per publish.
     pub lite: Option<Utf8Bytes>,
+    /// For topic frames: counts the connections still writing it, for
+    /// `livedash_fanout_seconds` (shared by every clone of the frame).
+    pub fanout: Option<Arc<Fanout>>,
 }
 
 /// What snapshots are made of. Items are shared (`Arc`) or small `Copy`
@@ -192,11 +195,13 @@ impl Hub {
             }
             _ => None,
         };
+        let fanout = Arc::new(Fanout::new());
         let frame = Frame {
             topic: Some(topic),
             seq,
             text,
             lite,
+            fanout: Some(fanout.clone()),
         };
         let mut st = lock(&self.state);
         *st.seq.get_mut(topic) = seq;
@@ -208,7 +213,9 @@ impl Hub {
         // Sent under the state lock so the ring, the seqs and the recent
         // frames always agree (a connection subscribes, then catches up).
         // No receivers is fine: nobody is connected.
-        let _ = self.tx.send(frame);
+        let receivers = self.tx.send(frame).unwrap_or(0);
+        drop(st);
+        fanout.sent(receivers, &self.metrics.fanout);
     }
 
     /// Publish an `orders` frame (its seq is replaced by the hub's). The
@@ -326,6 +333,7 @@ impl Hub {
             seq: 0,
             text,
             lite: None,
+            fanout: None,
         });
     }
 

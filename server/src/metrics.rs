@@ -1,7 +1,108 @@
 //! Counters about the server itself, rendered as Prometheus text.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// Upper bounds (seconds) of the fan-out histogram's buckets.
+pub const FANOUT_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24,
+];
+
+/// A Prometheus histogram of durations with fixed buckets; observing is a
+/// few relaxed atomic adds.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative; the last one is +Inf).
+    counts: [AtomicU64; FANOUT_BUCKETS.len() + 1],
+    /// Sum of observations in nanoseconds.
+    sum_ns: AtomicU64,
+}
+
+impl Histogram {
+    /// Record one duration.
+    pub fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        let i = FANOUT_BUCKETS
+            .iter()
+            .position(|&le| s <= le)
+            .unwrap_or(FANOUT_BUCKETS.len());
+        self.counts[i].fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(d.as_nanos() as u64, Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
+    /// Append the histogram as Prometheus text (cumulative buckets).
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP livedash_{name} {help}");
+        let _ = writeln!(out, "# TYPE livedash_{name} histogram");
+        let mut acc = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            acc += c.load(Relaxed);
+            match FANOUT_BUCKETS.get(i) {
+                Some(le) => {
+                    let _ = writeln!(out, "livedash_{name}_bucket{{le=\"{le}\"}} {acc}");
+                }
+                None => {
+                    let _ = writeln!(out, "livedash_{name}_bucket{{le=\"+Inf\"}} {acc}");
+                }
+            }
+        }
+        let sum = self.sum_ns.load(Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "livedash_{name}_sum {sum:.6}");
+        let _ = writeln!(out, "livedash_{name}_count {acc}");
+    }
+}
+
+/// The fan-out of one broadcast frame: from its publication until the last
+/// receiving connection has written it (or decided to skip it). Receivers
+/// count down; the publisher adds how many receivers the ring gave it to,
+/// after the send (a connection may already be done by then: the count may
+/// go below zero first and reaches zero exactly once, when all are done).
+/// A receiver that closes with the frame unread never counts down: such a
+/// frame is not observed.
+#[derive(Debug)]
+pub struct Fanout {
+    /// When the frame was handed to the ring.
+    published: Instant,
+    /// Receivers given the frame minus receivers done with it.
+    remaining: AtomicI64,
+}
+
+impl Fanout {
+    /// A frame published now.
+    pub fn new() -> Fanout {
+        Fanout {
+            published: Instant::now(),
+            remaining: AtomicI64::new(0),
+        }
+    }
+
+    /// The publisher: the ring delivered the frame to `n` receivers.
+    pub fn sent(&self, n: usize, h: &Histogram) {
+        let n = n as i64;
+        if n > 0 && self.remaining.fetch_add(n, Relaxed) + n == 0 {
+            h.observe(self.published.elapsed());
+        }
+    }
+
+    /// A receiver wrote (and flushed) the frame, or skipped it.
+    pub fn done(&self, h: &Histogram) {
+        if self.remaining.fetch_sub(1, Relaxed) == 1 {
+            h.observe(self.published.elapsed());
+        }
+    }
+}
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Fanout::new()
+    }
+}
 
 /// Process-wide counters. Plain atomics: incrementing one never blocks.
 #[derive(Debug, Default)]
@@ -61,6 +162,10 @@ pub struct Metrics {
     /// Pushed records dropped because their `created_at` was already
     /// outside the lookback window (at the request or at the tick).
     pub ingest_expired: AtomicU64,
+    /// Seconds from a topic frame's publication to its last socket write
+    /// (the spread the server itself causes; a load generator on the same
+    /// cores cannot see it at 10k clients).
+    pub fanout: Histogram,
 }
 
 /// The status codes `POST /api/ingest/orders` answers with.
@@ -251,6 +356,11 @@ impl Metrics {
             "Seconds since the server started.",
             format!("{uptime_s:.3}"),
         );
+        self.fanout.render(
+            &mut out,
+            "fanout_seconds",
+            "From a topic frame's publication to its last socket write.",
+        );
         let _ = writeln!(
             out,
             "# HELP livedash_ingest_requests_total POST /api/ingest/orders answers by status code."
@@ -281,9 +391,50 @@ mod tests {
         );
         assert!(t.contains("livedash_broadcast_queue_depth 2\n"));
         for line in t.lines().filter(|l| !l.starts_with('#')) {
-            let mut parts = line.split(' ');
+            let mut parts = line.rsplitn(2, ' ').collect::<Vec<_>>().into_iter().rev();
             assert!(parts.next().unwrap().starts_with("livedash_"));
             parts.next().unwrap().parse::<f64>().unwrap();
         }
+    }
+
+    #[test]
+    fn a_fanout_is_observed_once_when_the_last_receiver_is_done() {
+        let h = Histogram::default();
+        // Receivers may finish before the publisher adds their number.
+        let f = Fanout::new();
+        f.done(&h);
+        f.sent(3, &h);
+        assert_eq!(h.count(), 0);
+        f.done(&h);
+        assert_eq!(h.count(), 0);
+        f.done(&h);
+        assert_eq!(h.count(), 1);
+        // All done before the publisher's add: the add observes it.
+        let g = Fanout::new();
+        g.done(&h);
+        g.done(&h);
+        g.sent(2, &h);
+        assert_eq!(h.count(), 2);
+        // Nobody connected: nothing to observe.
+        Fanout::new().sent(0, &h);
+        assert_eq!(h.count(), 2);
+    }
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(500));
+        h.observe(Duration::from_millis(30));
+        h.observe(Duration::from_secs(60));
+        let mut out = String::new();
+        h.render(&mut out, "x_seconds", "help");
+        assert!(
+            out.contains("livedash_x_seconds_bucket{le=\"0.001\"} 1\n"),
+            "{out}"
+        );
+        assert!(out.contains("livedash_x_seconds_bucket{le=\"0.02\"} 1\n"));
+        assert!(out.contains("livedash_x_seconds_bucket{le=\"0.04\"} 2\n"));
+        assert!(out.contains("livedash_x_seconds_bucket{le=\"+Inf\"} 3\n"));
+        assert!(out.contains("livedash_x_seconds_count 3\n"));
     }
 }

@@ -586,3 +586,54 @@ async fn connections_over_the_limit_get_503_before_the_upgrade() {
     assert!(ok, "a freed slot was not reusable");
     srv.stop().await;
 }
+
+/// `livedash_fanout_seconds` observes each topic frame once, when the last
+/// connected client has written it: with three clients reading, its count
+/// grows with the ticks and never exceeds the topic frames published (a
+/// per-connection observation would count each frame three times), and a
+/// frame that nobody received is not observed.
+#[tokio::test]
+async fn fanout_histogram_counts_each_frame_once_after_its_last_write() {
+    let srv = TestServer::start(&["--tick-ms", "50"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        metric(&srv, "fanout_seconds_count").await,
+        0,
+        "no receivers yet"
+    );
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let mut ws = srv.connect().await;
+        readers.push(tokio::spawn(async move {
+            while let Some(Ok(_)) = ws.next().await {}
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let observed = metric(&srv, "fanout_seconds_count").await;
+    let (_, snap) = http(srv.addr, "/api/snapshot", "").await;
+    let snap: Value = serde_json::from_str(&snap).unwrap();
+    let published: u64 = snap["seq"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(
+        observed >= 15,
+        "about 30 orders ticks reached 3 clients, observed {observed}"
+    );
+    assert!(
+        observed <= published,
+        "observed {observed} > {published} topic frames published"
+    );
+    let (_, text) = http(srv.addr, "/metrics", "").await;
+    let le_inf = text
+        .lines()
+        .find_map(|l| l.strip_prefix("livedash_fanout_seconds_bucket{le=\"+Inf\"} "))
+        .unwrap();
+    assert!(le_inf.parse::<u64>().unwrap() >= observed);
+    for r in readers {
+        r.abort();
+    }
+    srv.stop().await;
+}

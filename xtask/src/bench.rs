@@ -40,10 +40,50 @@ impl Drop for Proc {
     }
 }
 
-/// Start a server binary that prints `... http://127.0.0.1:PORT` first.
+/// Whether servers and load generators are pinned to separate cores
+/// (`taskset` exists and there are at least two cores).
+fn pinning() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+        && Command::new("taskset")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// `program` run on CPU `core` when pinning is on (taskset execs it: the
+/// pid is the program's own).
+fn pinned(core: Option<u32>, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match core.filter(|_| pinning()) {
+        Some(c) => {
+            let mut cmd = Command::new("taskset");
+            cmd.arg("-c").arg(c.to_string()).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
+/// The core servers run on; load generators get the other one.
+const SERVER_CORE: u32 = 0;
+const LOADGEN_CORE: u32 = 1;
+
+/// Start a release binary of ours that prints `... http://127.0.0.1:PORT`
+/// first, on the server core.
 fn start(bin: &str, args: &[String]) -> Result<(Proc, u16), String> {
-    let mut child = Command::new(root().join("target/release").join(bin))
-        .args(args)
+    let mut cmd = pinned(Some(SERVER_CORE), root().join("target/release").join(bin));
+    cmd.args(args);
+    start_cmd(bin, cmd)
+}
+
+/// Start the Node `ws` peer (bench/node-peer/server.js) on the server core.
+fn start_node(args: &[String]) -> Result<(Proc, u16), String> {
+    let mut cmd = pinned(Some(SERVER_CORE), "node");
+    cmd.arg(root().join("bench/node-peer/server.js")).args(args);
+    start_cmd("node peer", cmd)
+}
+
+fn start_cmd(bin: &str, mut cmd: Command) -> Result<(Proc, u16), String> {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -69,7 +109,10 @@ fn load(port: u16, pid: u32, clients: usize, hold: u64, stalled: usize) -> Resul
     let mut children = Vec::new();
     for i in 0..procs {
         let n = clients / procs + usize::from(i < clients % procs);
-        let child = Command::new(root().join("target/release/loadgen"))
+        // One load generator process runs on the other core; several (above
+        // PER_PROCESS clients) share both cores with the server.
+        let core = (procs == 1).then_some(LOADGEN_CORE);
+        let child = pinned(core, root().join("target/release/loadgen"))
             .args([
                 "--url",
                 &format!("ws://127.0.0.1:{port}/ws?history=0"),
@@ -126,11 +169,15 @@ fn merge(rs: &[Json]) -> Json {
         "frames_per_sec": sum("frames_per_sec"), "bytes_per_sec": sum("bytes_per_sec"),
         "orders_frames_per_sec": sum("orders_frames_per_sec"), "system_frames_per_sec": sum("system_frames_per_sec"),
         "mean_frame_bytes": rs.iter().map(|r| f(r, "mean_frame_bytes")).sum::<f64>() / rs.len().max(1) as f64,
+        "orders_mean_bytes": rs.iter().map(|r| f(r, "orders_mean_bytes")).sum::<f64>() / rs.len().max(1) as f64,
         "complete_share": min("complete_share"),
         "spread_p50": max("spread_ms", "p50"), "spread_p99": max("spread_ms", "p99"), "spread_max": max("spread_ms", "max"),
         "latency_p99": max("latency_ms", "p99"),
         "server_cpu": rs.iter().map(|r| f(r, "server_cpu")).fold(0.0, f64::max),
         "rss_before_kib": before, "rss_connected_kib": with,
+        "fanout_p50_ms": rs.iter().map(|r| f(r, "fanout_p50_ms")).fold(0.0, f64::max),
+        "fanout_p99_ms": rs.iter().map(|r| f(r, "fanout_p99_ms")).fold(0.0, f64::max),
+        "fanout_frames": rs.iter().map(|r| f(r, "fanout_frames")).fold(0.0, f64::max),
         "rss_per_client_kib": if connected > 0.0 && with > before { (with - before) / connected } else { 0.0 },
     })
 }
@@ -223,6 +270,8 @@ struct Run {
     clients: usize,
     nominal_hz: f64,
     r: Json,
+    /// The Node `ws` peer under the same load, in scenarios that compare.
+    node: Option<Json>,
 }
 
 impl Run {
@@ -306,6 +355,68 @@ fn targets(runs: &[Run], micro: &Json) -> Vec<Target> {
             worst: w.label(),
             value: format!("{kib:.1} KiB"),
             reached: kib > 0.0 && kib <= 16.0,
+        });
+    }
+    // Against the Node `ws` peer measured in the same run.
+    let with_node = || runs.iter().filter_map(|r| r.node.as_ref().map(|n| (r, n)));
+    let cpu_ratio = |r: &Run, n: &Json| cpu_us_per_frame(&r.r) / cpu_us_per_frame(n).max(1e-9);
+    if let Some((w, n)) =
+        with_node().max_by(|a, b| cpu_ratio(a.0, a.1).total_cmp(&cpu_ratio(b.0, b.1)))
+    {
+        let ratio = cpu_ratio(w, n);
+        t.push(Target {
+            target: "server CPU per delivered frame ≤ 0.4 × the Node `ws` peer's, every compared scenario".into(),
+            worst: w.label(),
+            value: format!(
+                "{ratio:.2}× ({:.1} vs {:.1} µs)",
+                cpu_us_per_frame(&w.r),
+                cpu_us_per_frame(n)
+            ),
+            reached: ratio > 0.0 && ratio <= 0.4,
+        });
+    }
+    if let Some((w, n)) = with_node()
+        .filter(|(r, _)| r.name == "capacity")
+        .max_by_key(|(r, _)| r.clients)
+    {
+        let (a, b) = (
+            num(&w.r, "rss_per_client_kib"),
+            num(n, "rss_per_client_kib"),
+        );
+        let ratio = a / b.max(1e-9);
+        t.push(Target {
+            target: "server RSS per idle client (default 1 s ticks) ≤ 0.8 × the Node `ws` peer's"
+                .into(),
+            worst: w.label(),
+            value: format!("{ratio:.2}× ({a:.1} vs {b:.1} KiB)"),
+            reached: a > 0.0 && ratio <= 0.8,
+        });
+    }
+    if let Some(w) = runs.iter().find(|r| r.name == "bigtick") {
+        let kib = num(&w.r, "rss_per_client_kib");
+        t.push(Target {
+            target: "≤ 24 KiB server RSS per client with big frames (`bigtick`)".into(),
+            worst: w.label(),
+            value: format!("{kib:.1} KiB"),
+            reached: kib > 0.0 && kib <= 24.0,
+        });
+    }
+    // The server's own fan-out time at 10k clients.
+    if let Some(w) = runs
+        .iter()
+        .filter(|r| r.name == "capacity" && r.clients == 10_000)
+        .max_by(|a, b| num(&a.r, "fanout_p99_ms").total_cmp(&num(&b.r, "fanout_p99_ms")))
+    {
+        let p99 = num(&w.r, "fanout_p99_ms");
+        t.push(Target {
+            target: "`livedash_fanout_seconds` p99 ≤ 40 ms at 10k clients (publication to the last socket write, from the server's histogram)".into(),
+            worst: w.label(),
+            value: format!(
+                "p99 {p99:.1} ms, p50 {:.1} ms over {:.0} frames",
+                num(&w.r, "fanout_p50_ms"),
+                num(&w.r, "fanout_frames")
+            ),
+            reached: num(&w.r, "fanout_frames") > 0.0 && p99 <= 40.0,
         });
     }
     // The aggregation microbenchmark: its slowest percentile, not its median.
@@ -443,6 +554,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut ratios = Vec::new();
     let mut runs = Vec::new();
     let mut slow = Vec::new();
+    let mut node_rows = Vec::new();
+    crate::tools::ensure_node_peer()?;
     for sc in scenarios(quick) {
         if only.as_deref().is_some_and(|o| o != sc.name) {
             continue;
@@ -502,17 +615,46 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 num(&p, "spread_p99"),
             ));
         }
+        let node = if sc.compare {
+            let n = run_node_peer(&sc, &r)?;
+            println!("    {}", row(sc.name, &sc.what, "node ws peer", &n));
+            rows.push(row(sc.name, &sc.what, "node ws peer", &n));
+            node_rows.push(node_row(&sc, nominal, &r, &n));
+            Some(n)
+        } else {
+            None
+        };
         runs.push(Run {
             name: sc.name,
             what: sc.what,
             clients: sc.clients,
             nominal_hz: nominal,
             r,
+            node,
         });
     }
     let header = "| scenario | load | server | connected | dropped | frames/s | reached all | spread ms p50 / p99 / max | latency p99 ms | server CPU s/s | server KiB/client |\n|---|---|---|---|---|---|---|---|---|---|---|";
     let rheader = "| scenario | load | nominal frames per client per s | livedash delivered / nominal | proxy delivered / nominal | server CPU per delivered frame, livedash / proxy | p99 spread livedash vs proxy |\n|---|---|---|---|---|---|---|";
     let table = format!("{header}\n{}\n", rows.join("\n"));
+    let fanout_rows: Vec<String> = runs
+        .iter()
+        .filter(|r| r.name == "capacity")
+        .map(|r| {
+            format!(
+                "| {} | {:.1} ms | {:.1} ms | {:.0} |",
+                r.what,
+                num(&r.r, "fanout_p50_ms"),
+                num(&r.r, "fanout_p99_ms"),
+                num(&r.r, "fanout_frames")
+            )
+        })
+        .collect();
+    let ftable = format!(
+        "| load | p50 | p99 | frames observed |\n|---|---|---|---|\n{}\n",
+        fanout_rows.join("\n")
+    );
+    let nheader = "| scenario | load | server CPU per delivered frame, livedash vs Node (ratio) | server RSS per client, livedash vs Node (ratio) | p99 spread livedash vs Node | periodic frames delivered / nominal, livedash vs Node |\n|---|---|---|---|---|---|";
+    let ntable = format!("{nheader}\n{}\n", node_rows.join("\n"));
     let rtable = format!("{rheader}\n{}\n", ratios.join("\n"));
     println!("\n{table}\n{rtable}");
     let targets = targets_table(&targets(&runs, &m));
@@ -535,6 +677,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
         )
     };
     let machine = machine();
+    let pinning = if pinning() {
+        format!("Every server (livedash, the bare proxy, the Node peer) runs pinned to CPU {SERVER_CORE} and a single load generator process to CPU {LOADGEN_CORE} (`taskset`); runs above {PER_PROCESS} clients use several load generator processes, unpinned, on both cores.")
+    } else {
+        "Servers and load generators are not pinned (no `taskset` or a single core).".to_string()
+    };
     let date = Command::new("date")
         .arg("-u")
         .arg("+%Y-%m-%d %H:%M UTC")
@@ -544,7 +691,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let doc = format!(
         "# Benchmarks\n\n\
          Generated by `cargo xtask bench{}` on {date} in {:.0} s — do not edit by hand.\n\n\
-         Machine: {machine}. Server and probe run together on the same cores, on loopback.\n\
+         Machine: {machine}. Server and probe run on loopback. {pinning}\n\
          {sharing}\n\n\
          The load generator is one single-threaded tokio process per at most {PER_PROCESS} clients\n\
          (the sandbox's hard open-file limit is 20,000 per process and cannot be raised), so large\n\
@@ -561,6 +708,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
          or livedash's configured nominal rates, never the measurement itself.\n\n{targets}\n\
          ## Microbenchmarks\n\n{micro_table}\n\
          ## Results\n\n{table}\n\
+         ## Server-side fan-out time\n\n\
+         `livedash_fanout_seconds`: from a topic frame's publication to the moment the last\n\
+         connected client's socket write of it returned (flushed), as the server's own histogram\n\
+         saw it during the steady window (quantiles interpolated inside its buckets: 1, 2.5, 5,\n\
+         10, 20, 40, 80, 160 ms, ...). It is the spread the server causes, which the load\n\
+         generator cannot see at 10k clients on the same cores.\n\n{ftable}\n\
          ## Frozen tabs beside normal ones\n\n\
          Never-reading clients with a 4 KiB receive window connect first; the normal clients'\n\
          p99 spread and the server's RSS with and without them, and how many the server closed\n\
@@ -573,7 +726,13 @@ pub fn main(args: &[String]) -> Result<(), String> {
          frame to every client. livedash runs on a multi-threaded runtime, so it may do better than\n\
          the proxy: the proxy is a peer measured under the same load, not a ceiling. *Delivered /\n\
          nominal* counts only periodic frames (`orders`, `system`) for livedash; *CPU per delivered\n\
-         frame* counts all frames each server delivered.\n\n{rtable}",
+         frame* counts all frames each server delivered.\n\n{rtable}\n\
+         ## livedash beside the Node `ws` peer (same run, same nominal load)\n\n\
+         The peer (`bench/node-peer/server.js`, npm `ws` 8) is a Node broadcast server written the\n\
+         careful way: each frame serialized once to a Buffer sent to every client, the client\n\
+         count coalesced to once a second, frozen clients skipped. It sends `orders` frames at\n\
+         livedash's tick with the size livedash's `orders` frames had in this run and a\n\
+         `system` frame at livedash's sample period. {pinning}\n\n{ntable}",
         if quick { " --quick" } else { "" },
         t0.elapsed().as_secs_f64(),
         slow.join("\n"),
@@ -591,6 +750,62 @@ pub fn main(args: &[String]) -> Result<(), String> {
         println!("==> partial run: BENCHMARKS.md left as it is");
     }
     Ok(())
+}
+
+/// The Node `ws` peer at livedash's nominal load of scenario `sc`: the
+/// same `orders` and `system` periods (from the flags) and `orders` frames
+/// of the size livedash's were in this run (the load's shape, not a
+/// reference any target rests on).
+fn run_node_peer(sc: &Scenario, r: &Json) -> Result<Json, String> {
+    let flag = |name: &str, dflt: &str| {
+        sc.server_args
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| sc.server_args.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| dflt.to_string())
+    };
+    let args = vec![
+        "--tick-ms".to_string(),
+        flag("--tick-ms", "1000"),
+        "--system-ms".into(),
+        flag("--system-ms", "1000"),
+        "--orders-bytes".into(),
+        format!("{:.0}", num(r, "orders_mean_bytes").max(64.0)),
+    ];
+    let (node, port) = start_node(&args)?;
+    let n = load(port, node.0.id(), sc.clients, sc.hold, 0)?;
+    drop(node);
+    Ok(n)
+}
+
+/// Server CPU microseconds per delivered frame.
+fn cpu_us_per_frame(r: &Json) -> f64 {
+    num(r, "server_cpu") / num(r, "frames_per_sec").max(1e-9) * 1e6
+}
+
+/// One row of the livedash-vs-Node table.
+fn node_row(sc: &Scenario, nominal: f64, r: &Json, n: &Json) -> String {
+    let share = |x: &Json| {
+        (num(x, "orders_frames_per_sec") + num(x, "system_frames_per_sec"))
+            / num(x, "connected").max(1.0)
+            / nominal.max(1e-9)
+    };
+    format!(
+        "| {} | {} | {:.1} vs {:.1} µs ({:.2}×) | {:.1} vs {:.1} KiB ({:.2}×) | {:.1} vs {:.1} ms | {:.2} vs {:.2} |",
+        sc.name,
+        sc.what,
+        cpu_us_per_frame(r),
+        cpu_us_per_frame(n),
+        cpu_us_per_frame(r) / cpu_us_per_frame(n).max(1e-9),
+        num(r, "rss_per_client_kib"),
+        num(n, "rss_per_client_kib"),
+        num(r, "rss_per_client_kib") / num(n, "rss_per_client_kib").max(1e-9),
+        num(r, "spread_p99"),
+        num(n, "spread_p99"),
+        share(r),
+        share(n),
+    )
 }
 
 fn machine() -> String {
@@ -669,6 +884,7 @@ mod tests {
             clients,
             nominal_hz: nominal_hz(&args),
             r,
+            node: None,
         }
     }
 
@@ -725,7 +941,36 @@ mod tests {
         assert!(!mem.reached);
         assert!(!find("aggregated").reached);
         let table = targets_table(&t);
-        assert_eq!(table.matches("**NOT reached**").count(), 5, "{table}");
+        assert_eq!(table.matches("**NOT reached**").count(), 6, "{table}");
+    }
+
+    #[test]
+    fn node_peer_and_fanout_targets_are_ratios_and_thresholds() {
+        let cpu = |cpu: f64, fps: f64, kib: f64| {
+            let mut r = report(1.0, 1.0, 1.0, kib);
+            r["server_cpu"] = cpu.into();
+            r["frames_per_sec"] = fps.into();
+            r
+        };
+        let mut cap = run("capacity", 10_000, &[], cpu(0.1, 20_000.0, 6.0));
+        cap.node = Some(cpu(0.2, 20_000.0, 8.0)); // 5 vs 10 µs: 0.5×; 6 vs 8 KiB: 0.75×
+        cap.r["fanout_p99_ms"] = 45.0.into();
+        cap.r["fanout_p50_ms"] = 12.0.into();
+        cap.r["fanout_frames"] = 30.0.into();
+        let mut stress = run("stress", 2000, &[], cpu(0.3, 100_000.0, 9.0));
+        stress.node = Some(cpu(1.2, 100_000.0, 9.0)); // 3 vs 12 µs: 0.25×
+        let t = targets(&[cap, stress], &serde_json::json!({}));
+        let find = |s: &str| t.iter().find(|x| x.target.contains(s)).unwrap();
+        let c = find("CPU per delivered frame");
+        assert_eq!(c.worst, "capacity: 10000 clients", "the worst ratio");
+        assert!(c.value.starts_with("0.50×"), "{}", c.value);
+        assert!(!c.reached);
+        let m = find("idle client");
+        assert!(m.value.starts_with("0.75×"), "{}", m.value);
+        assert!(m.reached);
+        let f = find("fanout_seconds");
+        assert!(f.value.starts_with("p99 45.0 ms"), "{}", f.value);
+        assert!(!f.reached);
     }
 
     #[test]

@@ -172,6 +172,26 @@ pub fn ensure_browser() -> Result<(PathBuf, PathBuf), String> {
     Ok((chromium, driver))
 }
 
+/// Node and the `ws` package of the benchmark's Node peer
+/// (`bench/node-peer`, installed from its package-lock.json).
+pub fn ensure_node_peer() -> Result<(), String> {
+    if output("npm", &["--version"]).is_none() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    let dir = root().join("bench/node-peer");
+    if dir.join("node_modules/ws/package.json").exists() {
+        println!("ok  node ws peer (bench/node-peer)");
+        return Ok(());
+    }
+    step(
+        "npm ci (the Node ws peer of the benchmark)",
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .env("PATH", path()),
+    )
+}
+
 /// The newest `/usr/lib/postgresql/VERSION/bin` holding `initdb`.
 fn postgres_bin() -> Option<PathBuf> {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
