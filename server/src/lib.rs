@@ -14,6 +14,7 @@ pub mod producers;
 pub mod routes;
 pub mod snapshot;
 pub mod sources;
+pub mod static_files;
 pub mod streams;
 pub mod system;
 pub mod web;

@@ -384,15 +384,30 @@ pub fn routes(
         .and(with_hub.clone())
         .and(warp::header::optional::<String>("authorization"))
         .map(control_reply);
+    let precompressed = Arc::new(crate::static_files::Precompressed::load(&hub.config.dist));
     let files = crate::web::get_or_head()
         .and(warp::path::full())
+        .and(warp::header::optional::<String>("accept-encoding"))
         .and(warp::fs::dir(hub.config.dist.clone()))
-        .map(|path: FullPath, file: warp::fs::File| {
-            let mut r = file.into_response();
-            r.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(cache_control(path.as_str())),
-            );
+        .map(
+            move |path: FullPath, accept: Option<String>, file: warp::fs::File| {
+                let at = file.path().to_path_buf();
+                let mut r = precompressed.respond(&at, accept.as_deref(), file.into_response());
+                r.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(cache_control(path.as_str())),
+                );
+                r
+            },
+        );
+    // The page asks for `config.json` on every load; a bundle without one
+    // means defaults, answered as such rather than with a 404.
+    let no_config = warp::path!("config.json")
+        .and(crate::web::get_or_head())
+        .map(|| {
+            let mut r = json("{}".to_string());
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             r
         });
     let no_bundle = warp::path::end().and(crate::web::get_or_head()).map(|| {
@@ -413,6 +428,8 @@ pub fn routes(
         .or(snapshot)
         .unify()
         .or(files)
+        .unify()
+        .or(no_config)
         .unify()
         .or(no_bundle)
         .unify();

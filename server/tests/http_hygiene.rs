@@ -455,3 +455,65 @@ proptest::proptest! {
         let _ = livedash_server::web::connect_sources(&host);
     }
 }
+
+/// The bundle's precompressed variants go to browsers that accept them
+/// (brotli first), with `Vary: Accept-Encoding`; others get the file as it
+/// is; a bundle without `config.json` answers it with `{}` (no 404 in the
+/// page's console).
+#[tokio::test]
+async fn precompressed_files_are_served_by_accept_encoding() {
+    use std::io::{Read, Write};
+    let dist = test_dist("compressed", None);
+    let css = "body{color:red}";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(css.as_bytes()).unwrap();
+    std::fs::write(dist.join("style.css.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(dist.join("style.css.br"), b"brotli-bytes-of-the-css").unwrap();
+    let srv = TestServer::start(&["--dist", dist.to_str().unwrap()]).await;
+    let host = srv.addr.to_string();
+    let br = request(
+        srv.addr,
+        "GET",
+        "/style.css",
+        &host,
+        "Accept-Encoding: gzip, deflate, br, zstd\r\n",
+    )
+    .await;
+    assert_eq!(br.status, 200);
+    assert_eq!(br.header("content-encoding"), "br");
+    assert_eq!(br.body, b"brotli-bytes-of-the-css");
+    assert_eq!(br.header("vary").to_lowercase(), "accept-encoding");
+    assert!(br.header("content-type").starts_with("text/css"));
+    let g = request(
+        srv.addr,
+        "GET",
+        "/style.css",
+        &host,
+        "Accept-Encoding: gzip\r\n",
+    )
+    .await;
+    assert_eq!(g.header("content-encoding"), "gzip");
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(&g.body[..])
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(plain, css);
+    let id = request(srv.addr, "GET", "/style.css", &host, "").await;
+    assert_eq!(id.header("content-encoding"), "");
+    assert_eq!(id.text(), css);
+    assert_eq!(id.header("vary").to_lowercase(), "accept-encoding");
+    let head = request(
+        srv.addr,
+        "HEAD",
+        "/style.css",
+        &host,
+        "Accept-Encoding: br\r\n",
+    )
+    .await;
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("content-length"), "23");
+    let config = request(srv.addr, "GET", "/config.json", &host, "").await;
+    assert_eq!((config.status, config.text().as_str()), (200, "{}"));
+    srv.stop().await;
+    let _ = std::fs::remove_dir_all(&dist);
+}

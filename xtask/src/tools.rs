@@ -157,7 +157,62 @@ pub fn build_bundle() -> Result<(), String> {
     if !root().join("dist/index.html").exists() {
         return Err("trunk did not produce dist/index.html".into());
     }
+    let (files, before, after) = precompress(&root().join("dist"))?;
+    println!(
+        "ok  precompressed {files} files: {:.0} KiB → {:.0} KiB brotli",
+        before as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
     Ok(())
+}
+
+/// Write `X.br` (brotli, quality 11) and `X.gz` (gzip, best) beside every
+/// text and wasm file of `dir`, when smaller than the file: the server
+/// serves them to browsers that accept them, so nothing is compressed per
+/// request. Returns (files, their bytes, their brotli bytes).
+pub fn precompress(dir: &std::path::Path) -> Result<(usize, u64, u64), String> {
+    use std::io::Write;
+    const EXTS: [&str; 7] = ["js", "wasm", "css", "html", "json", "svg", "txt"];
+    let (mut files, mut before, mut after) = (0, 0u64, 0u64);
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for e in entries.flatten() {
+        let path = e.path();
+        let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
+        if !path.is_file() || !EXTS.contains(&ext) {
+            continue;
+        }
+        let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut br = Vec::new();
+        {
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: 11,
+                lgwin: 22,
+                ..Default::default()
+            };
+            brotli::BrotliCompress(&mut &data[..], &mut br, &params)
+                .map_err(|e| format!("brotli {}: {e}", path.display()))?;
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&data).map_err(|e| e.to_string())?;
+        let gz = gz.finish().map_err(|e| e.to_string())?;
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        for (variant, bytes) in [("br", &br), ("gz", &gz)] {
+            let out = dir.join(format!("{name}.{variant}"));
+            if bytes.len() < data.len() {
+                std::fs::write(&out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+            } else {
+                let _ = std::fs::remove_file(&out);
+            }
+        }
+        files += 1;
+        before += data.len() as u64;
+        after += br.len().min(data.len()) as u64;
+    }
+    Ok((files, before, after))
 }
 
 /// Chromium and chromedriver from Debian's packages.
@@ -223,6 +278,38 @@ pub fn ensure_postgres() -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn precompressed_variants_decode_to_the_file() {
+        use std::io::Read;
+        let dir = std::env::temp_dir().join(format!("xtask-pre-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let js = "console.log('livedash');\n".repeat(200);
+        std::fs::write(dir.join("app.js"), &js).unwrap();
+        std::fs::write(dir.join("tiny.css"), "a{}").unwrap();
+        std::fs::write(dir.join("image.png"), [0u8; 64]).unwrap();
+        let (files, before, after) = precompress(&dir).unwrap();
+        assert_eq!((files, before), (2, js.len() as u64 + 3));
+        assert!(after < before / 10, "{after} of {before}");
+        let mut out = Vec::new();
+        brotli::BrotliDecompress(
+            &mut &std::fs::read(dir.join("app.js.br")).unwrap()[..],
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, js.as_bytes());
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&std::fs::read(dir.join("app.js.gz")).unwrap()[..])
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, js);
+        assert!(
+            !dir.join("tiny.css.br").exists(),
+            "not smaller: not written"
+        );
+        assert!(!dir.join("image.png.gz").exists(), "not a text file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn reads_the_locked_wasm_bindgen_version() {

@@ -25,6 +25,8 @@ fn bar(label: &str, pct: f64, detail: String, class: &'static str) -> Html {
                 <span class="metric-val">{ format::percent(pct) }</span>
             </div>
             <div class={classes!("progress", class, level)} role="progressbar"
+                 aria-label={format!("{label} usage")}
+                 aria-valuetext={format::percent(pct)}
                  aria-valuenow={format!("{pct:.0}")} aria-valuemin="0" aria-valuemax="100">
                 <div class="fill" style={format!("width:{pct:.1}%")}></div>
             </div>
