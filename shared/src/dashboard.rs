@@ -33,7 +33,9 @@ mod validate;
 
 pub use migrate::{migrate, ModelError};
 pub use query::{Dimension, Filters, Query, QuerySource, KPI_NAMES, SYSTEM_FIGURES};
-pub use validate::{FieldError, Invalid};
+pub use validate::{
+    is_slug, FieldError, Invalid, MAX_FILTER_VALUES, MAX_LIMIT, MAX_NAME_BYTES, MAX_QUERY_NAMES,
+};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
