@@ -419,13 +419,18 @@ where
     let cors = Arc::new(Cors::new(config));
     let preflight = {
         let cors = cors.clone();
-        warp::options()
+        // Not `warp::options()`: its "method not allowed" would outrank the
+        // "not found" of other requests and turn every 404 into a 405.
+        warp::method()
             .and(warp::path::full())
             .and(origin_header())
-            .and_then(move |path: FullPath, origin: Option<String>| {
-                let r = is_api(path.as_str()).then(|| cors.preflight(origin.as_deref()));
-                async move { r.ok_or_else(warp::reject::not_found) }
-            })
+            .and_then(
+                move |m: http::Method, path: FullPath, origin: Option<String>| {
+                    let r = (m == http::Method::OPTIONS && is_api(path.as_str()))
+                        .then(|| cors.preflight(origin.as_deref()));
+                    async move { r.ok_or_else(warp::reject::not_found) }
+                },
+            )
     };
     let inner = guard
         .or(preflight)

@@ -586,6 +586,10 @@ async fn head_and_security_headers_on_the_api() {
         assert_eq!(r.header("cache-control"), "no-store");
         assert_eq!(r.header("x-content-type-options"), "nosniff");
     }
+    // The preflight route does not turn other requests' 404 into 405.
+    for path in ["/api/nope", "/nope", "/api/dashboards/a/b"] {
+        assert_eq!(get(a, path).await.status, 404, "{path}");
+    }
     srv.stop().await;
 }
 
