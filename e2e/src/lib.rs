@@ -30,11 +30,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Data directories handed out, for unique names.
+static DATA_DIRS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A `livedash` server process.
 pub struct Server {
     child: Child,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// The temporary `--data-dir` it was given (removed on drop).
+    data_dir: Option<std::path::PathBuf>,
 }
 
 impl Server {
@@ -50,6 +55,17 @@ impl Server {
         cmd.args(["--addr", &format!("127.0.0.1:{port}")]);
         if !args.contains(&"--dist") {
             cmd.args(["--dist", &env("LIVEDASH_DIST")]);
+        }
+        // A fresh store per server, never ./livedash-data in the repo.
+        let data_dir = (!args.contains(&"--data-dir")).then(|| {
+            std::env::temp_dir().join(format!(
+                "livedash-e2e-data-{}-{}",
+                std::process::id(),
+                DATA_DIRS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ))
+        });
+        if let Some(dir) = &data_dir {
+            cmd.arg("--data-dir").arg(dir);
         }
         let mut child = cmd
             .args(args)
@@ -69,7 +85,11 @@ impl Server {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line from livedash: {line:?}"));
-        Server { child, port }
+        Server {
+            child,
+            port,
+            data_dir,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -109,6 +129,9 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

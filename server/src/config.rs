@@ -164,6 +164,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
     pub ingest_max_bytes: u64,
 
+    /// Directory of the embedded store (SQLite: dashboards; created when
+    /// missing). Keep it across restarts; one directory per server.
+    #[arg(long, env = "LIVEDASH_DATA_DIR", default_value = "./livedash-data")]
+    pub data_dir: PathBuf,
+
     /// Ingested records waiting for the next orders tick, at most; a request
     /// that would exceed it gets 429 with `Retry-After`.
     #[arg(long, env = "LIVEDASH_INGEST_QUEUE", default_value_t = 200_000,
@@ -307,6 +312,7 @@ mod tests {
         assert_eq!(c.lookback, Duration::from_secs(300));
         assert_eq!(c.history, 3600);
         assert!(c.max_connections >= 20_000);
+        assert_eq!(c.data_dir, PathBuf::from("./livedash-data"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod config;
 pub mod conn;
+pub mod dashboards;
 pub mod events;
 pub mod generator;
 pub mod hub;
@@ -15,6 +16,7 @@ pub mod routes;
 pub mod snapshot;
 pub mod sources;
 pub mod static_files;
+pub mod store;
 pub mod streams;
 pub mod system;
 pub mod web;
@@ -32,6 +34,9 @@ pub enum Error {
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The store (`--data-dir`) could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
 }
 
 /// How long shutdown waits for connections to send their close frames.
@@ -52,10 +57,14 @@ pub async fn run(
         socket2::SockRef::from(&listener)
             .set_send_buffer_size(config.send_buffer_kib as usize * 1024)?;
     }
+    let data_dir = config.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || store::Store::open(&data_dir))
+        .await
+        .map_err(|e| std::io::Error::other(format!("the store opener panicked: {e}")))??;
     let hub = hub::Hub::new(config);
     let (stop_tx, stop_rx) = watch::channel(false);
     producers::spawn(hub.clone(), stop_rx.clone());
-    let routes = routes::routes(hub.clone(), stop_rx);
+    let routes = routes::routes(hub.clone(), store, stop_rx);
     let inbox = hub.inbox.clone();
     let signal = async move {
         shutdown.await;

@@ -1,6 +1,7 @@
 //! HTTP routes: `/ws` (Origin check and limits before the upgrade, which we
 //! finish ourselves to give tokio-tungstenite tuned buffers), `/healthz`,
-//! `/metrics`, `/api/snapshot` and the static bundle.
+//! `/metrics`, `/api/snapshot`, `/api/dashboards` (in [`crate::dashboards`])
+//! and the static bundle.
 
 use crate::conn;
 use crate::hub::Hub;
@@ -326,6 +327,7 @@ The WebSocket is at <code>/ws</code>, the snapshot at <code>/api/snapshot</code>
 /// All routes.
 pub fn routes(
     hub: Arc<Hub>,
+    store: crate::store::Store,
     shutdown: watch::Receiver<bool>,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
     let with_hub = {
@@ -416,8 +418,11 @@ pub fn routes(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         r
     });
+    let dashboards = crate::dashboards::routes(hub.clone(), store);
     let all = ws
         .or(healthz)
+        .unify()
+        .or(dashboards)
         .unify()
         .or(ingest)
         .unify()

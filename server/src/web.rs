@@ -416,12 +416,137 @@ where
                 }
             })
     };
-    guard
+    let cors = Arc::new(Cors::new(config));
+    let preflight = {
+        let cors = cors.clone();
+        // Not `warp::options()`: its "method not allowed" would outrank the
+        // "not found" of other requests and turn every 404 into a 405.
+        warp::method()
+            .and(warp::path::full())
+            .and(origin_header())
+            .and_then(
+                move |m: http::Method, path: FullPath, origin: Option<String>| {
+                    let r = (m == http::Method::OPTIONS && is_api(path.as_str()))
+                        .then(|| cors.preflight(origin.as_deref()));
+                    async move { r.ok_or_else(warp::reject::not_found) }
+                },
+            )
+    };
+    let inner = guard
+        .or(preflight)
+        .unify()
         .or(routes)
         .unify()
         .recover(|r: Rejection| async move { rejection_response(&r).ok_or(r) })
-        .unify()
-        .map(move |r: Response| hygiene.secure(r))
+        .unify();
+    warp::path::full().and(origin_header()).and(inner).map(
+        move |path: FullPath, origin: Option<String>, r: Response| {
+            hygiene.secure(cors.grant(path.as_str(), origin.as_deref(), r))
+        },
+    )
+}
+
+/// The request's `Origin`, if it is readable text (never a rejection).
+fn origin_header() -> impl Filter<Extract = (Option<String>,), Error = std::convert::Infallible>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    warp::header::headers_cloned().map(|h: http::HeaderMap| {
+        h.get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    })
+}
+
+/// Whether `path` is under `/api`.
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// Methods a page from an `--allowed-origin` may use on `/api/*`.
+pub const CORS_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+/// Request headers it may send.
+pub const CORS_HEADERS: &str = "Authorization, If-Match, Content-Type, Content-Encoding";
+/// Response headers it may read.
+pub const CORS_EXPOSE: &str = "ETag, Location, Retry-After, Content-Disposition";
+/// How long a browser may cache a preflight answer, seconds.
+pub const CORS_MAX_AGE: &str = "600";
+
+/// CORS for `/api/*`: the page bundle served by a CDN (an
+/// `--allowed-origin`) calls the REST API cross-origin. Only those origins
+/// get a grant (the exact `Access-Control-Allow-Origin` echo); the
+/// server's own page is same-origin and needs none, and `trunk serve`
+/// proxies `/api`. No credentials mode: tokens travel in `Authorization`,
+/// never in cookies.
+#[derive(Debug)]
+pub struct Cors {
+    /// `--allowed-origin`, lowercased, without a trailing slash.
+    allowed: Vec<String>,
+}
+
+impl Cors {
+    /// From `--allowed-origin`.
+    pub fn new(config: &Config) -> Cors {
+        Cors {
+            allowed: config
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    /// The origin to echo, when `origin` is allowed.
+    pub fn granted<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
+        let o = origin?;
+        let want = o.trim_end_matches('/').to_ascii_lowercase();
+        self.allowed.contains(&want).then_some(o)
+    }
+
+    /// The answer to `OPTIONS /api/...`: 204 with the grant for an allowed
+    /// origin, 403 without one otherwise.
+    pub fn preflight(&self, origin: Option<&str>) -> Response {
+        let Some(o) = self.granted(origin) else {
+            return text(
+                StatusCode::FORBIDDEN,
+                "this origin gets no CORS grant: list it with --allowed-origin\n".into(),
+            );
+        };
+        let mut r = Response::default();
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        let h = r.headers_mut();
+        let mut set = |name, value: &str| {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                h.insert(name, v);
+            }
+        };
+        set(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        set(header::ACCESS_CONTROL_ALLOW_METHODS, CORS_METHODS);
+        set(header::ACCESS_CONTROL_ALLOW_HEADERS, CORS_HEADERS);
+        set(header::ACCESS_CONTROL_MAX_AGE, CORS_MAX_AGE);
+        r
+    }
+
+    /// Add the grant (and `Vary: Origin`) to an `/api/*` response.
+    pub fn grant(&self, path: &str, origin: Option<&str>, mut r: Response) -> Response {
+        if !is_api(path) {
+            return r;
+        }
+        let h = r.headers_mut();
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(v) = self
+            .granted(origin)
+            .and_then(|o| HeaderValue::from_str(o).ok())
+        {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(CORS_EXPOSE),
+            );
+        }
+        r
+    }
 }
 
 #[cfg(test)]
@@ -430,6 +555,53 @@ mod tests {
 
     fn v(xs: &[&str]) -> Vec<String> {
         xs.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn cors_grants_only_allowed_origins_on_the_api() {
+        let cors = Cors::new(&Config {
+            allowed_origins: v(&["https://CDN.example.com/"]),
+            ..Config::default()
+        });
+        let ok = Some("https://cdn.example.com");
+        assert_eq!(cors.granted(ok), ok);
+        assert_eq!(cors.granted(Some("https://cdn.example.com.evil")), None);
+        assert_eq!(cors.granted(Some("http://cdn.example.com")), None);
+        assert_eq!(cors.granted(None), None);
+        let p = cors.preflight(ok);
+        assert_eq!(p.status(), StatusCode::NO_CONTENT);
+        let h = p.headers();
+        assert_eq!(h["access-control-allow-origin"], "https://cdn.example.com");
+        assert!(h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("PUT, DELETE"));
+        assert!(h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("If-Match"));
+        let p = cors.preflight(Some("https://evil.example"));
+        assert_eq!(p.status(), StatusCode::FORBIDDEN);
+        assert!(!p.headers().contains_key("access-control-allow-origin"));
+        let r = cors.grant("/api/dashboards", ok, Response::default());
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://cdn.example.com"
+        );
+        assert_eq!(r.headers()["vary"], "Origin");
+        assert!(r.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("ETag"));
+        let r = cors.grant(
+            "/api/snapshot",
+            Some("https://evil.example"),
+            Response::default(),
+        );
+        assert!(!r.headers().contains_key("access-control-allow-origin"));
+        assert_eq!(r.headers()["vary"], "Origin");
+        let r = cors.grant("/healthz", ok, Response::default());
+        assert!(r.headers().is_empty(), "only /api is CORS-enabled");
     }
 
     #[test]

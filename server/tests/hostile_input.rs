@@ -151,8 +151,17 @@ fn fuzz_decoder_10m() {
 
 #[tokio::test]
 async fn garbage_floods_and_broken_handshakes_leave_the_server_serving() {
-    let config =
-        Config::try_parse_from(["livedash", "--dist", "/nonexistent", "--tick-ms", "20"]).unwrap();
+    let data = tempfile::tempdir().unwrap(); // never ./livedash-data in the repo
+    let config = Config::try_parse_from([
+        "livedash",
+        "--dist",
+        "/nonexistent",
+        "--tick-ms",
+        "20",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+    ])
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

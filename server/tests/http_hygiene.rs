@@ -17,12 +17,20 @@ struct TestServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The server's `--data-dir`, removed when the server is dropped.
+    _data: tempfile::TempDir,
 }
 
 impl TestServer {
     /// Start with `--dist /nonexistent` unless `args` name a `--dist`.
     async fn start(args: &[&str]) -> TestServer {
         let mut argv = vec!["livedash", "--seed", "7"];
+        // A fresh store per server (never ./livedash-data in the repo).
+        let data = tempfile::tempdir().expect("a temp dir");
+        let data_dir = data.path().to_str().expect("utf-8 temp path").to_string();
+        if !args.contains(&"--data-dir") {
+            argv.extend(["--data-dir", &data_dir]);
+        }
         if !args.contains(&"--dist") {
             argv.extend(["--dist", "/nonexistent"]);
         }
@@ -42,6 +50,7 @@ impl TestServer {
             addr,
             stop: Some(tx),
             task: Some(task),
+            _data: data,
         }
     }
 

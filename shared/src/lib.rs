@@ -9,6 +9,12 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod dashboard;
+pub use dashboard::{
+    Dashboard, DashboardSummary, Filters, GridPos, Query, QuerySource, Widget, WidgetKind,
+    WidgetOptions,
+};
+
 /// Version of the wire protocol spoken by this crate. Sent in `hello`.
 pub const PROTOCOL_VERSION: u32 = 1;
 

@@ -23,11 +23,19 @@ pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The server's `--data-dir`, removed when the server is dropped.
+    _data: tempfile::TempDir,
 }
 
 impl TestServer {
     pub async fn start(args: &[&str]) -> TestServer {
         let mut argv = vec!["livedash", "--dist", "/nonexistent", "--seed", "7"];
+        // A fresh store per server (never ./livedash-data in the repo).
+        let data = tempfile::tempdir().expect("a temp dir");
+        let data_dir = data.path().to_str().expect("utf-8 temp path").to_string();
+        if !args.contains(&"--data-dir") {
+            argv.extend(["--data-dir", &data_dir]);
+        }
         argv.extend_from_slice(args);
         let config = Config::try_parse_from(argv).expect("valid flags");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -44,6 +52,7 @@ impl TestServer {
             addr,
             stop: Some(tx),
             task: Some(task),
+            _data: data,
         };
         // Wait until `run` serves: it configures the listener (send buffer
         // cap) first, and sockets the kernel accepts before that would not
