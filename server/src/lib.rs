@@ -10,6 +10,7 @@ pub mod hub;
 pub mod limits;
 pub mod metrics;
 pub mod presence;
+pub mod produce;
 pub mod producers;
 pub mod routes;
 pub mod snapshot;
