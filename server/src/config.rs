@@ -169,6 +169,12 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_INGEST_QUEUE", default_value_t = 200_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub ingest_queue: u64,
+
+    /// Most order records `/compat/thelook/ws` sends (the newest of the
+    /// lookback window); each costs ~250 bytes in every frame.
+    #[arg(long, env = "LIVEDASH_COMPAT_MAX_RECORDS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub compat_max_records: u64,
 }
 
 /// livedash: a real-time dashboard server. Streams live theLook eCommerce

@@ -333,6 +333,7 @@ pub fn routes(
         warp::any().map(move || hub.clone())
     };
     let ingest_shutdown = shutdown.clone();
+    let compat = crate::compat::routes(hub.clone(), shutdown.clone());
     let ws = {
         let hub = hub.clone();
         warp::path!("ws")
@@ -402,6 +403,8 @@ pub fn routes(
         r
     });
     let all = ws
+        .or(compat)
+        .unify()
         .or(healthz)
         .unify()
         .or(ingest)
