@@ -174,6 +174,35 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_INGEST_QUEUE", default_value_t = 200_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub ingest_queue: u64,
+
+    /// Most order records `/compat/thelook/ws` sends (the newest of the
+    /// lookback window); each costs ~250 bytes in every frame.
+    #[arg(long, env = "LIVEDASH_COMPAT_MAX_RECORDS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub compat_max_records: u64,
+}
+
+/// livedash: a real-time dashboard server. Streams live theLook eCommerce
+/// orders and host metrics over WebSockets and serves the dashboard page.
+/// Without a subcommand it serves; `livedash produce` writes fake theLook
+/// data into PostgreSQL instead.
+#[derive(Parser, Debug)]
+#[command(name = "livedash", version, about, long_about = None)]
+pub struct Cli {
+    /// A subcommand instead of the server.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The server's flags (used when there is no subcommand).
+    #[command(flatten)]
+    pub server: Config,
+}
+
+/// What `livedash` can do besides serving.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Write fake theLook users, orders and order items into PostgreSQL
+    /// (schema `ecommerce`, the tutorial's tables) until stopped.
+    Produce(crate::produce::Args),
 }
 
 /// Where the `orders` stream's records come from.
@@ -264,7 +293,7 @@ fn parse_frame_ancestors(s: &str) -> Result<String, String> {
     Ok(v)
 }
 
-fn parse_rate(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_rate(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
     if !(0.0..=100_000.0).contains(&v) || v.is_nan() {
         return Err("must be between 0 and 100000".into());

@@ -225,11 +225,9 @@ impl Generator {
             let items = weighted(&mut self.rng, ITEMS_PER_ORDER);
             for _ in 0..items {
                 let rng = &mut self.rng;
-                let c = &CATEGORIES[rng.gen_range(0..CATEGORIES.len())];
-                // Log-normal around the median, sigma 0.6: most items near
-                // the median, a long right tail.
-                let z = standard_normal(rng);
-                let price = cents((c.median * (0.6 * z).exp()).clamp(c.min, c.max));
+                let ci = rng.gen_range(0..CATEGORIES.len());
+                let c = &CATEGORIES[ci];
+                let price = retail_price(rng, ci);
                 let cost = cents(price * rng.gen_range(0.4..=0.6));
                 out.push(OrderRecord {
                     user_id,
@@ -249,6 +247,21 @@ impl Generator {
             }
         }
     }
+}
+
+/// The names of the 26 categories, in a fixed order (index `i` is the
+/// category of [`retail_price`]`(rng, i)`); e.g. for a product catalogue.
+pub fn category_names() -> impl ExactSizeIterator<Item = &'static str> {
+    CATEGORIES.iter().map(|c| c.name)
+}
+
+/// A retail price for the `i`-th category of [`category_names`], in whole
+/// cents: log-normal around the category's median (sigma 0.6: most items
+/// near the median, a long right tail), clamped to its range.
+pub fn retail_price(rng: &mut StdRng, i: usize) -> f64 {
+    let c = &CATEGORIES[i];
+    let z = standard_normal(rng);
+    cents((c.median * (0.6 * z).exp()).clamp(c.min, c.max))
 }
 
 /// A standard normal variate (Box–Muller).

@@ -114,6 +114,9 @@ pub struct Hub {
     /// Where pushed records (`POST /api/ingest/orders`) wait for the next
     /// orders tick; `None` without `--ingest-token`.
     pub inbox: Option<Arc<Inbox>>,
+    /// What the tutorials' own clients get (`/compat/...`): the orders
+    /// and system tasks hand their data here.
+    pub compat: crate::compat::Feed,
     /// The broadcast ring.
     tx: broadcast::Sender<Frame>,
     /// One lock per topic, held while a frame of that topic is built and
@@ -145,7 +148,12 @@ impl Hub {
             .ingest_token
             .as_ref()
             .map(|_| Inbox::new(config.ingest_queue));
+        let compat = crate::compat::Feed::new(
+            config.lookback.as_millis() as u64,
+            config.compat_max_records as usize,
+        );
         Arc::new(Hub {
+            compat,
             limits,
             inbox,
             config,

@@ -2,6 +2,7 @@
 //! [`run`]; tests start [`run`] in-process on `127.0.0.1:0`.
 
 pub mod aggregate;
+pub mod compat;
 pub mod config;
 pub mod conn;
 pub mod dashboards;
@@ -11,6 +12,7 @@ pub mod hub;
 pub mod limits;
 pub mod metrics;
 pub mod presence;
+pub mod produce;
 pub mod producers;
 pub mod routes;
 pub mod snapshot;
@@ -64,6 +66,7 @@ pub async fn run(
     let hub = hub::Hub::new(config);
     let (stop_tx, stop_rx) = watch::channel(false);
     producers::spawn(hub.clone(), stop_rx.clone());
+    compat::spawn(hub.clone(), stop_rx.clone());
     let routes = routes::routes(hub.clone(), store, stop_rx);
     let inbox = hub.inbox.clone();
     let signal = async move {

@@ -1,19 +1,45 @@
 //! `livedash`: the CLI around [`livedash_server::run`].
 
 use clap::Parser;
-use livedash_server::{config::MIN_SYSTEM_MS, Config};
+use livedash_server::config::{Cli, Command, MIN_SYSTEM_MS};
+use livedash_server::Config;
 use std::io::Write;
 
 #[tokio::main]
 async fn main() {
-    let config = Config::parse();
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    match cli.command {
+        Some(Command::Produce(args)) => produce(args).await,
+        None => serve(cli.server).await,
+    }
+}
+
+/// `livedash produce`: write theLook rows into PostgreSQL until stopped.
+async fn produce(args: livedash_server::produce::Args) {
+    match livedash_server::produce::run(args, shutdown_signal()).await {
+        Ok(t) => tracing::info!(
+            "stopped after writing {} users, {} orders, {} order items",
+            t.users,
+            t.orders,
+            t.items
+        ),
+        Err(e) => {
+            eprintln!("livedash produce: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The server.
+async fn serve(config: Config) {
     if config.system_ms < MIN_SYSTEM_MS {
         tracing::warn!(
             "--system-ms {} is below sysinfo's minimum CPU interval; using {MIN_SYSTEM_MS}",

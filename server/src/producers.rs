@@ -122,6 +122,7 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     let mut sources = Sources::for_hub(&hub, livedash_shared::now_ms());
     let lookback_ms = hub.config.lookback.as_millis() as u64;
     let mut agg = Aggregator::new(lookback_ms);
+    hub.compat.orders_restarted();
     let mut duplicates_seen = 0;
     let mut tick = tokio::time::interval(hub.config.tick_period());
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -143,6 +144,7 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         let notable = notable_orders(&records);
         let t0 = Instant::now();
         let frame = agg.tick(0, now, records);
+        hub.compat.orders_tick(now, &frame.records);
         Metrics::add(&hub.metrics.tick_nanos, t0.elapsed().as_nanos() as u64);
         let dups = agg.duplicates_ignored();
         Metrics::add(&hub.metrics.duplicate_items, dups - duplicates_seen);
@@ -171,6 +173,7 @@ async fn system(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
             continue;
         }
         let raised = alerts.check(&sample);
+        hub.compat.system_sample(&sample);
         hub.publish_system(sample);
         for (level, text) in raised {
             hub.publish_event(level, text);

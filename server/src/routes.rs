@@ -335,6 +335,7 @@ pub fn routes(
         warp::any().map(move || hub.clone())
     };
     let ingest_shutdown = shutdown.clone();
+    let compat = crate::compat::routes(hub.clone(), shutdown.clone());
     let ws = {
         let hub = hub.clone();
         warp::path!("ws")
@@ -420,6 +421,8 @@ pub fn routes(
     });
     let dashboards = crate::dashboards::routes(hub.clone(), store);
     let all = ws
+        .or(compat)
+        .unify()
         .or(healthz)
         .unify()
         .or(dashboards)
