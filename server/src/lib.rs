@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod presence;
 pub mod producers;
 pub mod routes;
+pub mod series;
 pub mod snapshot;
 pub mod sources;
 pub mod streams;

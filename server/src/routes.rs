@@ -370,7 +370,7 @@ pub fn routes(
         .and(warp::header::optional::<String>("authorization"))
         .and_then(snapshot_reply);
     let ingest = {
-        let shutdown = ingest_shutdown;
+        let shutdown = ingest_shutdown.clone();
         warp::path!("api" / "ingest" / "orders")
             .and(warp::post())
             .and(with_hub.clone())
@@ -378,6 +378,17 @@ pub fn routes(
             .and(warp::header::headers_cloned())
             .and(warp::body::stream())
             .then(crate::sources::ingest::handle)
+    };
+    let influx = {
+        let shutdown = ingest_shutdown.clone();
+        warp::path!("api" / "v2" / "write")
+            .and(warp::post())
+            .and(with_hub.clone())
+            .and(warp::any().map(move || shutdown.clone()))
+            .and(warp::query::<HashMap<String, String>>())
+            .and(warp::header::headers_cloned())
+            .and(warp::body::stream())
+            .then(crate::sources::influx::handle)
     };
     let control = warp::path!("api" / "streams" / String / String)
         .and(warp::post())
@@ -405,6 +416,8 @@ pub fn routes(
         .or(healthz)
         .unify()
         .or(ingest)
+        .unify()
+        .or(influx)
         .unify()
         .or(control)
         .unify()
