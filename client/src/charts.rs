@@ -9,7 +9,7 @@ use charming::element::{
 };
 use charming::series::{Bar, Line};
 use charming::Chart;
-use livedash_shared::Revenue;
+use livedash_shared::{Revenue, SeriesPoint};
 
 /// Text colour of axis labels on the dark surface.
 const LABEL: &str = "#9aa4b8";
@@ -139,6 +139,43 @@ pub fn system_lines(points: &[SysPoint], labels: Vec<String>) -> Chart {
         )
 }
 
+/// The custom series chart: one line, the series' points in order, the
+/// x axis their times (`labels`, one per point), the y axis fitted to the
+/// values (not from 0: a temperature of 21.3–21.9 should not be flat).
+pub fn series_line(name: &str, points: &[SeriesPoint], labels: Vec<String>) -> Chart {
+    let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    base()
+        .tooltip(
+            Tooltip::new()
+                .trigger(Trigger::Axis)
+                .background_color(Color::from("#1b2335"))
+                .border_color(Color::from("#2c3650")),
+        )
+        .grid(Grid::new().left(56).right(16).top(16).bottom(28))
+        .x_axis(
+            Axis::new()
+                .type_(AxisType::Category)
+                .boundary_gap(false)
+                .data(labels)
+                .axis_label(axis_label()),
+        )
+        .y_axis(
+            Axis::new()
+                .type_(AxisType::Value)
+                .scale(true)
+                .axis_label(axis_label())
+                .split_line(split_line()),
+        )
+        .series(
+            Line::new()
+                .name(name)
+                .show_symbol(points.len() < 2)
+                .line_style(LineStyle::new().width(2).color(Color::from(GREEN)))
+                .item_style(ItemStyle::new().color(Color::from(GREEN)))
+                .data(values),
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +223,38 @@ mod tests {
         assert_eq!(series[1]["name"], "Memory %");
         assert_eq!(v["xAxis"]["data"].as_array().unwrap().len(), 50);
         assert_eq!(v["yAxis"]["max"], 100.0);
+    }
+
+    #[test]
+    fn series_chart_holds_the_values_as_written() {
+        let pts = [
+            SeriesPoint {
+                ts: 1000,
+                value: 21.25,
+            },
+            SeriesPoint {
+                ts: 2000,
+                value: -3.0,
+            },
+            SeriesPoint {
+                ts: 3000,
+                value: 1e12,
+            },
+        ];
+        let labels = vec!["a".into(), "b".into(), "c".into()];
+        let v = json(&series_line("room.temp{floor=1}", &pts, labels));
+        assert_eq!(v["series"][0]["type"], "line");
+        assert_eq!(v["series"][0]["name"], "room.temp{floor=1}");
+        assert_eq!(
+            v["series"][0]["data"],
+            serde_json::json!([21.25, -3.0, 1e12])
+        );
+        assert_eq!(v["xAxis"]["data"], serde_json::json!(["a", "b", "c"]));
+        assert_eq!(v["yAxis"]["scale"], true);
+        let empty = json(&series_line("x", &[], vec![]));
+        assert!(empty["series"][0]["data"]
+            .as_array()
+            .is_none_or(Vec::is_empty));
     }
 
     #[test]

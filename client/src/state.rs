@@ -3,9 +3,9 @@
 
 use crate::connection::Incompat;
 use livedash_shared::{
-    Event, KpiDelta, KpiPoint, Orders, Seqs, ServerMessage, Streams, System, Topic,
+    Event, KpiDelta, KpiPoint, Orders, Seqs, SeriesPoint, ServerMessage, Streams, System, Topic,
 };
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use yew::Reducible;
 
@@ -13,6 +13,16 @@ use yew::Reducible;
 pub const POINTS: usize = 50;
 /// Feed entries kept.
 pub const FEED: usize = 20;
+/// Points kept per named series (the custom series chart draws them all).
+pub const SERIES_POINTS: usize = 120;
+/// Named series this page keeps at most (the server's default bound);
+/// frames of further series are ignored.
+pub const MAX_SERIES: usize = 10_000;
+
+/// The named series this tab holds: each one's newest points. Shared
+/// (`Rc`) so that cloning the state per action copies a pointer, and each
+/// ring shared so that a frame copies only its own series.
+pub type SeriesMap = BTreeMap<String, Rc<Ring<SeriesPoint>>>;
 
 /// A bounded ring: O(1) push, oldest dropped first.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,6 +218,13 @@ pub struct DashState {
     /// Each stream's status (running / stopped by an admin / failed), so a
     /// stopped stream is not mistaken for a lost connection.
     pub streams: Streams,
+    /// Named series (the `series` topic): newest points of each.
+    pub series: Rc<SeriesMap>,
+    /// The series names, sorted: rebuilt only when a name appears, so the
+    /// picker re-renders only then (`Rc` equality is a pointer compare).
+    pub series_names: Rc<Vec<String>>,
+    /// The series the person picked (kept across snapshots: not server data).
+    pub series_selected: Option<String>,
 }
 
 impl Default for DashState {
@@ -230,6 +247,9 @@ impl Default for DashState {
             items_total: 0,
             frames: 0,
             streams: Streams::default(),
+            series: Rc::default(),
+            series_names: Rc::default(),
+            series_selected: None,
         }
     }
 }
@@ -251,6 +271,8 @@ pub enum Action {
     Undecodable,
     /// A frame from the server, already judged [`SeqVerdict::Apply`].
     Frame(Rc<ServerMessage>),
+    /// The person picked a series to chart.
+    SelectSeries(String),
 }
 
 impl DashState {
@@ -282,6 +304,42 @@ impl DashState {
             }
             Action::Undecodable => self.undecodable += 1,
             Action::Frame(msg) => self.apply_frame(&msg),
+            Action::SelectSeries(name) => self.series_selected = Some(name),
+        }
+    }
+
+    /// The series the custom chart shows: the picked one while the server
+    /// has it, else the first by name; with its points, oldest first.
+    pub fn series_shown(&self) -> Option<(&str, Vec<SeriesPoint>)> {
+        let picked = self
+            .series_selected
+            .as_ref()
+            .and_then(|n| self.series.get_key_value(n));
+        let (name, ring) = picked.or_else(|| self.series.iter().next())?;
+        Some((name.as_str(), ring.iter().copied().collect()))
+    }
+
+    /// Add a frame's points to its series (a new series while under
+    /// [`MAX_SERIES`]).
+    fn add_series_points(&mut self, name: &str, points: &[SeriesPoint]) {
+        let map = Rc::make_mut(&mut self.series);
+        if !map.contains_key(name) {
+            if map.len() >= MAX_SERIES {
+                return;
+            }
+            let at = self.series_names.binary_search_by(|n| n.as_str().cmp(name));
+            if let Err(i) = at {
+                Rc::make_mut(&mut self.series_names).insert(i, name.to_string());
+            }
+            map.insert(name.to_string(), Rc::new(Ring::new(SERIES_POINTS)));
+        }
+        let Some(ring) = map.get_mut(name) else {
+            return;
+        };
+        let ring = Rc::make_mut(ring);
+        let skip = points.len().saturating_sub(SERIES_POINTS);
+        for p in &points[skip..] {
+            ring.push(*p);
         }
     }
 
@@ -311,8 +369,12 @@ impl DashState {
                     incompatible: old.incompatible,
                     undecodable: old.undecodable,
                     frames: old.frames,
+                    series_selected: old.series_selected,
                     ..DashState::default()
                 };
+                for h in s.series.iter().take(MAX_SERIES) {
+                    self.add_series_points(&h.name, &h.points);
+                }
                 self.seq = s.seq;
                 self.clients = Some(s.clients);
                 self.streams = s.streams.clone();
@@ -356,6 +418,7 @@ impl DashState {
             ServerMessage::Clients(c) => self.clients = Some(c.count),
             ServerMessage::Event(e) => self.feed.push(e.clone()),
             ServerMessage::Streams(st) => self.streams = st.clone(),
+            ServerMessage::Series(x) => self.add_series_points(&x.name, &x.points),
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
         }
     }
@@ -392,7 +455,9 @@ impl Reducible for DashState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use livedash_shared::{Clients, KpiDelta, Level, LoadAvg, Revenue, Snapshot};
+    use livedash_shared::{
+        Clients, KpiDelta, Level, LoadAvg, Revenue, Series, SeriesHistory, Snapshot,
+    };
 
     fn orders(seq: u64, n: u64) -> Orders {
         Orders {
@@ -437,6 +502,7 @@ mod tests {
                 system: sys_n,
                 clients: 4,
                 events: 1,
+                series: 2,
             },
             orders: Some(orders(orders_seq, 7)),
             kpi_history: (1..=orders_seq)
@@ -457,7 +523,89 @@ mod tests {
                 text: "hi".into(),
             }],
             streams: Streams::default(),
+            series: vec![
+                SeriesHistory {
+                    name: "mem.used{host=a}".into(),
+                    points: vec![pt(1, 40.0)],
+                },
+                SeriesHistory {
+                    name: "cpu.usage{host=a}".into(),
+                    points: (0..150).map(|i| pt(i, i as f64)).collect(),
+                },
+            ],
         })
+    }
+
+    fn pt(ts: u64, value: f64) -> SeriesPoint {
+        SeriesPoint { ts, value }
+    }
+
+    fn series_frame(seq: u64, name: &str, points: Vec<SeriesPoint>) -> Action {
+        frame(ServerMessage::Series(Series {
+            seq,
+            ts: 0,
+            name: name.into(),
+            points,
+        }))
+    }
+
+    fn values(s: &DashState) -> Vec<f64> {
+        s.series_shown()
+            .unwrap()
+            .1
+            .iter()
+            .map(|p| p.value)
+            .collect()
+    }
+
+    #[test]
+    fn series_come_from_the_snapshot_and_frames_and_stay_bounded() {
+        let mut s = DashState::default();
+        assert!(s.series_shown().is_none());
+        s.apply(frame(snapshot(3, 3)));
+        assert_eq!(*s.series_names, ["cpu.usage{host=a}", "mem.used{host=a}"]);
+        // Nothing picked: the first by name, its newest 120 points.
+        let (name, pts) = s.series_shown().unwrap();
+        assert_eq!(name, "cpu.usage{host=a}");
+        assert_eq!(pts.len(), SERIES_POINTS);
+        assert_eq!(pts[0], pt(30, 30.0));
+        s.apply(Action::SelectSeries("mem.used{host=a}".into()));
+        assert_eq!(values(&s), [40.0]);
+        s.apply(series_frame(
+            3,
+            "mem.used{host=a}",
+            vec![pt(2, 41.5), pt(3, 42.0)],
+        ));
+        assert_eq!(values(&s), [40.0, 41.5, 42.0]);
+        assert_eq!(s.seq.series, 3);
+        // A new series joins the sorted names; the pick stays.
+        s.apply(series_frame(4, "app.latency", vec![pt(5, 7.0)]));
+        assert_eq!(s.series_names.len(), 3);
+        assert_eq!(s.series_names[0], "app.latency");
+        assert_eq!(s.series_shown().unwrap().0, "mem.used{host=a}");
+        // A snapshot replaces the points but keeps the pick.
+        s.apply(frame(snapshot(4, 4)));
+        assert_eq!(values(&s), [40.0]);
+        assert_eq!(s.series_names.len(), 2);
+        // A pick the server no longer has falls back to the first.
+        s.apply(Action::SelectSeries("gone".into()));
+        assert_eq!(s.series_shown().unwrap().0, "cpu.usage{host=a}");
+    }
+
+    #[test]
+    fn series_names_are_shared_until_a_name_appears() {
+        let mut s = DashState::default();
+        s.apply(frame(snapshot(3, 3)));
+        let names = s.series_names.clone();
+        s.apply(series_frame(3, "cpu.usage{host=a}", vec![pt(200, 1.0)]));
+        assert!(
+            Rc::ptr_eq(&names, &s.series_names),
+            "no new name: same list"
+        );
+        let before = s.clone();
+        s.apply(series_frame(4, "cpu.usage{host=a}", vec![pt(201, 2.0)]));
+        assert_eq!(before.series_shown().unwrap().1.last(), Some(&pt(200, 1.0)));
+        assert_eq!(s.series_shown().unwrap().1.last(), Some(&pt(201, 2.0)));
     }
 
     fn frame(m: ServerMessage) -> Action {

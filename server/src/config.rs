@@ -180,6 +180,19 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_COMPAT_MAX_RECORDS", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub compat_max_records: u64,
+
+    /// Distinct named series `POST /api/v2/write` may create (every
+    /// measurement/field/tag-set is one); a request that would pass it is
+    /// refused whole with 422.
+    #[arg(long, env = "LIVEDASH_MAX_SERIES", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_series: u64,
+
+    /// Points kept per named series for snapshots (a new tab draws them at
+    /// once).
+    #[arg(long, env = "LIVEDASH_SERIES_POINTS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub series_points: u64,
 }
 
 /// livedash: a real-time dashboard server. Streams live theLook eCommerce
@@ -392,5 +405,7 @@ mod tests {
         assert_eq!(c.source, SourceKind::Ingest);
         assert!(!format!("{c:?}").contains("t0k"));
         assert!(Config::try_parse_from(["livedash", "--source", "postgres"]).is_err());
+        assert_eq!((c.max_series, c.series_points), (10_000, 300));
+        assert!(Config::try_parse_from(["livedash", "--max-series", "0"]).is_err());
     }
 }

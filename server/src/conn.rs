@@ -9,7 +9,7 @@ use crate::presence::Viewer;
 use crate::snapshot::HistoryCap;
 use futures_util::{SinkExt, StreamExt};
 use livedash_shared::{
-    decode_client, ClientMessage, ErrorCode, Hello, Seqs, ServerMessage, PROTOCOL_VERSION,
+    decode_client, ClientMessage, ErrorCode, Hello, Seqs, ServerMessage, Topic, PROTOCOL_VERSION,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,7 +116,7 @@ struct Conn<S> {
     /// Per topic: the newest seq the client has (from a frame or a snapshot).
     have: Seqs,
     /// Subscribed topics.
-    topics: [bool; 4],
+    topics: [bool; Topic::ALL.len()],
     /// `?history=`, rounded to a snapshot size.
     history: HistoryCap,
     /// Whether `orders` frames carry their records (`?records=0` turns them off).
@@ -171,7 +171,7 @@ pub async fn serve<S>(
     let mut c = Conn {
         rx: None,
         have: Seqs::default(),
-        topics: [true; 4],
+        topics: [true; Topic::ALL.len()],
         history: opts.history,
         records: opts.records,
         last_seen: Instant::now(),

@@ -15,11 +15,13 @@ use crate::config::Config;
 use crate::limits::Limits;
 use crate::metrics::{Fanout, Metrics};
 use crate::presence::Presence;
+use crate::series::{Pending, Recent};
 use crate::snapshot::SnapshotCache;
 use crate::sources::Inbox;
 use crate::streams::StreamSwitches;
 use livedash_shared::{
-    Clients, Event, KpiPoint, Level, Orders, Seqs, ServerMessage, Snapshot, Streams, System, Topic,
+    Clients, Event, KpiPoint, Level, Orders, Seqs, Series, SeriesPoint, ServerMessage, Snapshot,
+    Streams, System, Topic,
 };
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -72,6 +74,9 @@ pub struct History {
     pub clients: u64,
     /// Each stream's status as last published in a `streams` frame.
     pub streams: Streams,
+    /// The published points of every named series (newest
+    /// `--series-points` of each).
+    pub series: Recent,
 }
 
 /// Everything guarded by the shared lock. Never held across an `.await`,
@@ -93,6 +98,8 @@ pub struct SnapshotParts {
     pub seq: Seqs,
     /// The history at that instant (`cap` newest points).
     pub history: History,
+    /// The points of history asked for (`None` = all kept).
+    pub cap: Option<usize>,
 }
 
 /// The hub, shared by producers, connections and routes.
@@ -117,17 +124,23 @@ pub struct Hub {
     /// What the tutorials' own clients get (`/compat/...`): the orders
     /// and system tasks hand their data here.
     pub compat: crate::compat::Feed,
+    /// Named series written through `POST /api/v2/write`: known names and
+    /// the points waiting for the next `series` flush.
+    pub series: Mutex<Pending>,
+    /// Whether the `series` flusher task runs (started by the first write).
+    pub series_flusher: std::sync::atomic::AtomicBool,
     /// The broadcast ring.
     tx: broadcast::Sender<Frame>,
     /// One lock per topic, held while a frame of that topic is built and
     /// serialized: frames of one topic enter the ring in `seq` order, and
     /// publishers of different topics never wait for each other.
-    topic_locks: [Mutex<()>; 4],
+    topic_locks: [Mutex<()>; Topic::ALL.len()],
     /// Seqs, history, recent frames: the shared state.
     state: Mutex<Published>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Lock, ignoring poisoning.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock cannot leave the state half-updated in a
     // way that matters more than stopping the stream would.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -152,10 +165,16 @@ impl Hub {
             config.lookback.as_millis() as u64,
             config.compat_max_records as usize,
         );
+        let series = Mutex::new(Pending::new(
+            config.max_series as usize,
+            crate::sources::influx::MAX_WAITING_POINTS,
+        ));
         Arc::new(Hub {
             compat,
             limits,
             inbox,
+            series,
+            series_flusher: Default::default(),
             config,
             metrics: Metrics::default(),
             started: Instant::now(),
@@ -301,6 +320,26 @@ impl Hub {
         Metrics::add(&self.metrics.events, 1);
     }
 
+    /// Publish a `series` frame: the points of one named series written
+    /// since its previous frame.
+    pub fn publish_series(&self, name: Arc<str>, points: Vec<SeriesPoint>) {
+        let keep = self.config.series_points as usize;
+        self.publish(
+            Topic::Series,
+            |seq| {
+                let msg = Series {
+                    seq,
+                    ts: livedash_shared::now_ms(),
+                    name: name.to_string(),
+                    points,
+                };
+                let filed = (name, msg.points.clone());
+                (ServerMessage::Series(msg), filed)
+            },
+            |h, _, (name, points)| h.series.record(&name, &points, keep),
+        );
+    }
+
     /// Publish a `clients` frame if the count differs from the last one
     /// published. Returns whether it published.
     pub fn publish_clients_if_changed(&self) -> bool {
@@ -366,7 +405,10 @@ impl Hub {
                 events: h.events.clone(),
                 clients: h.clients,
                 streams: h.streams.clone(),
+                // Pointers only; trimmed to `cap` when the body is built.
+                series: h.series.clone(),
             },
+            cap,
         }
     }
 
@@ -410,6 +452,7 @@ impl Hub {
             clients: h.clients,
             events: h.events.iter().map(|e| (**e).clone()).collect(),
             streams: h.streams,
+            series: h.series.snapshot(parts.cap),
         }
     }
 }

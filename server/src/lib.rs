@@ -15,6 +15,7 @@ pub mod presence;
 pub mod produce;
 pub mod producers;
 pub mod routes;
+pub mod series;
 pub mod snapshot;
 pub mod sources;
 pub mod static_files;

@@ -373,7 +373,7 @@ pub fn routes(
         .and(warp::header::optional::<String>("authorization"))
         .and_then(snapshot_reply);
     let ingest = {
-        let shutdown = ingest_shutdown;
+        let shutdown = ingest_shutdown.clone();
         warp::path!("api" / "ingest" / "orders")
             .and(warp::post())
             .and(with_hub.clone())
@@ -381,6 +381,17 @@ pub fn routes(
             .and(warp::header::headers_cloned())
             .and(warp::body::stream())
             .then(crate::sources::ingest::handle)
+    };
+    let influx = {
+        let shutdown = ingest_shutdown.clone();
+        warp::path!("api" / "v2" / "write")
+            .and(warp::post())
+            .and(with_hub.clone())
+            .and(warp::any().map(move || shutdown.clone()))
+            .and(warp::query::<HashMap<String, String>>())
+            .and(warp::header::headers_cloned())
+            .and(warp::body::stream())
+            .then(crate::sources::influx::handle)
     };
     let control = warp::path!("api" / "streams" / String / String)
         .and(warp::post())
@@ -428,6 +439,8 @@ pub fn routes(
         .or(dashboards)
         .unify()
         .or(ingest)
+        .unify()
+        .or(influx)
         .unify()
         .or(control)
         .unify()

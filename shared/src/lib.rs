@@ -33,11 +33,20 @@ pub enum Topic {
     Clients,
     /// `event` frames: the activity feed.
     Events,
+    /// `series` frames: points of named series pushed by clients (the
+    /// InfluxDB write API).
+    Series,
 }
 
 impl Topic {
     /// Every topic, in a fixed order. A new connection is subscribed to all.
-    pub const ALL: [Topic; 4] = [Topic::Orders, Topic::System, Topic::Clients, Topic::Events];
+    pub const ALL: [Topic; 5] = [
+        Topic::Orders,
+        Topic::System,
+        Topic::Clients,
+        Topic::Events,
+        Topic::Series,
+    ];
 
     /// The wire name of the topic.
     pub fn as_str(self) -> &'static str {
@@ -46,6 +55,7 @@ impl Topic {
             Topic::System => "system",
             Topic::Clients => "clients",
             Topic::Events => "events",
+            Topic::Series => "series",
         }
     }
 
@@ -56,6 +66,7 @@ impl Topic {
             Topic::System => 1,
             Topic::Clients => 2,
             Topic::Events => 3,
+            Topic::Series => 4,
         }
     }
 }
@@ -75,6 +86,10 @@ pub struct Seqs {
     pub clients: u64,
     /// Last `event` seq included in the snapshot.
     pub events: u64,
+    /// Last `series` seq included in the snapshot (absent from servers
+    /// before the topic existed).
+    #[serde(default)]
+    pub series: u64,
 }
 
 impl Seqs {
@@ -85,6 +100,7 @@ impl Seqs {
             Topic::System => self.system,
             Topic::Clients => self.clients,
             Topic::Events => self.events,
+            Topic::Series => self.series,
         }
     }
 
@@ -95,6 +111,7 @@ impl Seqs {
             Topic::System => &mut self.system,
             Topic::Clients => &mut self.clients,
             Topic::Events => &mut self.events,
+            Topic::Series => &mut self.series,
         }
     }
 }
@@ -249,6 +266,38 @@ pub struct Clients {
     pub count: u64,
 }
 
+/// One point of a named series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// When the point was measured (the line's timestamp), Unix epoch
+    /// milliseconds.
+    pub ts: Ts,
+    /// Its value: always a finite number.
+    pub value: f64,
+}
+
+/// The `series` frame body: new points of one named series
+/// (`measurement.field{tag=value,...}`), in the order they were written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub seq: u64,
+    /// When the frame was published.
+    pub ts: Ts,
+    /// The series name.
+    pub name: String,
+    /// The points written since the previous frame of this series.
+    pub points: Vec<SeriesPoint>,
+}
+
+/// The recent points of one series, as a snapshot carries them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesHistory {
+    /// The series name.
+    pub name: String,
+    /// Its newest points, oldest first.
+    pub points: Vec<SeriesPoint>,
+}
+
 /// The `hello` frame body: always the first frame on a connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
@@ -286,6 +335,10 @@ pub struct Snapshot {
     /// Whether each stream runs (absent from servers before it existed).
     #[serde(default)]
     pub streams: Streams,
+    /// Every named series the server has, sorted by name, with its recent
+    /// points (absent from servers before the `series` topic existed).
+    #[serde(default)]
+    pub series: Vec<SeriesHistory>,
 }
 
 /// What a stream is doing, so a page can tell "no new data because the
@@ -345,6 +398,9 @@ pub enum ErrorCode {
 }
 
 /// Every frame the server sends.
+// The snapshot is the large variant; messages are built once per frame and
+// serialized, never stored in bulk, so boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
@@ -354,6 +410,7 @@ pub enum ServerMessage {
     System(System),
     Clients(Clients),
     Event(Event),
+    Series(Series),
     /// A stream's status changed (control frame: no `seq`).
     Streams(Streams),
     /// Reply to `ping`, echoing its nonce exactly as sent (any JSON value,
@@ -383,6 +440,7 @@ impl ServerMessage {
             ServerMessage::System(s) => Some((Topic::System, s.seq)),
             ServerMessage::Clients(c) => Some((Topic::Clients, c.seq)),
             ServerMessage::Event(e) => Some((Topic::Events, e.seq)),
+            ServerMessage::Series(s) => Some((Topic::Series, s.seq)),
             _ => None,
         }
     }
@@ -580,6 +638,7 @@ mod tests {
                 system: 3,
                 clients: 1,
                 events: 1,
+                series: 2,
             },
             orders: Some(sample_orders()),
             kpi_history: vec![KpiPoint {
@@ -593,7 +652,47 @@ mod tests {
             clients: 3,
             events: vec![event],
             streams: Streams::default(),
+            series: vec![SeriesHistory {
+                name: "cpu.usage{host=a}".into(),
+                points: vec![SeriesPoint { ts: 1, value: 0.5 }],
+            }],
         }));
+        roundtrip(ServerMessage::Series(Series {
+            seq: 2,
+            ts: 3,
+            name: "cpu.usage{host=a}".into(),
+            points: vec![
+                SeriesPoint { ts: 1, value: 0.5 },
+                SeriesPoint {
+                    ts: 2,
+                    value: -1e300,
+                },
+            ],
+        }));
+    }
+
+    #[test]
+    fn a_snapshot_from_a_server_without_series_still_decodes() {
+        let mut v = serde_json::to_value(ServerMessage::Snapshot(Snapshot {
+            ts: 1,
+            seq: Seqs::default(),
+            orders: None,
+            kpi_history: vec![],
+            system_history: vec![],
+            clients: 0,
+            events: vec![],
+            streams: Streams::default(),
+            series: vec![],
+        }))
+        .unwrap();
+        v.as_object_mut().unwrap().remove("series");
+        v["seq"].as_object_mut().unwrap().remove("series");
+        let ServerMessage::Snapshot(s) = serde_json::from_value(v).unwrap() else {
+            panic!("not a snapshot");
+        };
+        assert!(s.series.is_empty());
+        assert_eq!(s.seq.series, 0);
+        assert_eq!(Topic::Series.index(), Topic::ALL.len() - 1);
     }
 
     #[test]

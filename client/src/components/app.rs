@@ -3,11 +3,11 @@
 use crate::charts;
 use crate::components::{
     chart::Chart, feed::Feed, header::Header, kpi_card::KpiCard, live_counter::LiveCounter,
-    system_panel::SystemPanel, token_form::TokenForm,
+    series_chart::SeriesChart, system_panel::SystemPanel, token_form::TokenForm,
 };
 use crate::format::{self, Trend};
 use crate::hooks::use_connection::{use_connection, Command};
-use crate::state::DashState;
+use crate::state::{Action, DashState};
 use livedash_shared::Topic;
 use yew::prelude::*;
 
@@ -39,6 +39,14 @@ pub fn app() -> Html {
         Callback::from(move |p: bool| commands.emit(Command::Pause(p)))
     };
     let tz = offset_min();
+    let on_series = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |name: String| dispatch.dispatch(Action::SelectSeries(name)))
+    };
+    let (series_shown, series_points) = match state.series_shown() {
+        Some((name, points)) => (Some(AttrValue::from(name.to_string())), points),
+        None => (None, Vec::new()),
+    };
 
     let placeholder = || AttrValue::from("–");
     let kpis = state.orders.as_ref().map(|o| o.kpis());
@@ -74,7 +82,8 @@ pub fn app() -> Html {
              data-seq-orders={state.seq_of(Topic::Orders).to_string()}
              data-seq-system={state.seq_of(Topic::System).to_string()}
              data-seq-clients={state.seq_of(Topic::Clients).to_string()}
-             data-seq-events={state.seq_of(Topic::Events).to_string()}>
+             data-seq-events={state.seq_of(Topic::Events).to_string()}
+             data-seq-series={state.seq_of(Topic::Series).to_string()}>
             <Header conn={state.conn} stale={state.stale()} clients={state.clients}
                     connect={state.enabled} paused={state.paused} undecodable={state.undecodable}
                     streams={state.streams.clone()}
@@ -115,6 +124,8 @@ pub fn app() -> Html {
                 </section>
                 <LiveCounter value={state.items_total} frames={state.frames} />
                 <Feed events={state.feed.iter().cloned().collect::<Vec<_>>()} offset_min={tz} />
+                <SeriesChart names={state.series_names.clone()} shown={series_shown}
+                             points={series_points} offset_min={tz} on_select={on_series} />
             </main>
             <footer class="footer muted small">
                 { format!("seq orders {} · system {} · clients {} · events {}",

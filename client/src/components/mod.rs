@@ -6,5 +6,6 @@ pub mod feed;
 pub mod header;
 pub mod kpi_card;
 pub mod live_counter;
+pub mod series_chart;
 pub mod system_panel;
 pub mod token_form;

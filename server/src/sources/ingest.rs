@@ -466,7 +466,7 @@ fn too_large(max: u64) -> IngestError {
 }
 
 /// Read the body, stopping as soon as it passes `max` bytes.
-async fn read_body<S, B>(body: S, max: u64) -> Result<Vec<u8>, IngestError>
+pub(super) async fn read_body<S, B>(body: S, max: u64) -> Result<Vec<u8>, IngestError>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
@@ -501,7 +501,7 @@ where
 }
 
 /// Decode gzip, refusing output over `max` bytes (a zip bomb stops there).
-fn gunzip(body: &[u8], max: u64) -> Result<Vec<u8>, IngestError> {
+pub(super) fn gunzip(body: &[u8], max: u64) -> Result<Vec<u8>, IngestError> {
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(body)
         .take(max + 1)

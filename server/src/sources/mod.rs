@@ -16,6 +16,7 @@
 //! `--source ingest` runs the ingest inbox only.
 
 pub mod generator;
+pub mod influx;
 pub mod ingest;
 
 use crate::config::SourceKind;
