@@ -491,7 +491,7 @@ mod tests {
                 error: Some("panicked: boom".into()),
                 restarts: 0,
             },
-            system: StreamStatus::default(),
+            ..Streams::default()
         };
         s.apply(frame(ServerMessage::Streams(failed.clone())));
         assert_eq!(s.streams, failed);

@@ -111,6 +111,9 @@ pub struct Hub {
     /// Where pushed records (`POST /api/ingest/orders`) wait for the next
     /// orders tick; `None` without `--ingest-token`.
     pub inbox: Option<Arc<Inbox>>,
+    /// Where the PostgreSQL tailer's rows wait for the orders task; `None`
+    /// unless the source is `postgres`.
+    pub pg: Option<Arc<crate::sources::postgres::Feed>>,
     /// The broadcast ring.
     tx: broadcast::Sender<Frame>,
     /// One lock per topic, held while a frame of that topic is built and
@@ -142,14 +145,23 @@ impl Hub {
             .ingest_token
             .as_ref()
             .map(|_| Inbox::new(config.ingest_queue));
+        let pg = (config.source == crate::config::SourceKind::Postgres)
+            .then(crate::sources::postgres::Feed::new);
+        let streams = StreamSwitches::default();
+        streams.set_source(livedash_shared::SourceStatus {
+            kind: config.source.name().into(),
+            ok: pg.is_none(),
+            error: pg.as_ref().map(|_| "connecting".to_string()),
+        });
         Arc::new(Hub {
             limits,
             inbox,
+            pg,
             config,
             metrics: Metrics::default(),
             started: Instant::now(),
             presence: Presence::default(),
-            streams: StreamSwitches::default(),
+            streams,
             snapshots: SnapshotCache::default(),
             tx,
             topic_locks: Default::default(),
