@@ -251,7 +251,11 @@ pub fn source_badge(s: &livedash_shared::SourceStatus) -> Option<SourceBadge> {
     if s.ok {
         return None;
     }
-    let kind = if s.kind.is_empty() { "data" } else { s.kind.as_str() };
+    let kind = if s.kind.is_empty() {
+        "data"
+    } else {
+        s.kind.as_str()
+    };
     Some(SourceBadge {
         text: format!("{kind} source offline"),
         title: s
@@ -541,24 +545,24 @@ mod tests {
         };
         let mut snap = snapshot(3, 3);
         if let ServerMessage::Snapshot(body) = &mut snap {
-            body.streams.source = down.clone();
+            *body.streams.source = down.clone();
         }
         s.apply(frame(snap));
         let b = s.source_badge().expect("shown while the source is down");
         assert_eq!(b.text, "postgres source offline");
         assert_eq!(b.title, "error connecting to server");
         let up = Streams {
-            source: SourceStatus {
+            source: Box::new(SourceStatus {
                 kind: "postgres".into(),
                 ok: true,
                 error: None,
-            },
+            }),
             ..Streams::default()
         };
         s.apply(frame(ServerMessage::Streams(up)));
         assert_eq!(s.source_badge(), None, "cleared once it reconnects");
         s.apply(frame(ServerMessage::Streams(Streams {
-            source: down,
+            source: Box::new(down),
             ..Streams::default()
         })));
         assert!(s.source_badge().is_some(), "a streams frame sets it again");

@@ -116,7 +116,7 @@ impl StreamSwitches {
         Streams {
             orders: self.one(Stream::Orders),
             system: self.one(Stream::System),
-            source: self.source(),
+            source: Box::new(self.source()),
         }
     }
 
@@ -164,6 +164,6 @@ mod tests {
         };
         assert!(s.set_source(down.clone()));
         assert!(!s.set_source(down.clone()), "unchanged");
-        assert_eq!(s.status().source, down);
+        assert_eq!(*s.status().source, down);
     }
 }

@@ -505,7 +505,7 @@ async fn measure_rows_per_second_and_lag() {
     for t in tasks {
         t.await.unwrap();
     }
-    let commits = commits.lock().unwrap();
+    let commits = commits.lock().unwrap().clone();
     let mut lags: Vec<f64> = seen
         .first
         .iter()

@@ -318,9 +318,10 @@ pub struct Streams {
     pub orders: StreamStatus,
     pub system: StreamStatus,
     /// Where the `orders` records come from and whether it is reachable
-    /// (absent from servers before it existed: a healthy generator).
+    /// (absent from servers before it existed: a healthy generator). Boxed
+    /// to keep `ServerMessage::Snapshot` small.
     #[serde(default)]
-    pub source: SourceStatus,
+    pub source: Box<SourceStatus>,
 }
 
 /// The `orders` stream's data source: its kind (`generator`, `ingest`,
@@ -708,14 +709,14 @@ mod tests {
         let ServerMessage::Streams(s) = serde_json::from_str(old).unwrap() else {
             panic!("a streams frame");
         };
-        assert_eq!(s.source, SourceStatus::default());
+        assert_eq!(*s.source, SourceStatus::default());
         assert!(s.source.ok);
         let down = Streams {
-            source: SourceStatus {
+            source: Box::new(SourceStatus {
                 kind: "postgres".into(),
                 ok: false,
                 error: Some("connection refused".into()),
-            },
+            }),
             ..Streams::default()
         };
         let text = ServerMessage::Streams(down.clone()).to_json();
