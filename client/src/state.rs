@@ -254,6 +254,37 @@ impl Default for DashState {
     }
 }
 
+/// The header badge of a data source that cannot deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceBadge {
+    /// What it says: "postgres source offline".
+    pub text: String,
+    /// Why, on hover (the server's error text).
+    pub title: String,
+}
+
+/// A badge while the orders stream's source is not ok (its database is
+/// unreachable, say): the page then tells "no new orders because the source
+/// is down" from "no new orders because the connection is lost" or "none
+/// came". Nothing while it is ok.
+pub fn source_badge(s: &livedash_shared::SourceStatus) -> Option<SourceBadge> {
+    if s.ok {
+        return None;
+    }
+    let kind = if s.kind.is_empty() {
+        "data"
+    } else {
+        s.kind.as_str()
+    };
+    Some(SourceBadge {
+        text: format!("{kind} source offline"),
+        title: s
+            .error
+            .clone()
+            .unwrap_or_else(|| "the data source is unreachable".into()),
+    })
+}
+
 /// Everything that changes the state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -284,6 +315,11 @@ impl DashState {
     /// Showing last-known data while not live.
     pub fn stale(&self) -> bool {
         self.has_data() && self.conn != ConnStatus::Live
+    }
+
+    /// The header's source badge: see [`source_badge`].
+    pub fn source_badge(&self) -> Option<SourceBadge> {
+        source_badge(&self.streams.source)
     }
 
     /// Apply one action in place.
@@ -639,10 +675,45 @@ mod tests {
                 error: Some("panicked: boom".into()),
                 restarts: 0,
             },
-            system: StreamStatus::default(),
+            ..Streams::default()
         };
         s.apply(frame(ServerMessage::Streams(failed.clone())));
         assert_eq!(s.streams, failed);
+    }
+
+    #[test]
+    fn source_offline_badge_follows_the_source_status() {
+        use livedash_shared::SourceStatus;
+        let mut s = DashState::default();
+        assert_eq!(s.source_badge(), None, "a healthy generator shows nothing");
+        let down = SourceStatus {
+            kind: "postgres".into(),
+            ok: false,
+            error: Some("error connecting to server".into()),
+        };
+        let mut snap = snapshot(3, 3);
+        if let ServerMessage::Snapshot(body) = &mut snap {
+            *body.streams.source = down.clone();
+        }
+        s.apply(frame(snap));
+        let b = s.source_badge().expect("shown while the source is down");
+        assert_eq!(b.text, "postgres source offline");
+        assert_eq!(b.title, "error connecting to server");
+        let up = Streams {
+            source: Box::new(SourceStatus {
+                kind: "postgres".into(),
+                ok: true,
+                error: None,
+            }),
+            ..Streams::default()
+        };
+        s.apply(frame(ServerMessage::Streams(up)));
+        assert_eq!(s.source_badge(), None, "cleared once it reconnects");
+        s.apply(frame(ServerMessage::Streams(Streams {
+            source: Box::new(down),
+            ..Streams::default()
+        })));
+        assert!(s.source_badge().is_some(), "a streams frame sets it again");
     }
 
     #[test]

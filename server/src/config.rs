@@ -143,10 +143,21 @@ pub struct Config {
 
     /// Where `orders` come from: `generator` (the built-in theLook
     /// generator; HTTP-ingested records are added when --ingest-token is
-    /// set) or `ingest` (only records pushed to `POST /api/ingest/orders`;
-    /// needs --ingest-token).
-    #[arg(long, env = "LIVEDASH_SOURCE", value_enum, default_value_t = SourceKind::Generator)]
+    /// set), `ingest` (only records pushed to `POST /api/ingest/orders`;
+    /// needs --ingest-token) or `postgres` (rows inserted into
+    /// `ecommerce.order_items`; the default when --postgres is given).
+    #[arg(long, env = "LIVEDASH_SOURCE", value_enum, default_value_t = SourceKind::Generator,
+          default_value_if("postgres", clap::builder::ArgPredicate::IsPresent, Some("postgres")))]
     pub source: SourceKind,
+
+    /// PostgreSQL to tail theLook orders from, as a URL
+    /// (`postgresql://user:password@host:5432/db`) or key=value conninfo
+    /// (`host=/run/postgresql dbname=thelook`). livedash creates its own
+    /// objects in schema `livedash` and a trigger on `ecommerce.order_items`
+    /// (see the README). Never logged: it may hold a password.
+    #[arg(long, env = "LIVEDASH_POSTGRES", hide_env_values = true,
+          value_parser = PostgresParser, required_if_eq("source", "postgres"))]
+    pub postgres: Option<Secret>,
 
     /// Token for `POST /api/ingest/orders` (`Authorization: Bearer TOKEN`);
     /// without it the endpoint answers 404.
@@ -225,6 +236,8 @@ pub enum SourceKind {
     Generator,
     /// Only records pushed to `POST /api/ingest/orders`.
     Ingest,
+    /// Rows inserted into `ecommerce.order_items` in `--postgres`.
+    Postgres,
 }
 
 impl SourceKind {
@@ -233,6 +246,7 @@ impl SourceKind {
         match self {
             SourceKind::Generator => "generator",
             SourceKind::Ingest => "ingest",
+            SourceKind::Postgres => "postgres",
         }
     }
 }
@@ -304,6 +318,39 @@ fn parse_frame_ancestors(s: &str) -> Result<String, String> {
         ));
     }
     Ok(v)
+}
+
+/// Parses `--postgres`: a URL or conninfo that tokio-postgres accepts. Its
+/// error never repeats the value (clap's usual "invalid value '...'" would
+/// print the password).
+#[derive(Clone)]
+struct PostgresParser;
+
+impl clap::builder::TypedValueParser for PostgresParser {
+    type Value = Secret;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Secret, clap::Error> {
+        let bad = |why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "--postgres is not a PostgreSQL URL or conninfo ({why}); try \
+                     postgresql://user:password@host:5432/db or \"host=/run/postgresql dbname=thelook\"\n"
+                ),
+            )
+            .with_cmd(cmd)
+        };
+        let s = value.to_str().ok_or_else(|| bad("not UTF-8".into()))?;
+        match s.parse::<tokio_postgres::Config>() {
+            Ok(_) => Ok(Secret(s.to_string())),
+            Err(e) => Err(bad(e.to_string())),
+        }
+    }
 }
 
 pub(crate) fn parse_rate(s: &str) -> Result<f64, String> {
@@ -404,8 +451,30 @@ mod tests {
             .unwrap();
         assert_eq!(c.source, SourceKind::Ingest);
         assert!(!format!("{c:?}").contains("t0k"));
-        assert!(Config::try_parse_from(["livedash", "--source", "postgres"]).is_err());
+        let e = Config::try_parse_from(["livedash", "--source", "postgres"]).unwrap_err();
+        assert!(e.to_string().contains("--postgres"), "{e}");
         assert_eq!((c.max_series, c.series_points), (10_000, 300));
         assert!(Config::try_parse_from(["livedash", "--max-series", "0"]).is_err());
+    }
+
+    #[test]
+    fn postgres_flag_selects_the_postgres_source_and_stays_secret() {
+        let url = "postgresql://shop:hunter2@db.example:5432/thelook";
+        let c = Config::try_parse_from(["livedash", "--postgres", url]).unwrap();
+        assert_eq!(c.source, SourceKind::Postgres);
+        assert_eq!(c.postgres.as_ref().unwrap().0, url);
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let c =
+            Config::try_parse_from(["livedash", "--postgres", "host=/tmp user=postgres"]).unwrap();
+        assert_eq!(c.source, SourceKind::Postgres);
+        let e = Config::try_parse_from([
+            "livedash",
+            "--postgres",
+            "postgresql://u:hunter2@h:notaport/db",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("is not a PostgreSQL URL"), "{e}");
+        assert!(!e.contains("hunter2"), "the password is never echoed: {e}");
     }
 }

@@ -129,6 +129,9 @@ pub struct Hub {
     pub series: Mutex<Pending>,
     /// Whether the `series` flusher task runs (started by the first write).
     pub series_flusher: std::sync::atomic::AtomicBool,
+    /// Where the PostgreSQL tailer's rows wait for the orders task; `None`
+    /// unless the source is `postgres`.
+    pub pg: Option<Arc<crate::sources::postgres::Feed>>,
     /// The broadcast ring.
     tx: broadcast::Sender<Frame>,
     /// One lock per topic, held while a frame of that topic is built and
@@ -169,17 +172,26 @@ impl Hub {
             config.max_series as usize,
             crate::sources::influx::MAX_WAITING_POINTS,
         ));
+        let pg = (config.source == crate::config::SourceKind::Postgres)
+            .then(crate::sources::postgres::Feed::new);
+        let streams = StreamSwitches::default();
+        streams.set_source(livedash_shared::SourceStatus {
+            kind: config.source.name().into(),
+            ok: pg.is_none(),
+            error: pg.as_ref().map(|_| "connecting".to_string()),
+        });
         Arc::new(Hub {
             compat,
             limits,
             inbox,
             series,
             series_flusher: Default::default(),
+            pg,
             config,
             metrics: Metrics::default(),
             started: Instant::now(),
             presence: Presence::default(),
-            streams: StreamSwitches::default(),
+            streams,
             snapshots: SnapshotCache::default(),
             tx,
             topic_locks: Default::default(),

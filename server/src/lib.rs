@@ -86,5 +86,8 @@ pub async fn run(
     while hub.limits.in_use() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    if let Some(feed) = &hub.pg {
+        feed.finished(Duration::from_secs(3)).await; // its last cursor save
+    }
     Ok(())
 }

@@ -166,6 +166,24 @@ pub struct Metrics {
     /// (the spread the server itself causes; a load generator on the same
     /// cores cannot see it at 10k clients).
     pub fanout: Histogram,
+    /// PostgreSQL source: 1 while connected and polling, else 0.
+    pub source_up: AtomicU64,
+    /// PostgreSQL source: new rows read from the outbox and handed on.
+    pub source_rows: AtomicU64,
+    /// PostgreSQL source: rows read by the lookback fill at start.
+    pub source_fill_rows: AtomicU64,
+    /// PostgreSQL source: poll queries run (one per poll, never per client).
+    pub source_polls: AtomicU64,
+    /// PostgreSQL source: capture-to-read lag of the last batch's newest
+    /// row, milliseconds (rendered in seconds).
+    pub source_lag_ms: AtomicU64,
+    /// PostgreSQL source: reconnect attempts after a failure.
+    pub source_reconnects: AtomicU64,
+    /// PostgreSQL source: rows sent without their user or product after
+    /// the grace period.
+    pub source_incomplete: AtomicU64,
+    /// PostgreSQL source: outbox rows pruned.
+    pub source_pruned: AtomicU64,
 }
 
 /// The status codes `POST /api/ingest/orders` answers with.
@@ -343,6 +361,59 @@ impl Metrics {
             "counter",
             "Pushed records dropped as older than the lookback window.",
             g(&self.ingest_expired),
+        );
+        let source: [(&str, &str, &str, &AtomicU64); 7] = [
+            (
+                "source_up",
+                "gauge",
+                "1 while the PostgreSQL source is connected.",
+                &self.source_up,
+            ),
+            (
+                "source_rows_total",
+                "counter",
+                "Rows the PostgreSQL source read and handed on.",
+                &self.source_rows,
+            ),
+            (
+                "source_fill_rows_total",
+                "counter",
+                "Rows the PostgreSQL source read to fill the lookback window at start.",
+                &self.source_fill_rows,
+            ),
+            (
+                "source_polls_total",
+                "counter",
+                "Outbox polls by the PostgreSQL source.",
+                &self.source_polls,
+            ),
+            (
+                "source_reconnects_total",
+                "counter",
+                "PostgreSQL source reconnect attempts.",
+                &self.source_reconnects,
+            ),
+            (
+                "source_incomplete_rows_total",
+                "counter",
+                "Rows sent without their user or product after waiting for them.",
+                &self.source_incomplete,
+            ),
+            (
+                "source_pruned_rows_total",
+                "counter",
+                "Outbox rows deleted behind the cursor.",
+                &self.source_pruned,
+            ),
+        ];
+        for (name, kind, help, c) in source {
+            m(name, kind, help, g(c));
+        }
+        m(
+            "source_lag_seconds",
+            "gauge",
+            "Capture-to-read lag of the PostgreSQL source's last batch.",
+            format!("{:.3}", self.source_lag_ms.load(Relaxed) as f64 / 1000.0),
         );
         m(
             "broadcast_queue_depth",

@@ -37,6 +37,10 @@ pub fn spawn(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         stop.clone(),
         move || system(h.clone(), s.clone()),
     ));
+    if let Some(feed) = hub.pg.clone() {
+        let tailer = crate::sources::postgres::tailer::run(hub.clone(), feed.clone(), stop.clone());
+        feed.set_task(tokio::spawn(tailer));
+    }
     let (h, s) = (hub.clone(), stop.clone());
     tokio::spawn(supervise(hub, None, stop, move || {
         clients(h.clone(), s.clone())
@@ -138,6 +142,11 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         if !hub.streams.is_on(Stream::Orders) {
             sources.idle(now);
             continue; // stopped by an admin: no orders arrive, no frames
+        }
+        let fill = sources.fill(now.saturating_sub(lookback_ms));
+        if !fill.is_empty() {
+            // History from the source: into the window, not into a frame.
+            let _ = agg.tick(0, now, fill);
         }
         let Tick { records, expired } = sources.poll(now, now.saturating_sub(lookback_ms));
         Metrics::add(&hub.metrics.ingest_expired, expired);

@@ -302,7 +302,9 @@ pub fn health(hub: &Hub) -> serde_json::Value {
     let streams = hub.streams.status();
     let failing = [&streams.orders, &streams.system]
         .iter()
-        .any(|s| s.state == livedash_shared::StreamState::Failed);
+        .any(|s| s.state == livedash_shared::StreamState::Failed)
+        || !streams.source.ok;
+    let source = streams.source.clone();
     serde_json::json!({
         "status": if failing { "degraded" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
@@ -310,8 +312,9 @@ pub fn health(hub: &Hub) -> serde_json::Value {
         "uptime_s": hub.started.elapsed().as_secs_f64(),
         "streams": streams,
         "source": {
-            "kind": hub.config.source.name(),
-            "ok": true,
+            "kind": source.kind,
+            "ok": source.ok,
+            "error": source.error,
             "ingest": hub.inbox.is_some(),
         },
     })

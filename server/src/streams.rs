@@ -2,7 +2,7 @@
 //! health (the supervisor marks it failed while it restarts a producer that
 //! died). The hub publishes the combined status as `streams` frames.
 
-use livedash_shared::{StreamState, StreamStatus, Streams};
+use livedash_shared::{SourceStatus, StreamState, StreamStatus, Streams};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -59,6 +59,9 @@ pub struct StreamSwitches {
     orders: Switch,
     /// The system stream.
     system: Switch,
+    /// The orders stream's data source (kind, reachable, last error): set
+    /// by a source task that can lose its database ([`crate::sources::postgres`]).
+    source: Mutex<SourceStatus>,
 }
 
 impl StreamSwitches {
@@ -113,7 +116,25 @@ impl StreamSwitches {
         Streams {
             orders: self.one(Stream::Orders),
             system: self.one(Stream::System),
+            source: Box::new(self.source()),
         }
+    }
+
+    /// Set the source's status; returns whether it changed (then the
+    /// caller publishes a `streams` frame).
+    pub fn set_source(&self, status: SourceStatus) -> bool {
+        let mut s = self.source.lock().unwrap_or_else(|e| e.into_inner());
+        let changed = *s != status;
+        *s = status;
+        changed
+    }
+
+    /// The source's status now.
+    pub fn source(&self) -> SourceStatus {
+        self.source
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -135,5 +156,14 @@ mod tests {
         let st = s.status();
         assert_eq!(st.system.state, StreamState::Running);
         assert_eq!(st.system.restarts, 1);
+        assert!(st.source.ok, "a healthy generator by default");
+        let down = SourceStatus {
+            kind: "postgres".into(),
+            ok: false,
+            error: Some("connection refused".into()),
+        };
+        assert!(s.set_source(down.clone()));
+        assert!(!s.set_source(down.clone()), "unchanged");
+        assert_eq!(*s.status().source, down);
     }
 }

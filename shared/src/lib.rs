@@ -376,6 +376,33 @@ pub struct StreamStatus {
 pub struct Streams {
     pub orders: StreamStatus,
     pub system: StreamStatus,
+    /// Where the `orders` records come from and whether it is reachable
+    /// (absent from servers before it existed: a healthy generator). Boxed
+    /// to keep `ServerMessage::Snapshot` small.
+    #[serde(default)]
+    pub source: Box<SourceStatus>,
+}
+
+/// The `orders` stream's data source: its kind (`generator`, `ingest`,
+/// `postgres`) and whether it works now. While `ok` is false the page shows
+/// "source offline" and `error` says why (never a password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    pub kind: String,
+    pub ok: bool,
+    /// Why it is not ok (the last error), while it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Default for SourceStatus {
+    fn default() -> Self {
+        SourceStatus {
+            kind: "generator".into(),
+            ok: true,
+            error: None,
+        }
+    }
 }
 
 /// Machine-readable reason of an `error` frame.
@@ -779,5 +806,34 @@ mod tests {
         let o = ServerMessage::Orders(sample_orders());
         assert_eq!(o.topic_seq(), Some((Topic::Orders, 7)));
         assert_eq!(ServerMessage::Pong { nonce: None, ts: 0 }.topic_seq(), None);
+    }
+
+    #[test]
+    fn streams_frames_carry_the_source_and_old_ones_still_parse() {
+        let old = r#"{"type":"streams","orders":{"state":"running"},"system":{"state":"stopped"}}"#;
+        let ServerMessage::Streams(s) = serde_json::from_str(old).unwrap() else {
+            panic!("a streams frame");
+        };
+        assert_eq!(*s.source, SourceStatus::default());
+        assert!(s.source.ok);
+        let down = Streams {
+            source: Box::new(SourceStatus {
+                kind: "postgres".into(),
+                ok: false,
+                error: Some("connection refused".into()),
+            }),
+            ..Streams::default()
+        };
+        let text = ServerMessage::Streams(down.clone()).to_json();
+        assert!(
+            text.contains(
+                r#""source":{"kind":"postgres","ok":false,"error":"connection refused"}"#
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(&text).unwrap(),
+            ServerMessage::Streams(down)
+        );
     }
 }

@@ -47,6 +47,11 @@ pub fn header(p: &HeaderProps) -> Html {
                 if p.stale { <span class="badge stale">{ "stale" }</span> }
                 { stream_badge("orders", &p.streams.orders) }
                 { stream_badge("system", &p.streams.system) }
+                if let Some(b) = crate::state::source_badge(&p.streams.source) {
+                    <span class="badge alert" data-testid="source-status" title={b.title} role="status">
+                        { b.text }
+                    </span>
+                }
                 if p.undecodable > 0 {
                     <span class="badge warn" data-testid="undecodable-frames"
                           title="frames from the server this page could not read (another version?)">

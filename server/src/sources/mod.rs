@@ -6,18 +6,22 @@
 //! through an [`Inbox`]: a bounded queue of record batches that request
 //! handlers ([`ingest`], `POST /api/ingest/orders`) or a source's own task
 //! (a later `postgres` tailer) push into and the orders task drains once
-//! per tick. The inbox is bounded in records, so a producer that outruns
+//! per tick (the [`postgres`] tailer has its own bounded feed, whose push
+//! waits for room instead). The inbox is bounded in records, so a producer that outruns
 //! the ticks is refused (HTTP 429/503), never buffered for; pushing never
 //! waits for the orders task, and the orders task never waits for a
 //! pusher (it only takes what is already queued).
 //!
 //! Which sources run: `--source generator` (the default) runs the
 //! generator, plus the ingest inbox when `--ingest-token` is set;
-//! `--source ingest` runs the ingest inbox only.
+//! `--source ingest` runs the ingest inbox only; `--postgres URL` (or
+//! `--source postgres`) runs the PostgreSQL tailer (plus the ingest inbox
+//! when `--ingest-token` is set).
 
 pub mod generator;
 pub mod influx;
 pub mod ingest;
+pub mod postgres;
 
 use crate::config::SourceKind;
 use crate::hub::Hub;
@@ -44,6 +48,13 @@ pub trait Source: Send {
     /// keeps its records for when the stream runs again.
     fn idle(&mut self, now_ms: u64) {
         let _ = self.poll(now_ms);
+    }
+
+    /// Records from before this start that fill the lookback window (so
+    /// the KPIs are right at once) without being sent as new records.
+    /// Asked before each [`Source::poll`]; most sources have none.
+    fn fill(&mut self) -> Vec<OrderRecord> {
+        Vec::new()
     }
 }
 
@@ -73,10 +84,25 @@ impl Sources {
                 now_ms,
             )));
         }
+        if let Some(feed) = &hub.pg {
+            list.push(Box::new(postgres::PostgresSource(feed.clone())));
+        }
         if let Some(inbox) = &hub.inbox {
             list.push(Box::new(InboxSource(inbox.clone())));
         }
         Sources { list }
+    }
+
+    /// Every source's window fill ([`Source::fill`]), records with
+    /// `created_at <= cutoff_ms` left out, in time order.
+    pub fn fill(&mut self, cutoff_ms: u64) -> Vec<OrderRecord> {
+        let mut records: Vec<OrderRecord> = Vec::new();
+        for s in &mut self.list {
+            records.extend(s.fill());
+        }
+        records.retain(|r| r.created_at > cutoff_ms);
+        records.sort_by_key(|r| r.created_at);
+        records
     }
 
     /// A set of given sources (tests, or a caller that builds its own).
