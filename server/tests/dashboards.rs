@@ -699,3 +699,29 @@ async fn the_servers_own_page_writes_without_cors() {
     );
     srv.stop().await;
 }
+
+/// The example in README.md's "Dashboards" section is a valid dashboard:
+/// the document cannot drift from the model.
+#[tokio::test]
+async fn the_readme_example_is_accepted() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md at the workspace root");
+    let marker = "<!-- dashboard example";
+    let at = readme.find(marker).expect("the marked example");
+    let rest = &readme[at..];
+    let start = rest.find("```json\n").expect("a json block") + "```json\n".len();
+    let end = rest[start..].find("```").expect("a closed block");
+    let example: Value = serde_json::from_str(&rest[start..start + end]).expect("valid JSON");
+    let srv = TestServer::start(&[]).await;
+    let r = post(srv.addr, "/api/dashboards", "", &example).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let stored = r.json();
+    assert_eq!(stored["uid"], "asia");
+    // Compared as the model (the server writes `0` as `0.0` in `min`).
+    let widgets = |v: &Value| -> Vec<livedash_shared::Widget> {
+        serde_json::from_value(v["widgets"].clone()).unwrap()
+    };
+    assert_eq!(widgets(&stored), widgets(&example));
+    assert_eq!(stored["filters"], example["filters"]);
+    srv.stop().await;
+}
