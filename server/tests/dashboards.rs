@@ -725,3 +725,52 @@ async fn the_readme_example_is_accepted() {
     assert_eq!(stored["filters"], example["filters"]);
     srv.stop().await;
 }
+
+/// Rough costs through HTTP, printed: `cargo test --release -p
+/// livedash-server --test dashboards -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn measure_save_and_load() {
+    let srv = TestServer::start(&[]).await;
+    let a = srv.addr;
+    let mut d = get(a, "/api/dashboards/default").await.json();
+    let n = 200;
+    let t = std::time::Instant::now();
+    for v in 1..=n {
+        d["title"] = json!(format!("save {v}"));
+        let r = put(a, "default", &format!("If-Match: {v}\r\n"), &d).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let save = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        assert_eq!(get(a, "/api/dashboards/default").await.status, 200);
+    }
+    let load = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    // 20 editors saving at once: one wins each round, the rest get 412.
+    let t = std::time::Instant::now();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let mut d = d.clone();
+            tokio::spawn(async move {
+                d["title"] = json!(format!("editor {i}"));
+                put(a, "default", &format!("If-Match: {}\r\n", n + 1), &d)
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let race = t.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1);
+    assert_eq!(statuses.iter().filter(|&&s| s == 412).count(), 19);
+    println!(
+        "PUT (v1 default, {} bytes): {save:.2} ms each; GET: {load:.2} ms each; \
+         20 concurrent PUTs on one version: 1 × 200, 19 × 412 in {race:.1} ms",
+        d.to_string().len()
+    );
+    srv.stop().await;
+}
