@@ -474,6 +474,11 @@ fn write_error(e: WriteError, uid: &str) -> Response {
             "exists",
             &format!("a dashboard with this uid exists (version {current})"),
         ),
+        WriteError::Full(n) => error(
+            StatusCode::CONFLICT,
+            "too_many_dashboards",
+            &format!("the server keeps at most {n} dashboards; delete one first"),
+        ),
         WriteError::Store(e) => store_error(e),
     }
 }

@@ -699,3 +699,78 @@ async fn the_servers_own_page_writes_without_cors() {
     );
     srv.stop().await;
 }
+
+/// The example in README.md's "Dashboards" section is a valid dashboard:
+/// the document cannot drift from the model.
+#[tokio::test]
+async fn the_readme_example_is_accepted() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md at the workspace root");
+    let marker = "<!-- dashboard example";
+    let at = readme.find(marker).expect("the marked example");
+    let rest = &readme[at..];
+    let start = rest.find("```json\n").expect("a json block") + "```json\n".len();
+    let end = rest[start..].find("```").expect("a closed block");
+    let example: Value = serde_json::from_str(&rest[start..start + end]).expect("valid JSON");
+    let srv = TestServer::start(&[]).await;
+    let r = post(srv.addr, "/api/dashboards", "", &example).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let stored = r.json();
+    assert_eq!(stored["uid"], "asia");
+    // Compared as the model (the server writes `0` as `0.0` in `min`).
+    let widgets = |v: &Value| -> Vec<livedash_shared::Widget> {
+        serde_json::from_value(v["widgets"].clone()).unwrap()
+    };
+    assert_eq!(widgets(&stored), widgets(&example));
+    assert_eq!(stored["filters"], example["filters"]);
+    srv.stop().await;
+}
+
+/// Rough costs through HTTP, printed: `cargo test --release -p
+/// livedash-server --test dashboards -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn measure_save_and_load() {
+    let srv = TestServer::start(&[]).await;
+    let a = srv.addr;
+    let mut d = get(a, "/api/dashboards/default").await.json();
+    let n = 200;
+    let t = std::time::Instant::now();
+    for v in 1..=n {
+        d["title"] = json!(format!("save {v}"));
+        let r = put(a, "default", &format!("If-Match: {v}\r\n"), &d).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let save = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        assert_eq!(get(a, "/api/dashboards/default").await.status, 200);
+    }
+    let load = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    // 20 editors saving at once: one wins each round, the rest get 412.
+    let t = std::time::Instant::now();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let mut d = d.clone();
+            tokio::spawn(async move {
+                d["title"] = json!(format!("editor {i}"));
+                put(a, "default", &format!("If-Match: {}\r\n", n + 1), &d)
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let race = t.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1);
+    assert_eq!(statuses.iter().filter(|&&s| s == 412).count(), 19);
+    println!(
+        "PUT (v1 default, {} bytes): {save:.2} ms each; GET: {load:.2} ms each; \
+         20 concurrent PUTs on one version: 1 × 200, 19 × 412 in {race:.1} ms",
+        d.to_string().len()
+    );
+    srv.stop().await;
+}

@@ -14,6 +14,11 @@ use livedash_shared::dashboard::DEFAULT_UID;
 use livedash_shared::{now_ms, Dashboard, DashboardSummary};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+/// Most dashboards one store keeps: a create beyond it is refused (with
+/// writes open to anyone on a server without `--admin-token`, the disk
+/// must not be fillable by a loop of `POST`s).
+pub const MAX_DASHBOARDS: usize = 1000;
+
 /// Which stored version a write replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -35,6 +40,9 @@ pub enum WriteError {
         /// The stored version.
         current: u64,
     },
+    /// A create would pass [`MAX_DASHBOARDS`].
+    #[error("the store holds {0} dashboards already, the most it keeps; delete some first")]
+    Full(usize),
     /// The stored version moved on since the writer read it.
     #[error("the stored version is {}", current.version)]
     Stale {
@@ -149,18 +157,26 @@ fn write(conn: &Connection, d: &Dashboard) -> Result<(), StoreError> {
 }
 
 /// Create `d` with version 1. A taken uid is [`WriteError::Exists`]
-/// unless `overwrite`, which replaces it with the next version. Returns
-/// the stored dashboard and whether it is new.
+/// unless `overwrite`, which replaces it with the next version; a new one
+/// beyond `max` dashboards is [`WriteError::Full`]. Returns the stored
+/// dashboard and whether it is new.
 pub fn insert(
     conn: &mut Connection,
     d: &Dashboard,
     overwrite: bool,
     now: u64,
+    max: usize,
 ) -> Result<(Dashboard, bool), WriteError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current = version_of(&tx, &d.uid)?;
     if let (Some(current), false) = (current, overwrite) {
         return Err(WriteError::Exists { current });
+    }
+    if current.is_none() {
+        let n: i64 = tx.query_row("SELECT COUNT(*) FROM dashboards", [], |r| r.get(0))?;
+        if n as usize >= max {
+            return Err(WriteError::Full(n as usize));
+        }
     }
     let mut new = d.clone();
     new.version = current.map_or(1, |v| v + 1);
@@ -240,7 +256,7 @@ impl Store {
         d: Dashboard,
         overwrite: bool,
     ) -> Result<(Dashboard, bool), WriteError> {
-        self.call(move |c| Ok(insert(c, &d, overwrite, now_ms())))
+        self.call(move |c| Ok(insert(c, &d, overwrite, now_ms(), MAX_DASHBOARDS)))
             .await?
     }
 
@@ -305,13 +321,13 @@ mod tests {
     #[test]
     fn create_list_get_and_conflicts() {
         let mut c = db();
-        let (a, created) = insert(&mut c, &named("ops", "ops board"), false, 5).unwrap();
+        let (a, created) = insert(&mut c, &named("ops", "ops board"), false, 5, 100).unwrap();
         assert!(created);
         assert_eq!((a.version, a.updated_at), (1, Some(5)));
-        insert(&mut c, &named("b", "Alpha"), false, 6).unwrap();
-        let e = insert(&mut c, &named("ops", "again"), false, 7).unwrap_err();
+        insert(&mut c, &named("b", "Alpha"), false, 6, 100).unwrap();
+        let e = insert(&mut c, &named("ops", "again"), false, 7, 100).unwrap_err();
         assert!(matches!(e, WriteError::Exists { current: 1 }), "{e}");
-        let (o, created) = insert(&mut c, &named("ops", "Ops"), true, 8).unwrap();
+        let (o, created) = insert(&mut c, &named("ops", "Ops"), true, 8, 100).unwrap();
         assert!(!created);
         assert_eq!(o.version, 2);
         let l = list(&c).unwrap();
@@ -324,9 +340,23 @@ mod tests {
     }
 
     #[test]
+    fn the_number_of_dashboards_is_bounded() {
+        let mut c = db();
+        insert(&mut c, &named("a", "A"), false, 1, 3).unwrap();
+        insert(&mut c, &named("b", "B"), false, 1, 3).unwrap();
+        let e = insert(&mut c, &named("c", "C"), false, 1, 3).unwrap_err();
+        assert!(matches!(e, WriteError::Full(3)), "{e}");
+        // Replacing one is not adding one.
+        insert(&mut c, &named("b", "B2"), true, 2, 3).unwrap();
+        delete(&mut c, "a", None, 3).unwrap();
+        insert(&mut c, &named("c", "C"), false, 4, 3).unwrap();
+        assert_eq!(list(&c).unwrap().len(), 3);
+    }
+
+    #[test]
     fn updates_need_the_current_version() {
         let mut c = db();
-        insert(&mut c, &named("x", "X"), false, 1).unwrap();
+        insert(&mut c, &named("x", "X"), false, 1, 100).unwrap();
         // Two editors read version 1; the first saves, the second is stale.
         let mut first = named("x", "first");
         let saved = update(&mut c, &first, Expect::Version(1), 2).unwrap();
@@ -349,7 +379,7 @@ mod tests {
     #[test]
     fn deleting_removes_but_resets_the_default() {
         let mut c = db();
-        insert(&mut c, &named("x", "X"), false, 1).unwrap();
+        insert(&mut c, &named("x", "X"), false, 1, 100).unwrap();
         let e = delete(&mut c, "x", Some(Expect::Version(9)), 2).unwrap_err();
         assert!(matches!(e, WriteError::Stale { .. }));
         assert!(matches!(

@@ -17,7 +17,10 @@
 //! prepared-statement cache warm and bounds what waits (the channel holds
 //! [`QUEUE`] jobs; further callers wait for room, without memory growth).
 //! A job that does not finish within [`CALL_TIMEOUT`] (a stalled disk)
-//! answers [`StoreError::Busy`] (HTTP 503) instead of hanging the request.
+//! answers [`StoreError::Busy`] (HTTP 503) instead of hanging the request;
+//! a job whose caller has gone (timed out, or the client hung up) before
+//! the thread reaches it is skipped, so a 503 for a queued write means it
+//! was not applied.
 
 pub mod dashboards;
 pub mod migrations;
@@ -126,9 +129,21 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
+        self.call_within(CALL_TIMEOUT, f).await
+    }
+
+    /// [`Store::call`] with another deadline.
+    async fn call_within<R, F>(&self, deadline: Duration, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
         let (done, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let _ = done.send(f(conn));
+            // Nobody waits for it any more: do not apply it late.
+            if !done.is_closed() {
+                let _ = done.send(f(conn));
+            }
         });
         let asked = async {
             self.tx
@@ -139,9 +154,9 @@ impl Store {
                 .await
                 .map_err(|_| StoreError::Busy("the store thread dropped the job".into()))?
         };
-        tokio::time::timeout(CALL_TIMEOUT, asked)
+        tokio::time::timeout(deadline, asked)
             .await
-            .map_err(|_| StoreError::Busy(format!("no answer within {CALL_TIMEOUT:?}")))?
+            .map_err(|_| StoreError::Busy(format!("no answer within {deadline:?}")))?
     }
 }
 
@@ -211,6 +226,41 @@ mod tests {
         assert!(e.contains("--data-dir"), "{e}");
         let e = Store::open(&file.join("below")).unwrap_err().to_string();
         assert!(e.contains("cannot use the data directory"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_caller_gave_up_is_not_run() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let slow = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .call(|_| {
+                        std::thread::sleep(Duration::from_millis(300));
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = {
+            let ran = ran.clone();
+            store
+                .call_within(Duration::from_millis(50), move |_| {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+                .await
+        };
+        assert!(matches!(r, Err(StoreError::Busy(_))));
+        slow.await.unwrap().unwrap();
+        // The thread has passed the abandoned job by now.
+        store.list_dashboards().await.unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "applied after a 503");
     }
 
     #[tokio::test]
