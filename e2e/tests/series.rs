@@ -101,7 +101,13 @@ async fn written_points_are_drawn_in_the_custom_series_chart() {
             .map_err(|e| e.to_string())?;
         shows(&b, ROOM, &[21.5, 22.0, 22.75]).await?;
         // A point written now arrives in a `series` frame.
-        if write(server.port, "room,building=hq,floor=2 temp=-1.25 1764000030\n").await != 204 {
+        if write(
+            server.port,
+            "room,building=hq,floor=2 temp=-1.25 1764000030\n",
+        )
+        .await
+            != 204
+        {
             return Err("the live write was refused".into());
         }
         shows(&b, ROOM, &[21.5, 22.0, 22.75, -1.25]).await?;

@@ -556,6 +556,31 @@ mod tests {
     }
 
     #[test]
+    fn series_frames_have_their_own_seq_and_feed_the_snapshot() {
+        let hub = hub(&["--series-points", "2"]);
+        let mut rx = hub.subscribe();
+        let p = |ts, value| SeriesPoint { ts, value };
+        let name: Arc<str> = Arc::from("cpu.usage{host=a}");
+        hub.publish_series(name.clone(), vec![p(1, 1.0), p(2, 2.0), p(3, 3.0)]);
+        hub.publish_series(name, vec![p(4, 4.0)]);
+        hub.publish_event(Level::Info, "x".into());
+        let f = rx.try_recv().unwrap();
+        assert_eq!((f.topic, f.seq), (Some(Topic::Series), 1));
+        let v: serde_json::Value = serde_json::from_str(f.text.as_str()).unwrap();
+        assert_eq!(v["type"], "series");
+        assert_eq!(v["name"], "cpu.usage{host=a}");
+        assert_eq!(v["points"][2]["value"], 3.0);
+        assert_eq!(rx.try_recv().unwrap().seq, 2);
+        assert_eq!(rx.try_recv().unwrap().topic, Some(Topic::Events));
+        let body = Hub::snapshot_body(hub.snapshot_parts(None));
+        assert_eq!((body.seq.series, body.seq.events), (2, 1));
+        assert_eq!(body.series.len(), 1);
+        assert_eq!(body.series[0].points, vec![p(3, 3.0), p(4, 4.0)]);
+        let small = Hub::snapshot_body(hub.snapshot_parts(Some(1)));
+        assert_eq!(small.series[0].points, vec![p(4, 4.0)]);
+    }
+
+    #[test]
     fn a_slow_snapshot_does_not_hold_up_other_topics() {
         // The state lock is never held while serializing: a publisher of
         // one topic can run while another topic's lock is held.
