@@ -38,7 +38,8 @@ pub fn spawn(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         move || system(h.clone(), s.clone()),
     ));
     if let Some(feed) = hub.pg.clone() {
-        let tailer = crate::sources::postgres::tailer::run(hub.clone(), feed.clone(), stop.clone());
+        let tailer =
+            crate::sources::postgres::tailer::supervised(hub.clone(), feed.clone(), stop.clone());
         feed.set_task(tokio::spawn(tailer));
     }
     let (h, s) = (hub.clone(), stop.clone());

@@ -55,6 +55,10 @@ pub struct Feed {
     closed: AtomicBool,
     /// The tailer task, awaited at shutdown for its last cursor save.
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The cursor after the last live batch pushed, and whether the fill
+    /// was pushed: a tailer restarted after a panic goes on from there
+    /// instead of reading again what is already queued.
+    pushed: Mutex<(Option<Cursor>, bool)>,
 }
 
 /// The receiving side of a [`Feed`].
@@ -80,6 +84,7 @@ impl Feed {
             }),
             closed: AtomicBool::new(false),
             task: Mutex::new(None),
+            pushed: Mutex::new((None, false)),
         })
     }
 
@@ -90,7 +95,25 @@ impl Feed {
     /// Queue a batch, waiting while the feed is full (backpressure: the
     /// tailer stops reading). Err when the feed is gone.
     pub async fn push(&self, batch: Batch) -> Result<(), ()> {
-        self.tx.send(batch).await.map_err(|_| ())
+        let live = match &batch {
+            Batch::Live(_, c) => Some(*c),
+            Batch::Fill(_) => None,
+        };
+        self.tx.send(batch).await.map_err(|_| ())?;
+        if let Some(c) = live {
+            self.pushed.lock().unwrap_or_else(|e| e.into_inner()).0 = Some(c);
+        }
+        Ok(())
+    }
+
+    /// Record that the lookback fill was pushed whole.
+    pub fn filled(&self) {
+        self.pushed.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+    }
+
+    /// (the cursor after the last live batch pushed, whether the fill was).
+    pub fn pushed(&self) -> (Option<Cursor>, bool) {
+        *self.pushed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The fill batches at the head of the feed (the tailer sends them
@@ -221,6 +244,11 @@ mod tests {
         feed.push(Batch::Live(vec![rec(4)], Cursor { xid: 6, n: 4 }))
             .await
             .unwrap();
+        assert_eq!(
+            feed.pushed(),
+            (Some(Cursor { xid: 6, n: 4 }), false),
+            "a restarted tailer goes on after what is queued"
+        );
         let mut src = PostgresSource(feed.clone());
         assert_eq!(src.fill().len(), 2);
         assert!(src.fill().is_empty(), "the live batch waits in the stash");

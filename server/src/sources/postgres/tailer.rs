@@ -77,6 +77,28 @@ struct Stmts {
     products: Statement,
 }
 
+/// [`run`] under a supervisor: if it panics, the source is reported
+/// failed (`/healthz`, `streams`, the feed) and a new tailer starts after
+/// a pause, going on from what the feed already holds.
+pub async fn supervised(hub: Arc<Hub>, feed: Arc<Feed>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let r = tokio::spawn(run(hub.clone(), feed.clone(), stop.clone())).await;
+        if *stop.borrow() {
+            return;
+        }
+        let why = match r {
+            Err(e) if e.is_panic() => "the PostgreSQL tailer panicked; restarting it",
+            _ => "the PostgreSQL tailer ended; restarting it",
+        };
+        tracing::error!("{why}");
+        set_status(&hub, false, Some(why.into()));
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(BACKOFF_MAX) => {}
+        }
+    }
+}
+
 /// Run the tailer until `stop`; then take nothing more from the feed and
 /// save the final cursor, so a restart neither repeats nor loses rows.
 pub async fn run(hub: Arc<Hub>, feed: Arc<Feed>, mut stop: watch::Receiver<bool>) {
@@ -276,15 +298,18 @@ impl Tailer {
             products: q(client.prepare(sql::PRODUCTS)).await?,
         };
         if self.read.is_none() {
+            // A tailer restarted after a panic goes on after what it had
+            // already queued; its fill is not repeated.
+            let (pushed, filled) = self.feed.pushed();
             q(client.execute(sql::CONSUMER_CREATE, &[&sql::CONSUMER])).await?;
             let row = q(client.query_one(sql::CONSUMER_LOAD, &[&sql::CONSUMER])).await?;
             let c = Cursor {
                 xid: row.try_get(0).map_err(|e| describe(&e))?,
                 n: row.try_get(1).map_err(|e| describe(&e))?,
             };
-            self.read = Some(c);
+            self.read = Some(pushed.map_or(c, |p| p.max(c)));
             self.saved = Some(c);
-            self.fill = (false, Cursor::default(), c);
+            self.fill = (filled, Cursor::default(), c);
         }
         if !self.fill.0 {
             self.fill_window(client, &stmts).await?;
@@ -384,6 +409,7 @@ impl Tailer {
             }
         }
         self.fill.0 = true;
+        self.feed.filled();
         Ok(())
     }
 
