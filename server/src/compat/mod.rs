@@ -169,9 +169,12 @@ pub fn spawn(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
 
 /// Every [`thelook::PERIOD`] (or at once when a socket asks): take the
 /// pending ticks into the window and, if anyone listens, build the frame.
+/// Both run on a blocking thread: at high rates a period brings tens of
+/// thousands of records to serialize, which must not hold up a runtime
+/// worker (and the sockets on it).
 async fn thelook_task(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
     let feed = &hub.compat;
-    let mut window = thelook::Window::new(feed.lookback_ms, feed.max_records);
+    let mut window = Some(thelook::Window::new(feed.lookback_ms, feed.max_records));
     let mut tick = tokio::time::interval(thelook::PERIOD);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -180,17 +183,37 @@ async fn thelook_task(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
             _ = tick.tick() => false,
             _ = feed.rebuild.notified() => true,
         };
-        feed.drain_into(&mut window);
-        if asked || feed.thelook.receiver_count() > 0 {
-            let t0 = Instant::now();
-            let built = Built {
-                text: Utf8Bytes::from(window.frame()),
-                records: window.len(),
+        let build = asked || feed.thelook.receiver_count() > 0;
+        let (h, mut w) = (hub.clone(), window.take().expect("the window is back"));
+        let (w, built) = match tokio::task::spawn_blocking(move || {
+            h.compat.drain_into(&mut w);
+            let built = build.then(|| Built {
+                text: Utf8Bytes::from(w.frame()),
+                records: w.len(),
                 at: Instant::now(),
-            };
-            tracing::debug!(records = built.records, bytes = built.text.len(),
-                            took = ?t0.elapsed(), "compat thelook frame");
-            feed.thelook.send_replace(Some(Arc::new(built)));
+            });
+            (w, built)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                // Only a panic gets here; start over from an empty window.
+                tracing::error!("compat thelook build failed: {e}");
+                (
+                    thelook::Window::new(feed.lookback_ms, feed.max_records),
+                    None,
+                )
+            }
+        };
+        window = Some(w);
+        if let Some(b) = built {
+            tracing::debug!(
+                records = b.records,
+                bytes = b.text.len(),
+                "compat thelook frame"
+            );
+            feed.thelook.send_replace(Some(Arc::new(b)));
             if asked {
                 tick.reset(); // the next one a whole period later
             }
