@@ -268,3 +268,60 @@ async fn system_task(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::Generator;
+
+    fn decode(w: &thelook::Window) -> Vec<OrderRecord> {
+        let inner: String = serde_json::from_str(&w.frame()).unwrap();
+        serde_json::from_str(&inner).unwrap()
+    }
+
+    #[test]
+    fn pending_ticks_reach_the_window_bounded_and_reset() {
+        let feed = Feed::new(10_000, 50);
+        let mut g = Generator::new(8, 100.0);
+        g.generate(0);
+        let mut all = Vec::new();
+        for now in (1_000..=8_000).step_by(1_000) {
+            let recs = g.generate(now);
+            feed.orders_tick(now, &recs);
+            all.extend(recs);
+        }
+        // Pending work is bounded like the window: whole old ticks dropped.
+        let pending = lock(&feed.pending).records;
+        assert!(pending >= 50 && pending < 50 + 400, "pending {pending}");
+        let mut w = thelook::Window::new(10_000, 50);
+        feed.drain_into(&mut w);
+        assert_eq!(decode(&w), all[all.len() - 50..], "the newest 50, in order");
+        let orders: HashSet<u64> = all.iter().map(|r| r.order_id).collect();
+        assert_eq!(feed.orders_seen.load(Relaxed), orders.len() as u64);
+        // Time goes on without records: the window expires.
+        feed.orders_tick(20_000, &[]);
+        feed.drain_into(&mut w);
+        assert!(w.is_empty());
+        // A restarted orders task empties the window.
+        let recs = g.generate(20_500);
+        feed.orders_tick(20_500, &recs);
+        feed.drain_into(&mut w);
+        assert!(!w.is_empty());
+        feed.orders_restarted();
+        feed.drain_into(&mut w);
+        assert!(w.is_empty());
+    }
+
+    /// What the orders task pays per tick for the compat feed: a copy of
+    /// the tick's records (printed with --nocapture).
+    #[test]
+    fn the_orders_task_pays_a_copy() {
+        let feed = Feed::new(u64::MAX / 2, 100_000);
+        let recs = Generator::new(2, 2.0).generate_users(7_000, 1);
+        let recs = &recs[..10_000];
+        let t0 = Instant::now();
+        feed.orders_tick(2, recs);
+        println!("orders_tick with 10k records: {:?}", t0.elapsed());
+        assert_eq!(lock(&feed.pending).records, 10_000);
+    }
+}
