@@ -346,6 +346,9 @@ async fn origin_and_viewer_token_as_for_ws() {
     );
     let mut ws = srv.connect_to(&format!("{url}?token=v1ew")).await;
     assert_eq!(next(&mut ws).await["type"], "connection");
+    // A frame over 4 KiB closes with 1009, as on /ws.
+    ws.send_text(&"x".repeat(5000)).await;
+    assert_eq!(common::close_code(&mut ws).await, 1009);
     srv.stop().await;
 }
 

@@ -264,6 +264,10 @@ impl Sock<Io> {
     ) -> Result<Option<Utf8Bytes>, End> {
         self.last_seen = Instant::now();
         match m {
+            Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
+                Metrics::add(&self.hub.metrics.clients_closed_abuse, 1);
+                Err(End::Close(1009, "message too big"))
+            }
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Err(End::Peer),
             Some(Ok(Message::Text(t))) => {
                 Metrics::add(&self.hub.metrics.client_messages, 1);
