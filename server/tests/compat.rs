@@ -277,6 +277,16 @@ async fn system_messages_follow_the_tutorial() {
         }
     }
     assert!(t.elapsed() < Duration::from_secs(3));
+    // A native /ws viewer counts too.
+    let _native = srv.connect().await;
+    loop {
+        let v = timeout(Duration::from_secs(3), next_of(&mut a, "client_count"))
+            .await
+            .expect("client_count for a /ws viewer");
+        if v["count"] == 3 {
+            break;
+        }
+    }
 
     // ping → pong; request_metrics → a metrics frame at once; others ignored.
     send(&mut b, json!({"type": "bogus"})).await;
