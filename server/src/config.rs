@@ -186,9 +186,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub ingest_queue: u64,
 
-    /// Most order records `/compat/thelook/ws` sends (the newest of the
-    /// lookback window); each costs ~250 bytes in every frame.
-    #[arg(long, env = "LIVEDASH_COMPAT_MAX_RECORDS", default_value_t = 100_000,
+    /// Most order records a `/compat/thelook/ws` frame holds (the newest of
+    /// the lookback window); each is ~250 bytes of every frame to every
+    /// socket, every 5 s.
+    #[arg(long, env = "LIVEDASH_COMPAT_MAX_RECORDS", default_value_t = 20_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub compat_max_records: u64,
 

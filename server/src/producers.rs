@@ -154,8 +154,8 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         let notable = notable_orders(&records);
         let t0 = Instant::now();
         let frame = agg.tick(0, now, records);
-        hub.compat.orders_tick(now, &frame.records);
         Metrics::add(&hub.metrics.tick_nanos, t0.elapsed().as_nanos() as u64);
+        hub.compat.orders_tick(now, &frame.records);
         let dups = agg.duplicates_ignored();
         Metrics::add(&hub.metrics.duplicate_items, dups - duplicates_seen);
         duplicates_seen = dups;

@@ -277,6 +277,16 @@ async fn system_messages_follow_the_tutorial() {
         }
     }
     assert!(t.elapsed() < Duration::from_secs(3));
+    // A native /ws viewer counts too.
+    let _native = srv.connect().await;
+    loop {
+        let v = timeout(Duration::from_secs(3), next_of(&mut a, "client_count"))
+            .await
+            .expect("client_count for a /ws viewer");
+        if v["count"] == 3 {
+            break;
+        }
+    }
 
     // ping → pong; request_metrics → a metrics frame at once; others ignored.
     send(&mut b, json!({"type": "bogus"})).await;
@@ -346,6 +356,9 @@ async fn origin_and_viewer_token_as_for_ws() {
     );
     let mut ws = srv.connect_to(&format!("{url}?token=v1ew")).await;
     assert_eq!(next(&mut ws).await["type"], "connection");
+    // A frame over 4 KiB closes with 1009, as on /ws.
+    ws.send_text(&"x".repeat(5000)).await;
+    assert_eq!(common::close_code(&mut ws).await, 1009);
     srv.stop().await;
 }
 
@@ -363,5 +376,63 @@ async fn compat_sockets_take_connection_slots() {
         503,
         "shared with /ws"
     );
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_costs_the_others_nothing() {
+    let srv = TestServer::start(&[
+        "--source",
+        "ingest",
+        "--ingest-token",
+        TOKEN,
+        "--tick-ms",
+        "100",
+        "--write-timeout-ms",
+        "3000",
+        "--compat-max-records",
+        "50000",
+        "--send-buffer-kib",
+        "64",
+    ])
+    .await;
+    // 40,000 records: a thelook frame of about 10 MB, more than /ws's 8 MiB
+    // write buffer cap.
+    let now = now_ms();
+    let records: Vec<Value> = (0..40_000u64)
+        .map(|i| {
+            json!({
+                "user_id": i, "age": 30, "gender": "M", "country": "Japan",
+                "traffic_source": "Search", "order_id": i / 2, "item_id": i,
+                "category": "Outerwear & Coats", "cost": 50.5, "item_status": "Complete",
+                "sale_price": 101.0, "created_at": now - 2_000
+            })
+        })
+        .collect();
+    for chunk in records.chunks(5_000) {
+        assert_eq!(ingest(&srv, chunk).await, 202);
+    }
+    let mut ws = srv.connect().await;
+    while next_of(&mut ws, "orders").await["num_order_items"] != 40_000 {}
+    drop(ws);
+    // A client with a tiny receive window that never reads...
+    let url = format!("ws://{}/compat/thelook/ws", srv.addr);
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let tcp = sock.connect(srv.addr).await.unwrap();
+    let (_stuck, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
+        .await
+        .unwrap();
+    // ...is closed as too slow, while a reading client gets every frame.
+    let mut page = srv.connect_to(&url).await;
+    let t0 = Instant::now();
+    assert_eq!(thelook_frame(&mut page).await.len(), 40_000);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::metric(&srv, "slow_clients_closed_total").await == 0 {
+        assert!(Instant::now() < deadline, "the stuck client is closed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(thelook_frame(&mut page).await.len(), 40_000);
+    assert!(t0.elapsed() < Duration::from_secs(12));
     srv.stop().await;
 }

@@ -287,3 +287,28 @@ fn the_binary_has_the_subcommand_and_stops_on_sigterm() {
     );
     assert!(count(&pg, "SELECT count(*) FROM ecommerce.order_items") > 0);
 }
+
+/// How many rows a second one producer writes when asked for far more than
+/// the tutorial's pace (`cargo test -p livedash-server --test produce --
+/// --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_write_rate() {
+    let pg = TestPg::start();
+    let (tx, task) = start(args(&pg, 5_000.0, 4));
+    tokio::time::sleep(Duration::from_secs(1)).await; // schema, products
+    let before = count(&pg, "SELECT count(*) FROM ecommerce.order_items");
+    let t0 = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let after = count(&pg, "SELECT count(*) FROM ecommerce.order_items");
+    let secs = t0.elapsed().as_secs_f64();
+    let t = stop(tx, task).await;
+    println!(
+        "asked 5000 orders/s: {:.0} order items/s written ({} orders, {} users, {} items in all, {} batches)",
+        (after - before) as f64 / secs,
+        t.orders,
+        t.users,
+        t.items,
+        t.batches
+    );
+}

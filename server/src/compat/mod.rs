@@ -169,9 +169,12 @@ pub fn spawn(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
 
 /// Every [`thelook::PERIOD`] (or at once when a socket asks): take the
 /// pending ticks into the window and, if anyone listens, build the frame.
+/// Both run on a blocking thread: at high rates a period brings tens of
+/// thousands of records to serialize, which must not hold up a runtime
+/// worker (and the sockets on it).
 async fn thelook_task(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
     let feed = &hub.compat;
-    let mut window = thelook::Window::new(feed.lookback_ms, feed.max_records);
+    let mut window = Some(thelook::Window::new(feed.lookback_ms, feed.max_records));
     let mut tick = tokio::time::interval(thelook::PERIOD);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -180,17 +183,37 @@ async fn thelook_task(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
             _ = tick.tick() => false,
             _ = feed.rebuild.notified() => true,
         };
-        feed.drain_into(&mut window);
-        if asked || feed.thelook.receiver_count() > 0 {
-            let t0 = Instant::now();
-            let built = Built {
-                text: Utf8Bytes::from(window.frame()),
-                records: window.len(),
+        let build = asked || feed.thelook.receiver_count() > 0;
+        let (h, mut w) = (hub.clone(), window.take().expect("the window is back"));
+        let (w, built) = match tokio::task::spawn_blocking(move || {
+            h.compat.drain_into(&mut w);
+            let built = build.then(|| Built {
+                text: Utf8Bytes::from(w.frame()),
+                records: w.len(),
                 at: Instant::now(),
-            };
-            tracing::debug!(records = built.records, bytes = built.text.len(),
-                            took = ?t0.elapsed(), "compat thelook frame");
-            feed.thelook.send_replace(Some(Arc::new(built)));
+            });
+            (w, built)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                // Only a panic gets here; start over from an empty window.
+                tracing::error!("compat thelook build failed: {e}");
+                (
+                    thelook::Window::new(feed.lookback_ms, feed.max_records),
+                    None,
+                )
+            }
+        };
+        window = Some(w);
+        if let Some(b) = built {
+            tracing::debug!(
+                records = b.records,
+                bytes = b.text.len(),
+                "compat thelook frame"
+            );
+            feed.thelook.send_replace(Some(Arc::new(b)));
             if asked {
                 tick.reset(); // the next one a whole period later
             }
@@ -243,5 +266,62 @@ async fn system_task(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::Generator;
+
+    fn decode(w: &thelook::Window) -> Vec<OrderRecord> {
+        let inner: String = serde_json::from_str(&w.frame()).unwrap();
+        serde_json::from_str(&inner).unwrap()
+    }
+
+    #[test]
+    fn pending_ticks_reach_the_window_bounded_and_reset() {
+        let feed = Feed::new(10_000, 50);
+        let mut g = Generator::new(8, 100.0);
+        g.generate(0);
+        let mut all = Vec::new();
+        for now in (1_000..=8_000).step_by(1_000) {
+            let recs = g.generate(now);
+            feed.orders_tick(now, &recs);
+            all.extend(recs);
+        }
+        // Pending work is bounded like the window: whole old ticks dropped.
+        let pending = lock(&feed.pending).records;
+        assert!((50..450).contains(&pending), "pending {pending}");
+        let mut w = thelook::Window::new(10_000, 50);
+        feed.drain_into(&mut w);
+        assert_eq!(decode(&w), all[all.len() - 50..], "the newest 50, in order");
+        let orders: HashSet<u64> = all.iter().map(|r| r.order_id).collect();
+        assert_eq!(feed.orders_seen.load(Relaxed), orders.len() as u64);
+        // Time goes on without records: the window expires.
+        feed.orders_tick(20_000, &[]);
+        feed.drain_into(&mut w);
+        assert!(w.is_empty());
+        // A restarted orders task empties the window.
+        let recs = g.generate(20_500);
+        feed.orders_tick(20_500, &recs);
+        feed.drain_into(&mut w);
+        assert!(!w.is_empty());
+        feed.orders_restarted();
+        feed.drain_into(&mut w);
+        assert!(w.is_empty());
+    }
+
+    /// What the orders task pays per tick for the compat feed: a copy of
+    /// the tick's records (printed with --nocapture).
+    #[test]
+    fn the_orders_task_pays_a_copy() {
+        let feed = Feed::new(u64::MAX / 2, 100_000);
+        let recs = Generator::new(2, 2.0).generate_users(7_000, 1);
+        let recs = &recs[..10_000];
+        let t0 = Instant::now();
+        feed.orders_tick(2, recs);
+        println!("orders_tick with 10k records: {:?}", t0.elapsed());
+        assert_eq!(lock(&feed.pending).records, 10_000);
     }
 }

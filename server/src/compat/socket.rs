@@ -24,6 +24,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
@@ -33,6 +34,14 @@ use warp::{Filter, Reply};
 /// Client messages answered per second at most (a `ping` or
 /// `request_metrics` flood gets no more answers, not more work).
 const ANSWERS_PER_SEC: u32 = 20;
+
+/// `/ws`'s tungstenite settings, except the cap on the write buffer: a
+/// thelook frame may be larger than `/ws`'s 8 MiB (a frame bigger than the
+/// cap would fail to send at all). A socket never has more than the one
+/// frame being written in its buffer: the next is sent only after it.
+fn compat_ws_config() -> WebSocketConfig {
+    ws_config().max_write_buffer_size(usize::MAX)
+}
 
 /// Which tutorial a socket speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +165,8 @@ fn upgrade(
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);
                 let ws =
-                    WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config())).await;
+                    WebSocketStream::from_raw_socket(io, Role::Server, Some(compat_ws_config()))
+                        .await;
                 serve(hub, ws, kind, slot, shutdown).await;
             }
             Err(e) => tracing::debug!("compat websocket upgrade failed: {e}"),
@@ -254,6 +264,10 @@ impl Sock<Io> {
     ) -> Result<Option<Utf8Bytes>, End> {
         self.last_seen = Instant::now();
         match m {
+            Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
+                Metrics::add(&self.hub.metrics.clients_closed_abuse, 1);
+                Err(End::Close(1009, "message too big"))
+            }
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Err(End::Peer),
             Some(Ok(Message::Text(t))) => {
                 Metrics::add(&self.hub.metrics.client_messages, 1);

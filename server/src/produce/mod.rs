@@ -225,7 +225,12 @@ impl Producer {
                 _ = report.tick() => self.report(),
                 _ = tick.tick() => {
                     let b = self.rows.batch(livedash_shared::now_ms(), picker);
-                    self.write(client, b, false).await?;
+                    // Stopping does not wait for a slow batch: its
+                    // transaction is rolled back when the connection drops.
+                    tokio::select! {
+                        _ = shutdown.as_mut() => return Ok(()),
+                        r = self.write(client, b, false) => r?,
+                    }
                 }
             }
         }
