@@ -22,6 +22,7 @@ return {
   country: bars('chart-revenue-by-country'), source: bars('chart-revenue-by-traffic-source'),
   system: lines(),
   charts: document.querySelectorAll('[_echarts_instance_]').length,
+  chart_boxes: document.querySelectorAll('[data-testid^="chart-"]').length,
   state: app ? app.dataset.state : null, stale: app ? app.dataset.stale : null,
   seq_orders: app ? Number(app.dataset.seqOrders) : -1,
   seq_system: app ? Number(app.dataset.seqSystem) : -1,
@@ -81,7 +82,10 @@ fn full(v: &Value) -> bool {
         && bars_drawn(&v["country"])
         && bars_drawn(&v["source"])
         && lines_drawn(v)
-        && v["charts"] == 3
+        // One ECharts instance per chart box (no leaked or doubled
+        // instance), and at least the three v1 charts.
+        && v["charts"] == v["chart_boxes"]
+        && v["charts"].as_u64().is_some_and(|n| n >= 3)
 }
 
 fn cents(x: f64) -> f64 {

@@ -104,7 +104,7 @@ async fn pushed_ndjson_records_are_the_numbers_on_the_page() {
         ]
         .join("\n");
         let (status, answer) = push(server.port, &body).await;
-        if status != 200 {
+        if status != 202 || !answer.contains("\"accepted\":3") {
             return Err(format!("ingest answered {status}: {answer}"));
         }
         wait_for("the pushed records in the KPIs and bars", T, || async {
