@@ -1,7 +1,9 @@
 //! `livedash --postgres URL` in a real Chromium against a real PostgreSQL:
 //! rows inserted with SQL show in the KPI cards; PostgreSQL stopped → the
 //! page says "source offline" while staying live; started again → the badge
-//! clears and a new row's sale shows in Total Sales.
+//! clears and a new row's sale shows in Total Sales. And the tutorial end
+//! to end with livedash alone: `livedash produce --postgres URL` writes,
+//! `livedash --postgres URL` tails, and the page's KPIs are the table's.
 
 #[path = "../../server/tests/common/pg.rs"]
 mod pg;
@@ -113,4 +115,83 @@ async fn the_page_shows_orders_from_postgres_and_when_it_is_offline() {
         .await
     })
     .await;
+}
+
+/// The digits of a KPI card as a number ("1,234" → 1234, "$1,861.05" →
+/// 186105 cents).
+fn digits(v: &Value) -> Option<u64> {
+    let d: String = v.as_str()?.chars().filter(char::is_ascii_digit).collect();
+    d.parse().ok()
+}
+
+#[tokio::test]
+async fn produce_then_tail_shows_the_tables_numbers() {
+    let db = TestPg::start();
+    let url = db.url();
+    // The tutorial's producer, as a user runs it in a first terminal.
+    let mut producer = std::process::Command::new(livedash_e2e::env("LIVEDASH_BIN"))
+        .args(["produce", "--postgres", &url, "--orders-per-sec", "20"])
+        .args(["--seed", "7"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("livedash produce");
+    // Rows already in the table before livedash ever ran are history the
+    // lookback fill must show too.
+    wait_for("the producer's first rows", T, || async {
+        let exists = db.psql("SELECT to_regclass('ecommerce.order_items') IS NOT NULL");
+        if exists != "t" {
+            return None;
+        }
+        let n = db.psql("SELECT count(*) FROM ecommerce.order_items");
+        (n.parse::<u64>().ok()? >= 10).then_some(())
+    })
+    .await
+    .expect("livedash produce writes rows");
+    let server = Server::start(&["--postgres", &url, "--tick-ms", "250"]);
+    let b = Browser::start("produce_then_tail").await;
+    let result = async {
+        b.client
+            .goto(&server.url())
+            .await
+            .map_err(|e| e.to_string())?;
+        wait_for("orders from the producer on the page", T, || async {
+            let v = read(&b).await?;
+            (v["state"] == "live" && digits(&v["items"])? >= 20).then_some(())
+        })
+        .await?;
+        // Stop the producer (SIGTERM: it finishes its batch), then the page
+        // must hold exactly what the table holds (all of it is inside the
+        // 5-minute window).
+        let pid = producer.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .map_err(|e| e.to_string())?;
+        producer.wait().map_err(|e| e.to_string())?;
+        let row = db.psql(
+            "SELECT count(DISTINCT order_id), count(*), round(sum(sale_price)::numeric * 100)
+             FROM ecommerce.order_items",
+        );
+        let want: Vec<u64> = row.split('|').filter_map(|x| x.parse().ok()).collect();
+        if want.len() != 3 || want[1] < 20 {
+            return Err(format!("unexpected table totals {row:?}"));
+        }
+        wait_for("the page's KPIs equal the table's totals", T, || async {
+            let v = read(&b).await?;
+            let got = [
+                digits(&v["orders"])?,
+                digits(&v["items"])?,
+                digits(&v["sales"])?,
+            ];
+            (got[..] == want[..]).then_some(())
+        })
+        .await
+        .map_err(|e| format!("{e} (table: {want:?})"))
+    }
+    .await;
+    let _ = producer.kill();
+    if let Err(e) = result {
+        let shot = b.screenshot("produce_then_tail-failure.png").await;
+        panic!("produce_then_tail: {e}\n(screenshot: {shot:?})");
+    }
 }

@@ -63,7 +63,11 @@ pub const CONSUMER: &str = "orders";
 ///   per inserting statement, a wake-up only (the data path is the outbox).
 /// - triggers `livedash_capture` (row) and `livedash_wake` (statement) on
 ///   `ecommerce.order_items`, created only when missing (no lock on the
-///   table otherwise).
+///   table otherwise). The first install copies the rows already there
+///   (the last day's, by `created_at`, which then stands for `seen_at`)
+///   into the outbox under a lock that keeps inserts out until the trigger
+///   exists, so the lookback fill is right even for a table filled before
+///   livedash ever ran.
 pub const INSTALL: &str = "
 SELECT pg_advisory_xact_lock(hashtext('livedash.install'));
 CREATE SCHEMA IF NOT EXISTS livedash;
@@ -102,6 +106,27 @@ DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'livedash_capture'
                    AND tgrelid = 'ecommerce.order_items'::regclass) THEN
+        -- First install: no insert may commit between the copy of the rows
+        -- already there and the trigger that captures the next ones.
+        LOCK TABLE ecommerce.order_items IN SHARE ROW EXCLUSIVE MODE;
+        BEGIN
+            -- The rows of the last day, dated by their created_at (UTC when
+            -- the column has no time zone, as the tutorial's), so the
+            -- lookback fill finds the recent ones. They are history: the
+            -- new consumer's cursor starts after them.
+            SET LOCAL timezone = 'UTC';
+            INSERT INTO livedash.outbox
+                (seen_at, item_id, order_id, user_id, product_id, status, sale_price)
+            SELECT at, r->>'id', r->>'order_id', r->>'user_id', r->>'product_id',
+                   r->>'status', r->>'sale_price'
+            FROM (SELECT (r->>'created_at')::timestamptz AS at, r
+                  FROM (SELECT to_jsonb(t) AS r FROM ecommerce.order_items t) rows) dated
+            WHERE at > now() - interval '1 day' AND at <= now() + interval '1 minute'
+            ORDER BY at;
+        EXCEPTION WHEN others THEN
+            -- created_at missing or not a time: no history, new rows only.
+            RAISE NOTICE 'livedash: existing order_items not copied: %', SQLERRM;
+        END;
         CREATE TRIGGER livedash_capture AFTER INSERT ON ecommerce.order_items
             FOR EACH ROW EXECUTE FUNCTION livedash.capture_order_item();
     END IF;
