@@ -6,8 +6,9 @@ use crate::charts::Palette;
 use crate::components::{editor::Editor, header::Header, token_form::TokenForm};
 use crate::edit::{self, Edit};
 use crate::hooks::use_connection::{use_connection, Command};
-use crate::hooks::use_dashboard::{use_dashboard, Loaded};
+use crate::hooks::use_dashboard::{use_dashboard, Loaded, When};
 use crate::hooks::use_theme::use_theme;
+use crate::state::ConnStatus;
 use crate::state::{Action, DashState};
 use crate::widgets::{self, Cx};
 use livedash_shared::{Dashboard, Topic};
@@ -23,7 +24,14 @@ fn offset_min() -> i64 {
 pub fn app() -> Html {
     let state = use_reducer(DashState::default);
     let commands = use_connection(state.dispatcher());
-    let (loaded, replace) = use_dashboard();
+    let when = match state.conn {
+        ConnStatus::Connecting => When::Wait,
+        ConnStatus::Incompatible => When::Local,
+        _ => When::Fetch,
+    };
+    let (loaded, replace) = use_dashboard(when);
+    // No REST calls to a server of another protocol.
+    let compatible = state.conn != ConnStatus::Incompatible;
     let theme = use_theme();
     // The draft while editing, and why the last edit was refused.
     let draft = use_state(|| None::<Rc<Dashboard>>);
@@ -119,7 +127,7 @@ pub fn app() -> Html {
                     <button class="btn" data-testid="reload-page" onclick={on_reload}>{ "Reload" }</button>
                 </div>
             }
-            if let Some(l) = &loaded {
+            if let Some(l) = loaded.as_ref().filter(|_| compatible) {
                 <Editor loaded={l.clone()} draft={(*draft).clone()} on_draft={on_draft}
                         on_edit={on_edit.clone()} on_saved={on_saved} error={(*edit_error).clone()}
                         streams={state.streams.clone()} />

@@ -28,17 +28,35 @@ pub struct Loaded {
     pub api: Rc<str>,
 }
 
+/// When to load: the page asks the server's REST API only once its
+/// WebSocket has said which protocol it speaks (a server of another
+/// protocol gets no requests at all: the built-in default is drawn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Not yet (the socket is still connecting).
+    Wait,
+    /// Ask the server.
+    Fetch,
+    /// Do not ask: draw the built-in default.
+    Local,
+}
+
 /// The loaded dashboard (`None` while it loads), and a callback that
 /// replaces it (after a save, or with the stored one after a conflict).
 #[hook]
-pub fn use_dashboard() -> (Option<Loaded>, Callback<Dashboard>) {
+pub fn use_dashboard(when: When) -> (Option<Loaded>, Callback<Dashboard>) {
     let loaded = use_state(|| None::<Loaded>);
+    let started = use_mut_ref(|| false);
     {
         let loaded = loaded.clone();
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                loaded.set(Some(load().await));
-            });
+        use_effect_with(when, move |when| {
+            if *when != When::Wait && !*started.borrow() {
+                *started.borrow_mut() = true;
+                let local = *when == When::Local;
+                wasm_bindgen_futures::spawn_local(async move {
+                    loaded.set(Some(load(local).await));
+                });
+            }
         });
     }
     let replace = {
@@ -56,15 +74,19 @@ pub fn use_dashboard() -> (Option<Loaded>, Callback<Dashboard>) {
     ((*loaded).clone(), replace)
 }
 
-async fn load() -> Loaded {
+async fn load(local: bool) -> Loaded {
     let search = web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
     let uid = dashboard_uid(&search);
     let api: Rc<str> = api_base(&resolve_url().await).into();
-    let fetched = select! {
-        r = fetch(&api, &uid).fuse() => r,
-        _ = TimeoutFuture::new(FETCH_TIMEOUT_MS).fuse() => Err("the server did not answer in time".into()),
+    let fetched = if local {
+        Err("the server speaks another protocol".to_string())
+    } else {
+        select! {
+            r = fetch(&api, &uid).fuse() => r,
+            _ = TimeoutFuture::new(FETCH_TIMEOUT_MS).fuse() => Err("the server did not answer in time".into()),
+        }
     };
     match fetched {
         Ok(d) => Loaded {
