@@ -2,10 +2,9 @@
 //! options to JSON. Options contain no maps (serde-wasm-bindgen would turn
 //! them into JS `Map`s, which ECharts ignores).
 
-use crate::state::SysPoint;
-use charming::component::{Axis, Grid, Legend};
+use charming::component::{Axis, Grid};
 use charming::element::{
-    AxisLabel, AxisType, Color, ItemStyle, LineStyle, SplitLine, TextStyle, Tooltip, Trigger,
+    AxisLabel, AxisType, Color, ItemStyle, LineStyle, SplitLine, Tooltip, Trigger,
 };
 use charming::series::{Bar, Line};
 use charming::Chart;
@@ -20,15 +19,64 @@ pub const BLUE: &str = "#5b8cff";
 pub const GREEN: &str = "#2fd08b";
 pub const AMBER: &str = "#f5b942";
 
-fn axis_label() -> AxisLabel {
-    AxisLabel::new().color(Color::from(LABEL)).font_size(11)
+/// The colours a chart takes from the page theme (ECharts fixes its theme
+/// at init, so the page re-creates a chart when the theme changes and
+/// these go into the option itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Palette {
+    /// Axis labels and legend text.
+    pub label: &'static str,
+    /// Split lines of value axes.
+    pub grid_line: &'static str,
+    /// Tooltip background.
+    pub tooltip_bg: &'static str,
+    /// Tooltip border.
+    pub tooltip_border: &'static str,
+    /// Tooltip and gauge text.
+    pub text: &'static str,
 }
 
-fn split_line() -> SplitLine {
-    SplitLine::new().line_style(LineStyle::new().color(Color::from(GRID_LINE)))
+impl Palette {
+    /// The palette of a theme name (`light`; anything else is dark).
+    pub fn of(theme: &str) -> Palette {
+        if theme == "light" {
+            Palette::LIGHT
+        } else {
+            Palette::DARK
+        }
+    }
+
+    /// On the dark surface.
+    pub const DARK: Palette = Palette {
+        label: LABEL,
+        grid_line: GRID_LINE,
+        tooltip_bg: "#1b2335",
+        tooltip_border: "#2c3650",
+        text: "#e7ebf3",
+    };
+    /// On the light surface.
+    pub const LIGHT: Palette = Palette {
+        label: "#4a5468",
+        grid_line: "#e3e7ef",
+        tooltip_bg: "#ffffff",
+        tooltip_border: "#d5dbe6",
+        text: "#1a2233",
+    };
 }
 
-fn base() -> Chart {
+/// Axis labels in the palette's colour.
+pub fn axis_label(p: &Palette) -> AxisLabel {
+    AxisLabel::new().color(Color::from(p.label)).font_size(11)
+}
+
+/// Value-axis split lines in the palette's colour.
+pub fn split_line(p: &Palette) -> SplitLine {
+    SplitLine::new().line_style(LineStyle::new().color(Color::from(p.grid_line)))
+}
+
+/// What every chart starts from: transparent (the card shows through) and
+/// a short update animation.
+pub fn base() -> Chart {
     Chart::new()
         .background_color(Color::from("transparent"))
         .animation_duration_update(300)
@@ -37,6 +85,11 @@ fn base() -> Chart {
 /// A revenue bar chart: bars in the order given (the server sorts them
 /// descending), labels rotated, a tooltip with the dollar amount.
 pub fn revenue_bars(rows: &[Revenue], color: &str) -> Chart {
+    revenue_bars_in(rows, color, &Palette::DARK)
+}
+
+/// [`revenue_bars`] in the colours of `p`.
+pub fn revenue_bars_in(rows: &[Revenue], color: &str, p: &Palette) -> Chart {
     let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
     let values: Vec<f64> = rows
         .iter()
@@ -47,8 +100,8 @@ pub fn revenue_bars(rows: &[Revenue], color: &str) -> Chart {
             Tooltip::new()
                 .trigger(Trigger::Axis)
                 .formatter("{b}<br/>Revenue: ${c}")
-                .background_color(Color::from("#1b2335"))
-                .border_color(Color::from("#2c3650")),
+                .background_color(Color::from(p.tooltip_bg))
+                .border_color(Color::from(p.tooltip_border)),
         )
         .grid(
             Grid::new()
@@ -62,13 +115,13 @@ pub fn revenue_bars(rows: &[Revenue], color: &str) -> Chart {
             Axis::new()
                 .type_(AxisType::Category)
                 .data(names)
-                .axis_label(axis_label().rotate(35).interval(0)),
+                .axis_label(axis_label(p).rotate(35).interval(0)),
         )
         .y_axis(
             Axis::new()
                 .type_(AxisType::Value)
-                .axis_label(axis_label().formatter("${value}"))
-                .split_line(split_line()),
+                .axis_label(axis_label(p).formatter("${value}"))
+                .split_line(split_line(p)),
         )
         .series(
             Bar::new()
@@ -79,77 +132,17 @@ pub fn revenue_bars(rows: &[Revenue], color: &str) -> Chart {
         )
 }
 
-/// The system line chart: CPU % and memory % over the last points.
-/// `labels` are the x-axis times, one per point.
-pub fn system_lines(points: &[SysPoint], labels: Vec<String>) -> Chart {
-    let cpu: Vec<f64> = points
-        .iter()
-        .map(|p| (p.cpu * 10.0).round() / 10.0)
-        .collect();
-    let mem: Vec<f64> = points
-        .iter()
-        .map(|p| (p.mem * 10.0).round() / 10.0)
-        .collect();
-    base()
-        .tooltip(
-            Tooltip::new()
-                .trigger(Trigger::Axis)
-                .background_color(Color::from("#1b2335"))
-                .border_color(Color::from("#2c3650")),
-        )
-        .legend(
-            Legend::new()
-                .top(0)
-                .right(8)
-                .text_style(TextStyle::new().color(Color::from(LABEL))),
-        )
-        .grid(Grid::new().left(44).right(16).top(32).bottom(28))
-        .x_axis(
-            Axis::new()
-                .type_(AxisType::Category)
-                .boundary_gap(false)
-                .data(labels)
-                .axis_label(axis_label()),
-        )
-        .y_axis(
-            Axis::new()
-                .type_(AxisType::Value)
-                .min(0)
-                .max(100)
-                .axis_label(axis_label().formatter("{value} %"))
-                .split_line(split_line()),
-        )
-        .series(
-            Line::new()
-                .name("CPU %")
-                .show_symbol(false)
-                .smooth(0.3)
-                .line_style(LineStyle::new().width(2).color(Color::from(BLUE)))
-                .item_style(ItemStyle::new().color(Color::from(BLUE)))
-                .data(cpu),
-        )
-        .series(
-            Line::new()
-                .name("Memory %")
-                .show_symbol(false)
-                .smooth(0.3)
-                .line_style(LineStyle::new().width(2).color(Color::from(GREEN)))
-                .item_style(ItemStyle::new().color(Color::from(GREEN)))
-                .data(mem),
-        )
-}
-
 /// The custom series chart: one line, the series' points in order, the
 /// x axis their times (`labels`, one per point), the y axis fitted to the
 /// values (not from 0: a temperature of 21.3–21.9 should not be flat).
-pub fn series_line(name: &str, points: &[SeriesPoint], labels: Vec<String>) -> Chart {
+pub fn series_line(name: &str, points: &[SeriesPoint], labels: Vec<String>, p: &Palette) -> Chart {
     let values: Vec<f64> = points.iter().map(|p| p.value).collect();
     base()
         .tooltip(
             Tooltip::new()
                 .trigger(Trigger::Axis)
-                .background_color(Color::from("#1b2335"))
-                .border_color(Color::from("#2c3650")),
+                .background_color(Color::from(p.tooltip_bg))
+                .border_color(Color::from(p.tooltip_border)),
         )
         .grid(Grid::new().left(56).right(16).top(16).bottom(28))
         .x_axis(
@@ -157,14 +150,14 @@ pub fn series_line(name: &str, points: &[SeriesPoint], labels: Vec<String>) -> C
                 .type_(AxisType::Category)
                 .boundary_gap(false)
                 .data(labels)
-                .axis_label(axis_label()),
+                .axis_label(axis_label(p)),
         )
         .y_axis(
             Axis::new()
                 .type_(AxisType::Value)
                 .scale(true)
-                .axis_label(axis_label())
-                .split_line(split_line()),
+                .axis_label(axis_label(p))
+                .split_line(split_line(p)),
         )
         .series(
             Line::new()
@@ -207,25 +200,6 @@ mod tests {
     }
 
     #[test]
-    fn system_chart_has_two_series_of_equal_length() {
-        let pts: Vec<SysPoint> = (0..50)
-            .map(|i| SysPoint {
-                ts: i,
-                cpu: i as f64,
-                mem: 50.0,
-            })
-            .collect();
-        let labels = (0..50).map(|i| i.to_string()).collect();
-        let v = json(&system_lines(&pts, labels));
-        let series = v["series"].as_array().unwrap();
-        assert_eq!(series.len(), 2);
-        assert_eq!(series[0]["data"].as_array().unwrap().len(), 50);
-        assert_eq!(series[1]["name"], "Memory %");
-        assert_eq!(v["xAxis"]["data"].as_array().unwrap().len(), 50);
-        assert_eq!(v["yAxis"]["max"], 100.0);
-    }
-
-    #[test]
     fn series_chart_holds_the_values_as_written() {
         let pts = [
             SeriesPoint {
@@ -242,7 +216,12 @@ mod tests {
             },
         ];
         let labels = vec!["a".into(), "b".into(), "c".into()];
-        let v = json(&series_line("room.temp{floor=1}", &pts, labels));
+        let v = json(&series_line(
+            "room.temp{floor=1}",
+            &pts,
+            labels,
+            &Palette::DARK,
+        ));
         assert_eq!(v["series"][0]["type"], "line");
         assert_eq!(v["series"][0]["name"], "room.temp{floor=1}");
         assert_eq!(
@@ -251,7 +230,7 @@ mod tests {
         );
         assert_eq!(v["xAxis"]["data"], serde_json::json!(["a", "b", "c"]));
         assert_eq!(v["yAxis"]["scale"], true);
-        let empty = json(&series_line("x", &[], vec![]));
+        let empty = json(&series_line("x", &[], vec![], &Palette::LIGHT));
         assert!(empty["series"][0]["data"]
             .as_array()
             .is_none_or(Vec::is_empty));

@@ -52,8 +52,33 @@ pub fn ws_url(protocol: &str, host: &str, query: Option<&str>, config: Option<&s
         None => normalize(host, https),
     };
     let sep = if base.contains('?') { '&' } else { '?' };
-    // The page draws aggregates only: it does not need each tick's records.
-    format!("{base}{sep}history={HISTORY_POINTS}&records=0")
+    // Each tick's records are asked for per connection (only a dashboard
+    // with a records table needs them): see `connection::socket_url`.
+    format!("{base}{sep}history={HISTORY_POINTS}")
+}
+
+/// The REST API's origin for a WebSocket URL from [`ws_url`]: same host,
+/// `http(s)://` for `ws(s)://`, no path (`/api/...` is appended).
+pub fn api_base(ws: &str) -> String {
+    let (scheme, rest) = match ws.split_once("://") {
+        Some(("wss", r)) => ("https", r),
+        Some((_, r)) => ("http", r),
+        None => ("http", ws),
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    format!("{scheme}://{host}")
+}
+
+/// The dashboard a page URL asks for: `?d=UID` or `?dashboard=UID` (the
+/// first given wins), else `default`.
+pub fn dashboard_uid(search: &str) -> String {
+    let q = search.strip_prefix('?').unwrap_or(search);
+    q.split('&')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, v)| (*k == "d" || *k == "dashboard") && !v.is_empty())
+        .map(|(_, v)| v.to_string())
+        .filter(|v| livedash_shared::dashboard::is_slug(v, livedash_shared::dashboard::MAX_UID_LEN))
+        .unwrap_or_else(|| livedash_shared::dashboard::DEFAULT_UID.to_string())
 }
 
 #[cfg(test)]
@@ -64,11 +89,11 @@ mod tests {
     fn same_origin_by_default() {
         assert_eq!(
             ws_url("http:", "127.0.0.1:8000", None, None),
-            "ws://127.0.0.1:8000/ws?history=60&records=0"
+            "ws://127.0.0.1:8000/ws?history=60"
         );
         assert_eq!(
             ws_url("https:", "dash.example", None, None),
-            "wss://dash.example/ws?history=60&records=0"
+            "wss://dash.example/ws?history=60"
         );
     }
 
@@ -81,16 +106,39 @@ mod tests {
                 Some("http://127.0.0.1:9000"),
                 Some("ws://other:1")
             ),
-            "ws://127.0.0.1:9000/ws?history=60&records=0"
+            "ws://127.0.0.1:9000/ws?history=60"
         );
         assert_eq!(
             ws_url("https:", "cdn", None, Some("api.example:443")),
-            "wss://api.example:443/ws?history=60&records=0"
+            "wss://api.example:443/ws?history=60"
         );
         assert_eq!(
             ws_url("http:", "cdn", Some(" "), Some("wss://x/live")),
-            "wss://x/live?history=60&records=0"
+            "wss://x/live?history=60"
         );
+    }
+
+    #[test]
+    fn the_api_is_at_the_sockets_origin() {
+        assert_eq!(
+            api_base("ws://127.0.0.1:9000/ws?history=60"),
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(api_base("wss://x.example/live"), "https://x.example");
+        assert_eq!(
+            api_base(&ws_url("http:", "cdn:1", Some("h:2"), None)),
+            "http://h:2"
+        );
+    }
+
+    #[test]
+    fn the_dashboard_comes_from_d_or_dashboard() {
+        assert_eq!(dashboard_uid(""), "default");
+        assert_eq!(dashboard_uid("?d=ops"), "ops");
+        assert_eq!(dashboard_uid("?server=x&dashboard=sales-1"), "sales-1");
+        assert_eq!(dashboard_uid("?d=&dashboard=b"), "b");
+        // Not a uid: the default, never a path.
+        assert_eq!(dashboard_uid("?d=../x"), "default");
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub enum Command {
     Pause(bool),
     /// The token form: `Some` submitted (already stored), `None` cancelled.
     Token(Option<String>),
+    /// Whether `orders` frames should carry their records (the dashboard
+    /// shown has a recent-orders table). A change reconnects at once.
+    Records(bool),
 }
 
 /// Where the connection task is waiting when a command arrives.
@@ -42,6 +45,8 @@ pub enum Step {
     GoOffline,
     /// Send this frame on the open socket.
     Send(ClientMessage),
+    /// Close the socket and open another at once (its URL changed).
+    Reconnect,
 }
 
 /// The person's wishes, owned by the connection task and mirrored into the
@@ -52,6 +57,8 @@ pub struct Control {
     pub enabled: bool,
     /// Pause pressed.
     pub paused: bool,
+    /// `orders` frames with their records (see [`Command::Records`]).
+    pub records: bool,
 }
 
 impl Default for Control {
@@ -59,6 +66,7 @@ impl Default for Control {
         Control {
             enabled: true,
             paused: false,
+            records: false,
         }
     }
 }
@@ -101,6 +109,14 @@ impl Control {
                 // Stored: the next connection uses it.
                 _ => Step::Stay,
             },
+            Command::Records(r) => {
+                let changed = self.records != r;
+                self.records = r;
+                match phase {
+                    Phase::Session if changed => Step::Reconnect,
+                    _ => Step::Stay,
+                }
+            }
             Command::Token(None) => match phase {
                 Phase::Token => {
                     self.enabled = false;
@@ -118,12 +134,21 @@ impl Control {
 /// `resume`. The viewer token never goes into the socket URL: it travels in
 /// an `auth` frame (a wrong one is then answered with a readable `error`
 /// frame instead of an opaque failed upgrade).
-pub fn socket_url(base: &str, paused: bool) -> String {
-    if !paused {
-        return base.to_string();
+/// Without `records`, `records=0`: the page then draws aggregates only and
+/// does not need each tick's rows.
+pub fn socket_url(base: &str, paused: bool, records: bool) -> String {
+    let mut url = base.to_string();
+    let mut add = |p: &str| {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(p);
+    };
+    if !records {
+        add("records=0");
     }
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}paused=1")
+    if paused {
+        add("paused=1");
+    }
+    url
 }
 
 /// Decode `application/x-www-form-urlencoded` text (`+` and `%XX`).
@@ -250,14 +275,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn socket_url_adds_paused_only_when_paused() {
-        let base = "ws://h:1/ws?history=60&records=0";
-        assert_eq!(socket_url(base, false), base);
+    fn socket_url_adds_paused_and_leaves_records_out_unless_asked() {
+        let base = "ws://h:1/ws?history=60";
+        assert_eq!(socket_url(base, false, true), base);
         assert_eq!(
-            socket_url(base, true),
+            socket_url(base, false, false),
+            "ws://h:1/ws?history=60&records=0"
+        );
+        assert_eq!(
+            socket_url(base, true, false),
             "ws://h:1/ws?history=60&records=0&paused=1"
         );
-        assert_eq!(socket_url("ws://h/ws", true), "ws://h/ws?paused=1");
+        assert_eq!(socket_url("ws://h/ws", true, true), "ws://h/ws?paused=1");
+    }
+
+    #[test]
+    fn asking_for_records_reconnects_only_when_it_changes() {
+        let mut c = Control::default();
+        assert!(!c.records);
+        assert_eq!(c.on(Command::Records(false), Phase::Session), Step::Stay);
+        assert_eq!(
+            c.on(Command::Records(true), Phase::Session),
+            Step::Reconnect
+        );
+        assert!(c.records);
+        assert_eq!(c.on(Command::Records(true), Phase::Session), Step::Stay);
+        // Not connected: the next connection uses it.
+        assert_eq!(c.on(Command::Records(false), Phase::Backoff), Step::Stay);
+        assert!(!c.records);
     }
 
     #[test]

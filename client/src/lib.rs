@@ -1,12 +1,19 @@
 //! The livedash page: a Yew app. Pure modules (`state`, `backoff`, `format`,
-//! `charts`, `config`, `connection`) are tested natively; `hooks` and `components` run in
+//! `charts`, `config`, `connection`, and `widgets::{select, options}`)
+//! are tested natively; `hooks`, `components` and the widget views run in
 //! the browser.
 
+pub mod api;
 pub mod backoff;
 pub mod charts;
 pub mod components;
 pub mod config;
 pub mod connection;
+pub mod download;
+pub mod edit;
+pub mod export;
 pub mod format;
 pub mod hooks;
 pub mod state;
+pub mod theme;
+pub mod widgets;

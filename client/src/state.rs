@@ -3,7 +3,8 @@
 
 use crate::connection::Incompat;
 use livedash_shared::{
-    Event, KpiDelta, KpiPoint, Orders, Seqs, SeriesPoint, ServerMessage, Streams, System, Topic,
+    Event, KpiDelta, KpiPoint, OrderRecord, Orders, Seqs, SeriesPoint, ServerMessage, Streams,
+    System, Topic,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -13,6 +14,9 @@ use yew::Reducible;
 pub const POINTS: usize = 50;
 /// Feed entries kept.
 pub const FEED: usize = 20;
+/// Recent order records kept (for `records` tables), when the connection
+/// asks for them.
+pub const RECORDS: usize = 200;
 /// Points kept per named series (the custom series chart draws them all).
 pub const SERIES_POINTS: usize = 120;
 /// Named series this page keeps at most (the server's default bound);
@@ -77,6 +81,44 @@ pub struct SysPoint {
     pub ts: u64,
     pub cpu: f64,
     pub mem: f64,
+    /// Swap in use, percent (a `system` query may chart it).
+    pub swap: f64,
+    /// Network receive and transmit, bytes per second.
+    pub rx: f64,
+    /// See `rx`.
+    pub tx: f64,
+    /// Load averages over 1, 5 and 15 minutes.
+    pub load: [f64; 3],
+}
+
+impl SysPoint {
+    /// A point with only CPU and memory (the rest zero).
+    pub fn cpu_mem(ts: u64, cpu: f64, mem: f64) -> SysPoint {
+        SysPoint {
+            ts,
+            cpu,
+            mem,
+            swap: 0.0,
+            rx: 0.0,
+            tx: 0.0,
+            load: [0.0; 3],
+        }
+    }
+
+    /// The figure a `system` query names ([`livedash_shared::dashboard::SYSTEM_FIGURES`]).
+    pub fn figure(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "cpu_percent" => self.cpu,
+            "memory_percent" => self.mem,
+            "swap_percent" => self.swap,
+            "net_rx_bps" => self.rx,
+            "net_tx_bps" => self.tx,
+            "load_1" => self.load[0],
+            "load_5" => self.load[1],
+            "load_15" => self.load[2],
+            _ => return None,
+        })
+    }
 }
 
 impl From<&System> for SysPoint {
@@ -85,6 +127,10 @@ impl From<&System> for SysPoint {
             ts: s.ts,
             cpu: s.cpu_percent as f64,
             mem: crate::format::share(s.mem_used_bytes, s.mem_total_bytes),
+            swap: crate::format::share(s.swap_used_bytes, s.swap_total_bytes),
+            rx: s.net_rx_bps,
+            tx: s.net_tx_bps,
+            load: [s.load_avg.one, s.load_avg.five, s.load_avg.fifteen],
         }
     }
 }
@@ -225,6 +271,9 @@ pub struct DashState {
     pub series_names: Rc<Vec<String>>,
     /// The series the person picked (kept across snapshots: not server data).
     pub series_selected: Option<String>,
+    /// The newest order records, oldest first: only filled while the
+    /// dashboard has a `records` table (the connection asks for them then).
+    pub records: Rc<Ring<OrderRecord>>,
 }
 
 impl Default for DashState {
@@ -250,6 +299,7 @@ impl Default for DashState {
             series: Rc::default(),
             series_names: Rc::default(),
             series_selected: None,
+            records: Rc::new(Ring::new(RECORDS)),
         }
     }
 }
@@ -443,8 +493,15 @@ impl DashState {
                 });
                 self.delta = delta_since(self.orders.as_ref(), o);
                 let mut o = o.clone();
-                // The page shows aggregates; raw rows are not kept.
-                o.records = Vec::new();
+                // Raw rows are kept in their own ring (a records table
+                // shows them), not in the aggregate.
+                if !o.records.is_empty() {
+                    let ring = Rc::make_mut(&mut self.records);
+                    let skip = o.records.len().saturating_sub(RECORDS);
+                    for r in o.records.drain(..).skip(skip) {
+                        ring.push(r);
+                    }
+                }
                 self.orders = Some(o);
             }
             ServerMessage::System(s) => {

@@ -220,20 +220,21 @@ fn attr_names(attrs: &str) -> Vec<String> {
 
 /// The CSP sources a server address allows to be connected to, in any form
 /// the page accepts (`ws://h:p[/path]`, `wss://…`, `http(s)://…`, `h:p`):
-/// the WebSocket origin(s) the page derives from it.
+/// the WebSocket origin(s) the page derives from it, and the same host over
+/// HTTP(S), where the page calls the REST API (dashboards).
 pub fn connect_sources(server: &str) -> Vec<String> {
     let s = server.trim();
     let (schemes, rest): (&[&str], &str) = if let Some(r) = s.strip_prefix("ws://") {
-        (&["ws"], r)
+        (&["ws", "http"], r)
     } else if let Some(r) = s.strip_prefix("wss://") {
-        (&["wss"], r)
+        (&["wss", "https"], r)
     } else if let Some(r) = s.strip_prefix("http://") {
-        (&["ws"], r)
+        (&["ws", "http"], r)
     } else if let Some(r) = s.strip_prefix("https://") {
-        (&["wss"], r)
+        (&["wss", "https"], r)
     } else {
         // The scheme follows the page's: either.
-        (&["ws", "wss"], s)
+        (&["ws", "wss", "http", "https"], s)
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let ok = !authority.is_empty()
@@ -828,18 +829,24 @@ mod tests {
     fn connect_source_forms() {
         assert_eq!(
             connect_sources("http://127.0.0.1:9000"),
-            v(&["ws://127.0.0.1:9000"])
+            v(&["ws://127.0.0.1:9000", "http://127.0.0.1:9000"])
         );
         assert_eq!(
             connect_sources("https://Data.Example/"),
-            v(&["wss://data.example"])
+            v(&["wss://data.example", "https://data.example"])
         );
-        assert_eq!(connect_sources("ws://h:1/ws?x=1"), v(&["ws://h:1"]));
+        assert_eq!(
+            connect_sources("ws://h:1/ws?x=1"),
+            v(&["ws://h:1", "http://h:1"])
+        );
         assert_eq!(
             connect_sources("wss://[::1]:8000/live"),
-            v(&["wss://[::1]:8000"])
+            v(&["wss://[::1]:8000", "https://[::1]:8000"])
         );
-        assert_eq!(connect_sources("h:1"), v(&["ws://h:1", "wss://h:1"]));
+        assert_eq!(
+            connect_sources("h:1"),
+            v(&["ws://h:1", "wss://h:1", "http://h:1", "https://h:1"])
+        );
         assert!(connect_sources("").is_empty());
         assert!(connect_sources("http://a b").is_empty());
         assert!(connect_sources("ws://x;script-src *").is_empty());
@@ -865,7 +872,8 @@ mod tests {
             "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' \
              'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='; \
              style-src 'self'; style-src-attr 'unsafe-inline'; \
-             connect-src 'self' ws://10.0.0.5:8000 wss://data.example; object-src 'none'; \
+             connect-src 'self' ws://10.0.0.5:8000 http://10.0.0.5:8000 wss://data.example \
+             https://data.example; object-src 'none'; \
              base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
         );
         let framed = content_security_policy(&dir, &[], &v(&["'self'", "https://wall.example"]));

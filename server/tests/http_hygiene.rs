@@ -408,8 +408,11 @@ async fn the_csp_allows_the_page_and_its_inline_loader_by_hash() {
         [
             "'self'",
             "ws://10.0.0.5:9000",
+            "http://10.0.0.5:9000",
             "wss://data.example",
-            "ws://127.0.0.1:9001"
+            "https://data.example",
+            "ws://127.0.0.1:9001",
+            "http://127.0.0.1:9001"
         ]
     );
     assert_eq!(sources("frame-ancestors"), ["'none'"]);

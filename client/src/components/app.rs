@@ -1,14 +1,18 @@
-//! The whole dashboard.
+//! The page: header (connection, clients, connect, pause), the token form
+//! and banners, then the dashboard's widgets on the grid, drawn by the
+//! widget catalogue ([`crate::widgets`]).
 
-use crate::charts;
-use crate::components::{
-    chart::Chart, feed::Feed, header::Header, kpi_card::KpiCard, live_counter::LiveCounter,
-    series_chart::SeriesChart, system_panel::SystemPanel, token_form::TokenForm,
-};
-use crate::format::{self, Trend};
+use crate::charts::Palette;
+use crate::components::{editor::Editor, header::Header, token_form::TokenForm};
+use crate::edit::{self, Edit};
 use crate::hooks::use_connection::{use_connection, Command};
+use crate::hooks::use_dashboard::{use_dashboard, Loaded, When};
+use crate::hooks::use_theme::use_theme;
+use crate::state::ConnStatus;
 use crate::state::{Action, DashState};
-use livedash_shared::Topic;
+use crate::widgets::{self, Cx};
+use livedash_shared::{Dashboard, Topic};
+use std::rc::Rc;
 use yew::prelude::*;
 
 fn offset_min() -> i64 {
@@ -20,6 +24,56 @@ fn offset_min() -> i64 {
 pub fn app() -> Html {
     let state = use_reducer(DashState::default);
     let commands = use_connection(state.dispatcher());
+    let when = match state.conn {
+        ConnStatus::Connecting => When::Wait,
+        ConnStatus::Incompatible => When::Local,
+        _ => When::Fetch,
+    };
+    let (loaded, replace) = use_dashboard(when);
+    // No REST calls to a server of another protocol.
+    let compatible = state.conn != ConnStatus::Incompatible;
+    let theme = use_theme();
+    // The draft while editing, and why the last edit was refused.
+    let draft = use_state(|| None::<Rc<Dashboard>>);
+    let edit_error = use_state(|| None::<AttrValue>);
+    let on_draft = {
+        let (draft, edit_error) = (draft.clone(), edit_error.clone());
+        Callback::from(move |d: Option<Dashboard>| {
+            edit_error.set(None);
+            draft.set(d.map(Rc::new));
+        })
+    };
+    let on_edit = {
+        let (draft, edit_error) = (draft.clone(), edit_error.clone());
+        Callback::from(move |e: Edit| {
+            let Some(d) = &*draft else {
+                return;
+            };
+            match edit::apply(d, &e) {
+                Ok(next) => {
+                    edit_error.set(None);
+                    draft.set(Some(Rc::new(next)));
+                }
+                Err(why) => edit_error.set(Some(why.into())),
+            }
+        })
+    };
+    let on_saved = {
+        let (draft, replace) = (draft.clone(), replace.clone());
+        Callback::from(move |d: Dashboard| {
+            draft.set(None);
+            replace.emit(d);
+        })
+    };
+    {
+        // A records table needs each tick's rows: ask for them.
+        let commands = commands.clone();
+        let records = draft.as_deref().is_some_and(widgets::needs_records)
+            || loaded
+                .as_ref()
+                .is_some_and(|l| widgets::needs_records(&l.dashboard));
+        use_effect_with(records, move |r| commands.emit(Command::Records(*r)));
+    }
     // The toggle shows what the connection task holds (state.enabled).
     let on_connect = {
         let commands = commands.clone();
@@ -38,37 +92,10 @@ pub fn app() -> Html {
         let commands = commands.clone();
         Callback::from(move |p: bool| commands.emit(Command::Pause(p)))
     };
-    let tz = offset_min();
     let on_series = {
         let dispatch = state.dispatcher();
         Callback::from(move |name: String| dispatch.dispatch(Action::SelectSeries(name)))
     };
-    let (series_shown, series_points) = match state.series_shown() {
-        Some((name, points)) => (Some(AttrValue::from(name.to_string())), points),
-        None => (None, Vec::new()),
-    };
-
-    let placeholder = || AttrValue::from("–");
-    let kpis = state.orders.as_ref().map(|o| o.kpis());
-    // Since what this tab displayed before (the reducer computes it).
-    let delta = state.delta;
-    let by_country = state
-        .orders
-        .as_ref()
-        .map(|o| o.by_country.clone())
-        .unwrap_or_default();
-    let by_source = state
-        .orders
-        .as_ref()
-        .map(|o| o.by_traffic_source.clone())
-        .unwrap_or_default();
-    let sys_points: Vec<_> = state.sys_points.iter().copied().collect();
-    let sys_labels = sys_points.iter().map(|p| format::clock(p.ts, tz)).collect();
-    let window_min = state
-        .orders
-        .as_ref()
-        .map(|o| o.window_ms / 60_000)
-        .unwrap_or(5);
 
     html! {
         <div class={classes!("app", state.stale().then_some("is-stale"), state.paused.then_some("is-paused"))}
@@ -83,11 +110,14 @@ pub fn app() -> Html {
              data-seq-system={state.seq_of(Topic::System).to_string()}
              data-seq-clients={state.seq_of(Topic::Clients).to_string()}
              data-seq-events={state.seq_of(Topic::Events).to_string()}
-             data-seq-series={state.seq_of(Topic::Series).to_string()}>
+             data-seq-series={state.seq_of(Topic::Series).to_string()}
+             data-dashboard={loaded.as_ref().map(|l| l.dashboard.uid.clone())}
+             data-dashboard-version={loaded.as_ref().map(|l| l.dashboard.version.to_string())}>
             <Header conn={state.conn} stale={state.stale()} clients={state.clients}
                     connect={state.enabled} paused={state.paused} undecodable={state.undecodable}
                     streams={state.streams.clone()}
-                    on_connect={on_connect} on_pause={on_pause} />
+                    on_connect={on_connect} on_pause={on_pause}
+                    theme={theme.pref} on_theme={theme.set.clone()} />
             if state.need_token {
                 <TokenForm on_done={on_token} />
             }
@@ -97,41 +127,53 @@ pub fn app() -> Html {
                     <button class="btn" data-testid="reload-page" onclick={on_reload}>{ "Reload" }</button>
                 </div>
             }
-            <main class="grid">
-                <div class="kpis">
-                    <KpiCard label="Number of Orders" testid="kpi-num_orders"
-                        value={kpis.map(|k| AttrValue::from(format::int(k.num_orders))).unwrap_or_else(placeholder)}
-                        delta={format::signed_int(delta.num_orders)} trend={Trend::of(delta.num_orders as f64)} />
-                    <KpiCard label="Number of Order Items" testid="kpi-num_order_items"
-                        value={kpis.map(|k| AttrValue::from(format::int(k.num_order_items))).unwrap_or_else(placeholder)}
-                        delta={format::signed_int(delta.num_order_items)} trend={Trend::of(delta.num_order_items as f64)} />
-                    <KpiCard label="Total Sales" testid="kpi-total_sales"
-                        value={kpis.map(|k| AttrValue::from(format::money(k.total_sales))).unwrap_or_else(placeholder)}
-                        delta={format::signed_money(delta.total_sales)} trend={Trend::of(delta.total_sales)} />
-                </div>
-                <section class="card chart-card">
-                    <h2>{ "Revenue by Country" }<span class="muted small">{ format!(" · last {window_min} min") }</span></h2>
-                    <Chart id="chart-revenue-by-country" options={charts::revenue_bars(&by_country, charts::BLUE)} />
-                </section>
-                <section class="card chart-card">
-                    <h2>{ "Revenue by Traffic Source" }<span class="muted small">{ format!(" · last {window_min} min") }</span></h2>
-                    <Chart id="chart-revenue-by-traffic-source" options={charts::revenue_bars(&by_source, charts::AMBER)} />
-                </section>
-                <SystemPanel system={state.system.clone()} />
-                <section class="card chart-card wide">
-                    <h2>{ "CPU and memory" }<span class="muted small">{ " · last 50 samples" }</span></h2>
-                    <Chart id="chart-system" options={charts::system_lines(&sys_points, sys_labels)} />
-                </section>
-                <LiveCounter value={state.items_total} frames={state.frames} />
-                <Feed events={state.feed.iter().cloned().collect::<Vec<_>>()} offset_min={tz} />
-                <SeriesChart names={state.series_names.clone()} shown={series_shown}
-                             points={series_points} offset_min={tz} on_select={on_series} />
-            </main>
+            if let Some(l) = loaded.as_ref().filter(|_| compatible) {
+                <Editor loaded={l.clone()} draft={(*draft).clone()} on_draft={on_draft}
+                        on_edit={on_edit.clone()} on_saved={on_saved} error={(*edit_error).clone()}
+                        streams={state.streams.clone()} />
+            }
+            { dashboard(loaded.as_ref(), draft.as_deref(), &state, theme.resolved, on_series, on_edit) }
             <footer class="footer muted small">
                 { format!("seq orders {} · system {} · clients {} · events {}",
                     state.seq.orders, state.seq.system, state.seq.clients, state.seq.events) }
             </footer>
         </div>
+    }
+}
+
+/// The widgets of the loaded dashboard (nothing while it loads), with a
+/// note when the server's could not be had.
+fn dashboard(
+    loaded: Option<&Loaded>,
+    draft: Option<&Dashboard>,
+    state: &DashState,
+    theme: &'static str,
+    on_series: Callback<String>,
+    on_edit: Callback<Edit>,
+) -> Html {
+    let Some(l) = loaded else {
+        return html! { <main class="grid dash-grid" aria-busy="true"></main> };
+    };
+    let d = draft.unwrap_or(&l.dashboard);
+    let cx = Cx {
+        state,
+        filters: &d.filters,
+        offset_min: offset_min(),
+        palette: Palette::of(theme),
+        theme,
+        on_series,
+        on_edit: draft.is_some().then_some(on_edit),
+    };
+    html! {
+        <>
+            if let Some(note) = &l.note {
+                <div class="banner warn" role="status" data-testid="dashboard-note">{ note }</div>
+            }
+            <main class={classes!("grid", "dash-grid", draft.is_some().then_some("is-editing"))}
+                  data-testid="dashboard" aria-label={d.title.clone()}>
+                { for widgets::reading_order(d).into_iter().map(|w| widgets::view(w, &cx)) }
+            </main>
+        </>
     }
 }
 

@@ -1,6 +1,8 @@
 //! An ECharts chart through Charming: created once after the first render,
 //! then updated in place (`setOption` merge) on every new option, resized
-//! with the window, disposed when the component goes away.
+//! with the window, disposed when the component goes away. ECharts fixes
+//! its theme at init: when the page theme changes the chart is disposed and
+//! created again in the new one.
 
 use charming::{theme::Theme, Chart as Options, Echarts, WasmRenderer};
 use std::cell::RefCell;
@@ -11,10 +13,16 @@ use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct ChartProps {
-    /// Element id (charming looks the element up by id) and test id.
+    /// Element id (charming looks the element up by id).
     pub id: AttrValue,
+    /// The element's `data-testid` (the element id when not given).
+    #[prop_or_default]
+    pub testid: Option<AttrValue>,
     /// The options to show.
     pub options: Options,
+    /// `dark` or `light`: the ECharts theme it is created in.
+    #[prop_or(AttrValue::Static("dark"))]
+    pub theme: AttrValue,
 }
 
 /// Call a method without arguments on a JS object, ignoring failures.
@@ -29,6 +37,8 @@ fn call0(obj: &JsValue, name: &str) {
 #[function_component(Chart)]
 pub fn chart(props: &ChartProps) -> Html {
     let handle: Rc<RefCell<Option<Echarts>>> = use_mut_ref(|| None);
+    // The theme the instance was created in.
+    let made_in: Rc<RefCell<AttrValue>> = use_mut_ref(|| props.theme.clone());
     {
         // Create on mount; resize with the window; dispose on unmount.
         let handle = handle.clone();
@@ -58,21 +68,39 @@ pub fn chart(props: &ChartProps) -> Html {
     {
         let handle = handle.clone();
         let id = props.id.clone();
-        use_effect_with(props.options.clone(), move |options| {
-            let mut h = handle.borrow_mut();
-            match h.as_ref() {
-                Some(e) => WasmRenderer::update(e, options),
-                None => {
-                    match WasmRenderer::new_opt(None, None)
-                        .theme(Theme::Dark)
-                        .render(&id, options)
-                    {
-                        Ok(e) => *h = Some(e),
-                        Err(e) => web_sys::console::error_1(&format!("chart {id}: {e:?}").into()),
+        use_effect_with(
+            (props.options.clone(), props.theme.clone()),
+            move |(options, theme)| {
+                let mut h = handle.borrow_mut();
+                if *made_in.borrow() != *theme {
+                    // A new theme: ECharts needs a new instance.
+                    if let Some(e) = h.take() {
+                        call0(&e, "dispose");
+                    }
+                    *made_in.borrow_mut() = theme.clone();
+                }
+                match h.as_ref() {
+                    Some(e) => WasmRenderer::update(e, options),
+                    None => {
+                        let t = if theme.as_str() == "light" {
+                            Theme::Default
+                        } else {
+                            Theme::Dark
+                        };
+                        match WasmRenderer::new_opt(None, None)
+                            .theme(t)
+                            .render(&id, options)
+                        {
+                            Ok(e) => *h = Some(e),
+                            Err(e) => {
+                                web_sys::console::error_1(&format!("chart {id}: {e:?}").into())
+                            }
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
     }
-    html! { <div class="chart" id={props.id.clone()} data-testid={props.id.clone()}></div> }
+    let testid = props.testid.clone().unwrap_or_else(|| props.id.clone());
+    html! { <div class="chart" id={props.id.clone()} data-testid={testid} data-theme={props.theme.clone()}></div> }
 }

@@ -6,6 +6,12 @@ use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct FeedProps {
+    /// The card's heading.
+    #[prop_or(AttrValue::Static("Activity"))]
+    pub title: AttrValue,
+    /// `data-testid` of the list (v1: `feed`).
+    #[prop_or(AttrValue::Static("feed"))]
+    pub testid: AttrValue,
     /// Oldest first, as kept in state.
     pub events: Vec<Event>,
     /// Local time offset, minutes east of UTC.
@@ -16,8 +22,8 @@ pub struct FeedProps {
 pub fn feed(p: &FeedProps) -> Html {
     html! {
         <section class="card feed-card">
-            <h2>{ "Activity" }</h2>
-            <ul class="feed" data-testid="feed">
+            <h2>{ &p.title }</h2>
+            <ul class="feed" data-testid={p.testid.clone()}>
                 { for p.events.iter().rev().map(|e| {
                     let level = match e.level { Level::Info => "info", Level::Warn => "warn", Level::Alert => "alert" };
                     html! {

@@ -1,6 +1,7 @@
 //! The top bar: status, connected clients, Connect toggle, Pause / Resume.
 
 use crate::state::ConnStatus;
+use crate::theme::ThemePref;
 use livedash_shared::{StreamState, StreamStatus, Streams};
 use yew::prelude::*;
 
@@ -18,6 +19,10 @@ pub struct HeaderProps {
     pub streams: Streams,
     pub on_connect: Callback<bool>,
     pub on_pause: Callback<bool>,
+    /// The theme picked (light / dark / system).
+    pub theme: ThemePref,
+    /// Another theme was picked.
+    pub on_theme: Callback<ThemePref>,
 }
 
 #[function_component(Header)]
@@ -32,6 +37,18 @@ pub fn header(p: &HeaderProps) -> Html {
         let cb = p.on_pause.clone();
         let paused = p.paused;
         Callback::from(move |_| cb.emit(!paused))
+    };
+    let on_theme = {
+        let cb = p.on_theme.clone();
+        Callback::from(move |e: Event| {
+            let value = e
+                .target()
+                .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
+                .and_then(|v| v.as_string());
+            if let Some(t) = value.as_deref().and_then(ThemePref::parse) {
+                cb.emit(t);
+            }
+        })
     };
     html! {
         <header class="topbar">
@@ -66,6 +83,14 @@ pub fn header(p: &HeaderProps) -> Html {
                     <input type="checkbox" data-testid="connect-toggle" checked={p.connect} onchange={on_toggle} />
                     <span class="track"><span class="thumb"></span></span>
                     { "Connect to WS Server" }
+                </label>
+                <label class="theme-pick">
+                    <span class="muted small">{ "Theme" }</span>
+                    <select data-testid="theme-picker" onchange={on_theme} aria-label="Theme">
+                        { for ThemePref::ALL.iter().map(|t| html! {
+                            <option value={t.as_str()} selected={*t == p.theme}>{ t.label() }</option>
+                        }) }
+                    </select>
                 </label>
                 <button class={classes!("btn", p.paused.then_some("active"))} data-testid="pause-toggle"
                         onclick={on_pause} disabled={!p.connect}>

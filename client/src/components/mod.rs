@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod chart;
+pub mod editor;
 pub mod feed;
 pub mod header;
 pub mod kpi_card;

@@ -1,7 +1,8 @@
 //! The custom series widget: pick one of the named series the server has
 //! (written through its InfluxDB write API) and see its newest points as a
 //! line. The points live in the reducer ([`crate::state::DashState`]); the
-//! option is built by [`crate::charts::series_line`].
+//! option is built by [`crate::charts::series_line`]; `theme` picks its
+//! colours and the ECharts theme.
 
 use crate::charts;
 use crate::components::chart::Chart;
@@ -12,6 +13,18 @@ use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct SeriesChartProps {
+    /// The card's heading.
+    #[prop_or(AttrValue::Static("Custom series"))]
+    pub title: AttrValue,
+    /// The chart element's DOM id.
+    #[prop_or(AttrValue::Static("chart-series"))]
+    pub chart_id: AttrValue,
+    /// The chart element's `data-testid` (v1: `chart-series`).
+    #[prop_or(AttrValue::Static("chart-series"))]
+    pub testid: AttrValue,
+    /// `dark` or `light` (the chart is re-created on a change).
+    #[prop_or(AttrValue::Static("dark"))]
+    pub theme: AttrValue,
     /// Every series name, sorted (a pointer compare while unchanged).
     pub names: Rc<Vec<String>>,
     /// The series shown, if any.
@@ -49,7 +62,7 @@ pub fn series_chart(p: &SeriesChartProps) -> Html {
     html! {
         <section class="card chart-card wide series-card">
             <h2>
-                { "Custom series" }
+                { &p.title }
                 <span class="muted small">
                     { format!(" · last {} points", p.points.len()) }
                     { last.map(|v| format!(" · now {v}")).unwrap_or_default() }
@@ -69,7 +82,12 @@ pub fn series_chart(p: &SeriesChartProps) -> Html {
                     }) }
                 </select>
             </label>
-            <Chart id="chart-series" options={charts::series_line(shown, &p.points, labels)} />
+            // No chart before the first series: an empty one says nothing
+            // the hint above does not (and costs an ECharts instance).
+            if !p.names.is_empty() {
+                <Chart id={p.chart_id.clone()} testid={p.testid.clone()} theme={p.theme.clone()}
+                       options={charts::series_line(shown, &p.points, labels, &charts::Palette::of(&p.theme))} />
+            }
         </section>
     }
 }

@@ -6,6 +6,9 @@ use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct SystemPanelProps {
+    /// The card's heading.
+    #[prop_or(AttrValue::Static("System"))]
+    pub title: AttrValue,
     pub system: Option<System>,
 }
 
@@ -38,13 +41,13 @@ fn bar(label: &str, pct: f64, detail: String, class: &'static str) -> Html {
 #[function_component(SystemPanel)]
 pub fn system_panel(p: &SystemPanelProps) -> Html {
     let Some(s) = &p.system else {
-        return html! { <section class="card system"><h2>{ "System" }</h2><p class="muted">{ "Waiting for the first sample…" }</p></section> };
+        return html! { <section class="card system"><h2>{ &p.title }</h2><p class="muted">{ "Waiting for the first sample…" }</p></section> };
     };
     let mem = format::share(s.mem_used_bytes, s.mem_total_bytes);
     let swap = format::share(s.swap_used_bytes, s.swap_total_bytes);
     html! {
         <section class="card system">
-            <h2>{ "System" }</h2>
+            <h2>{ &p.title }</h2>
             { bar("CPU", s.cpu_percent as f64, format!("{} cores", s.per_core.len()), "cpu") }
             <div class="cores">
                 { for s.per_core.iter().enumerate().map(|(i, c)| html! {

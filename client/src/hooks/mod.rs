@@ -1,3 +1,5 @@
-//! Reusable hooks.
+//! Yew hooks (browser only).
 
 pub mod use_connection;
+pub mod use_dashboard;
+pub mod use_theme;

@@ -53,7 +53,7 @@ pub fn use_connection(dispatch: UseReducerDispatcher<DashState>) -> Callback<Com
 }
 
 /// The WebSocket URL: `?server=` beats `config.json` beats the page origin.
-async fn resolve_url() -> String {
+pub async fn resolve_url() -> String {
     let window = web_sys::window().expect("a window");
     let loc = window.location();
     let protocol = loc.protocol().unwrap_or_else(|_| "http:".into());
@@ -141,6 +141,8 @@ enum Ended {
     Incompatible,
     /// The page is going away.
     Quit,
+    /// The socket's URL changed: open the next one at once.
+    Reopen,
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -170,6 +172,12 @@ impl Task {
                     let _ = sink.close().await;
                 }
                 Flow::Offline
+            }
+            Step::Reconnect => {
+                if let Some(sink) = sink {
+                    let _ = sink.close().await;
+                }
+                Flow::Connect
             }
             Step::Send(m) => match sink {
                 Some(sink) => match sink.send(Message::Text(m.to_json())).await {
@@ -257,13 +265,14 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
     loop {
         task.dispatch.dispatch(Action::Conn(ConnStatus::Connecting));
         let started = now_ms();
-        let url = socket_url(&base, task.ctl.paused);
+        let url = socket_url(&base, task.ctl.paused, task.ctl.records);
         let ended = match WebSocket::open(&url) {
             Ok(ws) => session(ws, &mut task).await,
             Err(_) => Ended::Lost,
         };
         let phase = match ended {
             Ended::Quit => return,
+            Ended::Reopen => continue,
             Ended::Unauthorized => Phase::Token,
             Ended::Disabled => Phase::Offline,
             Ended::Incompatible => Phase::Incompatible,
@@ -353,7 +362,8 @@ async fn session(ws: WebSocket, task: &mut Task) -> Ended {
                 Flow::Quit => return Ended::Quit,
                 Flow::Offline => return Ended::Disabled,
                 Flow::Lost => return Ended::Lost,
-                Flow::Stay | Flow::Connect => {}
+                Flow::Connect => return Ended::Reopen,
+                Flow::Stay => {}
             },
             _ = ticks.next() => {
                 if now_ms() - last_rx > DEAD_AFTER_MS {

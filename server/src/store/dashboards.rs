@@ -401,7 +401,10 @@ mod tests {
             }
             Deleted::Removed => panic!("default removed"),
         }
-        assert_eq!(get(&c, "default").unwrap().unwrap().widgets.len(), 9);
+        assert_eq!(
+            get(&c, "default").unwrap().unwrap().widgets.len(),
+            Dashboard::default_v1().widgets.len()
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Traffic Source side by side (blue and amber bars, sorted descending);
 //! the System panel (4 columns) beside the CPU-and-memory line chart of the
 //! last 50 samples (8 columns); the live counter (4) beside the activity
-//! feed of the last 20 entries (8). The header (connection status, client
+//! feed of the last 20 entries (8); the custom series chart with its picker
+//! (12). The header (connection status, client
 //! count, connect toggle, pause, stream badges) is page chrome, not a
 //! widget: every dashboard has it.
 //!
@@ -128,6 +129,13 @@ pub fn default_v1() -> Dashboard {
             ),
             |o| o.limit = Some(20),
         ),
+        widget(
+            "chart-series",
+            WidgetKind::Series,
+            "Custom series",
+            Query::new(QuerySource::Series, &[]),
+            [0, 29, 12, 9],
+        ),
     ];
     Dashboard {
         uid: DEFAULT_UID.into(),
@@ -160,6 +168,7 @@ mod tests {
                 "chart-system",
                 "live-counter",
                 "feed",
+                "chart-series",
             ]
         );
         let titles: Vec<&str> = d.widgets.iter().map(|w| w.title.as_str()).collect();
@@ -172,7 +181,7 @@ mod tests {
         ] {
             assert!(titles.contains(&label), "{label}");
         }
-        // Rows fill the 12 columns with no hole: 3×4, 6+6, 4+8, 4+8.
+        // Rows fill the 12 columns with no hole: 3×4, 6+6, 4+8, 4+8, 12.
         let mut rows = std::collections::BTreeMap::<u32, u32>::new();
         for w in &d.widgets {
             *rows.entry(w.grid.y).or_default() += w.grid.w;

@@ -237,7 +237,9 @@ fn query(c: &mut Check, at: &str, w: &Widget) {
             _ => name(c, &field, n),
         }
     }
-    let needs_names = matches!(q.source, QuerySource::Kpi | QuerySource::Series);
+    // A `series` widget with no names shows a picker over every series.
+    let picker = w.kind == super::WidgetKind::Series;
+    let needs_names = q.source == QuerySource::Kpi || (q.source == QuerySource::Series && !picker);
     let takes_names = needs_names || q.source == QuerySource::System || !q.source.is_known();
     if needs_names && q.names.is_empty() {
         c.fail(
@@ -455,6 +457,21 @@ mod tests {
             m,
             "a line widget cannot show breakdown data; it takes kpi, system, series"
         );
+    }
+
+    #[test]
+    fn a_series_picker_needs_no_names_but_a_series_line_does() {
+        let mut d = dash();
+        let i = d
+            .widgets
+            .iter()
+            .position(|w| w.id == "chart-series")
+            .unwrap();
+        assert!(d.widgets[i].query.names.is_empty());
+        d.validate().unwrap();
+        d.widgets[i].kind = WidgetKind::Line;
+        let e = errors(&d);
+        assert_eq!(e[0].0, format!("widgets[{i}].query.names"), "{e:?}");
     }
 
     #[test]
