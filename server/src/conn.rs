@@ -34,7 +34,7 @@ const RATE_BURST: f64 = 40.0;
 const MAX_STRIKES: f64 = 50.0;
 const STRIKES_FORGIVEN_PER_SEC: f64 = 1.0;
 /// Lag resyncs within one minute before a client is closed as too slow.
-const MAX_LAG_RESYNCS_PER_MIN: u32 = 10;
+pub const MAX_LAG_RESYNCS_PER_MIN: u32 = 10;
 /// Snapshots a client can ask for (`resync`, `resume`): at most one per
 /// this interval; asks in between are merged into one, sent when it ends.
 pub const RESYNC_INTERVAL: Duration = Duration::from_secs(2);

@@ -452,6 +452,33 @@ impl Hub {
         )
     }
 
+    /// Resume after the frame `(topic, seq)` (a Server-Sent Events
+    /// `Last-Event-ID`): each topic's seq now and the frames published
+    /// after that one, oldest first; `None` when it is no longer (or never
+    /// was) in the recent buffer.
+    pub fn frames_after(&self, topic: Topic, seq: u64) -> Option<(Seqs, Vec<Frame>)> {
+        let st = lock(&self.state);
+        let at = st
+            .recent
+            .iter()
+            .position(|f| f.topic == Some(topic) && f.seq == seq)?;
+        Some((st.seq, st.recent.iter().skip(at + 1).cloned().collect()))
+    }
+
+    /// The newest frame a snapshot taken at `seqs` covers, as
+    /// `(topic, seq)`: the position to resume from after that snapshot.
+    /// `None` when it has left the recent buffer (or nothing was published).
+    pub fn position_of(&self, seqs: &Seqs) -> Option<(Topic, u64)> {
+        let st = lock(&self.state);
+        // Seqs are a consistent cut of the publication order (taken under
+        // this lock), so the frames they cover are a prefix of `recent`.
+        st.recent
+            .iter()
+            .rev()
+            .filter_map(|f| Some((f.topic?, f.seq)))
+            .find(|&(t, s)| s <= seqs.get(t))
+    }
+
     /// A snapshot body from parts (used by the cache; pure).
     pub fn snapshot_body(parts: SnapshotParts) -> Snapshot {
         let h = parts.history;
@@ -466,6 +493,12 @@ impl Hub {
             streams: h.streams,
             series: h.series.snapshot(parts.cap),
         }
+    }
+}
+
+impl crate::accept::AsMetrics for Hub {
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::conn;
 use crate::hub::Hub;
-use crate::limits::Refused;
+use crate::limits::{Refused, Slot};
 use crate::metrics::Metrics;
 use crate::snapshot::HistoryCap;
 use crate::streams::Stream;
@@ -72,7 +72,7 @@ pub fn cache_control(path: &str) -> &'static str {
     }
 }
 
-fn text(status: StatusCode, body: &str) -> Response {
+pub(crate) fn text(status: StatusCode, body: &str) -> Response {
     let mut r = warp::reply::with_status(body.to_string(), status).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -105,6 +105,40 @@ pub fn parse_ws_params(q: &HashMap<String, String>) -> Result<(HistoryCap, bool,
     Ok((history, flag("records", true)?, flag("paused", false)?))
 }
 
+/// Cross-site hijacking: a foreign browser `Origin` is refused with 403
+/// (`/ws` and `/api/stream`), before anything else is looked at.
+pub(crate) fn check_origin(hub: &Hub, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    if origin_allowed(
+        h(header::ORIGIN),
+        h(header::HOST),
+        &hub.config.allowed_origins,
+        &hub.config.public_hosts,
+    ) {
+        return Ok(());
+    }
+    Metrics::add(&hub.metrics.origin_rejected, 1);
+    Err(Box::new(text(
+        StatusCode::FORBIDDEN,
+        "origin not allowed\n",
+    )))
+}
+
+/// A connection slot for a stream from `remote` (`/ws`, `/api/stream`),
+/// or the 503 that refuses it.
+pub(crate) fn take_slot(hub: &Hub, remote: Option<SocketAddr>) -> Result<Slot, Box<Response>> {
+    hub.limits
+        .try_acquire(remote.map(|a| a.ip()))
+        .map_err(|why| {
+            Metrics::add(&hub.metrics.limit_rejected, 1);
+            let msg = match why {
+                Refused::Full => "too many connections\n",
+                Refused::PerIp => "too many connections from this address\n",
+            };
+            Box::new(text(StatusCode::SERVICE_UNAVAILABLE, msg))
+        })
+}
+
 /// The checks of a `/ws` request before any resource is taken: Origin
 /// first, then the WebSocket headers, the viewer token, the parameters.
 /// On success: the `Sec-WebSocket-Key` and the connection's options.
@@ -113,20 +147,8 @@ fn check_upgrade(
     headers: &HeaderMap,
     query: &HashMap<String, String>,
 ) -> Result<(String, conn::Options), Box<Response>> {
+    check_origin(hub, headers)?;
     let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    // Cross-site WebSocket hijacking: refuse a foreign browser Origin first.
-    if !origin_allowed(
-        h(header::ORIGIN),
-        h(header::HOST),
-        &hub.config.allowed_origins,
-        &hub.config.public_hosts,
-    ) {
-        Metrics::add(&hub.metrics.origin_rejected, 1);
-        return Err(Box::new(text(
-            StatusCode::FORBIDDEN,
-            "origin not allowed\n",
-        )));
-    }
     let is_ws = h(header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
     let (Some(key), true) = (h(header::SEC_WEBSOCKET_KEY), is_ws) else {
         return Err(Box::new(upgrade_required()));
@@ -185,16 +207,9 @@ fn upgrade(
     let Some(on_upgrade) = on_upgrade else {
         return upgrade_required();
     };
-    let slot = match hub.limits.try_acquire(remote.map(|a| a.ip())) {
+    let slot = match take_slot(hub, remote) {
         Ok(slot) => slot,
-        Err(why) => {
-            Metrics::add(&hub.metrics.limit_rejected, 1);
-            let msg = match why {
-                Refused::Full => "too many connections\n",
-                Refused::PerIp => "too many connections from this address\n",
-            };
-            return text(StatusCode::SERVICE_UNAVAILABLE, msg);
-        }
+        Err(refused) => return *refused,
     };
     let (hub, shutdown) = (hub.clone(), shutdown.clone());
     tokio::spawn(async move {
@@ -223,7 +238,7 @@ fn upgrade(
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header.
-fn bearer(h: Option<&str>) -> Option<&str> {
+pub(crate) fn bearer(h: Option<&str>) -> Option<&str> {
     h?.strip_prefix("Bearer ").map(str::trim)
 }
 
@@ -338,17 +353,36 @@ pub fn routes(
         warp::any().map(move || hub.clone())
     };
     let ingest_shutdown = shutdown.clone();
+    let sse_shutdown = shutdown.clone();
     let compat = crate::compat::routes(hub.clone(), shutdown.clone());
     let ws = {
         let hub = hub.clone();
         warp::path!("ws")
             .and(crate::web::get_or_head())
             .and(warp::header::headers_cloned())
-            .and(warp::addr::remote())
+            .and(crate::accept::remote())
             .and(warp::query::<HashMap<String, String>>())
             .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
             .map(move |headers, remote, query, on_upgrade| {
                 upgrade(&hub, &shutdown, headers, remote, query, on_upgrade)
+            })
+    };
+    let sse = {
+        let (hub, shutdown) = (hub.clone(), sse_shutdown);
+        warp::path!("api" / "stream")
+            .and(crate::web::get_or_head())
+            .and(warp::header::headers_cloned())
+            .and(crate::accept::remote())
+            .and(warp::query::<HashMap<String, String>>())
+            .and(warp::ext::optional::<Arc<crate::accept::WriteStall>>())
+            .map(move |headers, remote, query, stall| {
+                let req = crate::sse::Request {
+                    headers,
+                    remote,
+                    query,
+                    stall,
+                };
+                crate::sse::reply(&hub, &shutdown, req)
             })
     };
     let healthz = warp::path!("healthz")
@@ -435,6 +469,8 @@ pub fn routes(
     });
     let dashboards = crate::dashboards::routes(hub.clone(), store);
     let all = ws
+        .or(sse)
+        .unify()
         .or(compat)
         .unify()
         .or(healthz)
