@@ -55,6 +55,9 @@ pub struct Frame {
     /// For topic frames: counts the connections still writing it, for
     /// `livedash_fanout_seconds` (shared by every clone of the frame).
     pub fanout: Option<Arc<Fanout>>,
+    /// For topic frames: the permessage-deflate bytes, made by the first
+    /// connection that negotiated it and written by all that did.
+    pub deflated: Option<Arc<crate::deflate::Deflated>>,
 }
 
 /// What snapshots are made of. Items are shared (`Arc`) or small `Copy`
@@ -241,6 +244,7 @@ impl Hub {
             text,
             lite,
             fanout: Some(fanout.clone()),
+            deflated: Some(Arc::default()),
         };
         let mut st = lock(&self.state);
         *st.seq.get_mut(topic) = seq;
@@ -393,6 +397,7 @@ impl Hub {
             text,
             lite: None,
             fanout: None,
+            deflated: None,
         });
     }
 

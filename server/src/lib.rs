@@ -7,6 +7,7 @@ pub mod compat;
 pub mod config;
 pub mod conn;
 pub mod dashboards;
+pub mod deflate;
 pub mod events;
 pub mod generator;
 pub mod hub;
@@ -24,6 +25,7 @@ pub mod static_files;
 pub mod store;
 pub mod streams;
 pub mod system;
+pub mod upgrade;
 pub mod web;
 
 pub use config::Config;

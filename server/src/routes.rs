@@ -1,23 +1,16 @@
-//! HTTP routes: `/ws` (Origin check and limits before the upgrade, which we
-//! finish ourselves to give tokio-tungstenite tuned buffers), `/healthz`,
+//! HTTP routes: `/ws` (in [`crate::upgrade`]), `/api/stream` (in
+//! [`crate::sse`]), `/healthz`,
 //! `/metrics`, `/api/snapshot`, `/api/dashboards` (in [`crate::dashboards`])
 //! and the static bundle.
 
-use crate::conn;
 use crate::hub::Hub;
-use crate::limits::{Refused, Slot};
 use crate::metrics::Metrics;
 use crate::snapshot::HistoryCap;
 use crate::streams::Stream;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
-use hyper_util::rt::TokioIo;
+use http::{header, HeaderValue, StatusCode};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 use warp::filters::path::FullPath;
 use warp::reply::Response;
 use warp::{Filter, Reply};
@@ -103,138 +96,6 @@ pub fn parse_ws_params(q: &HashMap<String, String>) -> Result<(HistoryCap, bool,
     };
     let history = HistoryCap::for_request(parse_history(q)?);
     Ok((history, flag("records", true)?, flag("paused", false)?))
-}
-
-/// Cross-site hijacking: a foreign browser `Origin` is refused with 403
-/// (`/ws` and `/api/stream`), before anything else is looked at.
-pub(crate) fn check_origin(hub: &Hub, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    if origin_allowed(
-        h(header::ORIGIN),
-        h(header::HOST),
-        &hub.config.allowed_origins,
-        &hub.config.public_hosts,
-    ) {
-        return Ok(());
-    }
-    Metrics::add(&hub.metrics.origin_rejected, 1);
-    Err(Box::new(text(
-        StatusCode::FORBIDDEN,
-        "origin not allowed\n",
-    )))
-}
-
-/// A connection slot for a stream from `remote` (`/ws`, `/api/stream`),
-/// or the 503 that refuses it.
-pub(crate) fn take_slot(hub: &Hub, remote: Option<SocketAddr>) -> Result<Slot, Box<Response>> {
-    hub.limits
-        .try_acquire(remote.map(|a| a.ip()))
-        .map_err(|why| {
-            Metrics::add(&hub.metrics.limit_rejected, 1);
-            let msg = match why {
-                Refused::Full => "too many connections\n",
-                Refused::PerIp => "too many connections from this address\n",
-            };
-            Box::new(text(StatusCode::SERVICE_UNAVAILABLE, msg))
-        })
-}
-
-/// The checks of a `/ws` request before any resource is taken: Origin
-/// first, then the WebSocket headers, the viewer token, the parameters.
-/// On success: the `Sec-WebSocket-Key` and the connection's options.
-fn check_upgrade(
-    hub: &Hub,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Result<(String, conn::Options), Box<Response>> {
-    check_origin(hub, headers)?;
-    let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let is_ws = h(header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-    let (Some(key), true) = (h(header::SEC_WEBSOCKET_KEY), is_ws) else {
-        return Err(Box::new(upgrade_required()));
-    };
-    if h(header::SEC_WEBSOCKET_VERSION) != Some("13") {
-        let why = "Sec-WebSocket-Version must be 13\n";
-        return Err(Box::new(text(StatusCode::BAD_REQUEST, why)));
-    }
-    // A viewer token in the URL is checked now; without one, the first
-    // frame must carry it (browsers cannot set headers on a WebSocket).
-    let authed = match (&hub.config.viewer_token, query.get("token")) {
-        (None, _) => true,
-        (Some(secret), Some(t)) if secret.matches(t) => true,
-        (Some(_), Some(_)) => {
-            Metrics::add(&hub.metrics.unauthorized, 1);
-            return Err(Box::new(text(StatusCode::UNAUTHORIZED, "wrong token\n")));
-        }
-        (Some(_), None) => false,
-    };
-    let (history, records, paused) = parse_ws_params(query)
-        .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, &format!("{e}\n"))))?;
-    let opts = conn::Options {
-        history,
-        records,
-        authed,
-        paused,
-    };
-    Ok((key.to_string(), opts))
-}
-
-fn upgrade_required() -> Response {
-    let mut r = text(
-        StatusCode::UPGRADE_REQUIRED,
-        "this endpoint speaks WebSocket only\n",
-    );
-    r.headers_mut()
-        .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    r
-}
-
-/// Handle `GET /ws`: checks, a connection slot (taken before the `101`, so
-/// concurrent upgrades cannot overshoot the limits), then the `101` and the
-/// upgraded connection's task, which holds the slot until it ends.
-fn upgrade(
-    hub: &Arc<Hub>,
-    shutdown: &watch::Receiver<bool>,
-    headers: HeaderMap,
-    remote: Option<SocketAddr>,
-    query: HashMap<String, String>,
-    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
-) -> Response {
-    let (key, opts) = match check_upgrade(hub, &headers, &query) {
-        Ok(ok) => ok,
-        Err(refused) => return *refused,
-    };
-    let Some(on_upgrade) = on_upgrade else {
-        return upgrade_required();
-    };
-    let slot = match take_slot(hub, remote) {
-        Ok(slot) => slot,
-        Err(refused) => return *refused,
-    };
-    let (hub, shutdown) = (hub.clone(), shutdown.clone());
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let io = TokioIo::new(upgraded);
-                let ws =
-                    WebSocketStream::from_raw_socket(io, Role::Server, Some(conn::ws_config()))
-                        .await;
-                conn::serve(hub, ws, opts, slot, shutdown).await;
-            }
-            Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
-        }
-    });
-    let mut r = Response::default();
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let hs = r.headers_mut();
-    hs.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    hs.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    let accept = derive_accept_key(key.as_bytes());
-    hs.insert(
-        header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
-    );
-    r
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header.
@@ -364,7 +225,7 @@ pub fn routes(
             .and(warp::query::<HashMap<String, String>>())
             .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
             .map(move |headers, remote, query, on_upgrade| {
-                upgrade(&hub, &shutdown, headers, remote, query, on_upgrade)
+                crate::upgrade::upgrade(&hub, &shutdown, headers, remote, query, on_upgrade)
             })
     };
     let sse = {

@@ -17,6 +17,7 @@ use crate::limits::Slot;
 use crate::metrics::Metrics;
 use crate::routes::{self, bearer};
 use crate::snapshot::HistoryCap;
+use crate::upgrade::{check_origin, take_slot};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use livedash_shared::{Hello, Seqs, ServerMessage, Topic, PROTOCOL_VERSION};
 use std::collections::{HashMap, VecDeque};
@@ -62,6 +63,7 @@ impl Watching {
         hub.presence.join();
         Metrics::add(&hub.metrics.connections, 1);
         Metrics::add(&hub.metrics.connections_total, 1);
+        Metrics::add(&hub.metrics.sse_streams, 1);
         Watching(hub)
     }
 }
@@ -257,7 +259,7 @@ pub struct Request {
 /// Handle `GET /api/stream`: the `/ws` checks in the same order, then a
 /// slot, then the event stream.
 pub fn reply(hub: &Arc<Hub>, shutdown: &watch::Receiver<bool>, req: Request) -> Response {
-    if let Err(refused) = routes::check_origin(hub, &req.headers) {
+    if let Err(refused) = check_origin(hub, &req.headers) {
         return *refused;
     }
     // Browsers cannot set headers on an EventSource: `?token=`, or a
@@ -286,7 +288,7 @@ pub fn reply(hub: &Arc<Hub>, shutdown: &watch::Receiver<bool>, req: Request) -> 
         .and_then(|v| v.to_str().ok())
         .or(req.query.get("last_event_id").map(String::as_str))
         .and_then(parse_id);
-    let slot = match routes::take_slot(hub, req.remote) {
+    let slot = match take_slot(hub, req.remote) {
         Ok(slot) => slot,
         Err(refused) => return *refused,
     };

@@ -1,3 +1,4 @@
 //! Reusable hooks.
 
+pub mod event_source;
 pub mod use_connection;
