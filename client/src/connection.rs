@@ -32,6 +32,9 @@ pub enum Phase {
     Token,
     /// The server speaks another protocol; no reconnecting.
     Incompatible,
+    /// Paused on Server-Sent Events: the stream is closed (it cannot be
+    /// told to pause) until Resume reopens it where it left off.
+    Paused,
 }
 
 /// What the task must do after a command.
@@ -78,7 +81,7 @@ impl Control {
             Command::Connect(true) => {
                 self.enabled = true;
                 match phase {
-                    Phase::Session => Step::Stay,
+                    Phase::Session | Phase::Paused => Step::Stay,
                     _ => Step::ConnectNow,
                 }
             }
@@ -98,6 +101,7 @@ impl Control {
                     } else {
                         ClientMessage::Resume
                     }),
+                    Phase::Paused if !p => Step::ConnectNow,
                     _ => Step::Stay,
                 }
             }
@@ -149,6 +153,52 @@ pub fn socket_url(base: &str, paused: bool, records: bool) -> String {
         add("paused=1");
     }
     url
+}
+
+/// The Server-Sent Events URL (`/api/stream`) beside a WebSocket URL (the
+/// page's fallback when the WebSocket cannot open): `ws`→`http`,
+/// `wss`→`https`, the `/ws` path → `/api/stream`, the same `history` and
+/// `records`, and what an `EventSource` cannot send as headers: the viewer
+/// token and the id to resume after (`last_event_id`).
+pub fn stream_url(ws: &str, token: Option<&str>, last_event_id: Option<&str>) -> String {
+    let (base, query) = ws.split_once('?').unwrap_or((ws, ""));
+    let base = if let Some(r) = base.strip_prefix("wss://") {
+        format!("https://{r}")
+    } else if let Some(r) = base.strip_prefix("ws://") {
+        format!("http://{r}")
+    } else {
+        base.to_string()
+    };
+    let base = base
+        .strip_suffix("/ws")
+        .unwrap_or(base.trim_end_matches('/'));
+    let mut params: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("paused="))
+        .map(str::to_string)
+        .collect();
+    if let Some(t) = token {
+        params.push(format!("token={}", form_encode(t)));
+    }
+    if let Some(id) = last_event_id.filter(|id| !id.is_empty()) {
+        params.push(format!("last_event_id={}", form_encode(id)));
+    }
+    match params.is_empty() {
+        true => format!("{base}/api/stream"),
+        false => format!("{base}/api/stream?{}", params.join("&")),
+    }
+}
+
+/// Percent-encode everything but unreserved characters.
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Decode `application/x-www-form-urlencoded` text (`+` and `%XX`).
@@ -303,6 +353,42 @@ mod tests {
         // Not connected: the next connection uses it.
         assert_eq!(c.on(Command::Records(false), Phase::Backoff), Step::Stay);
         assert!(!c.records);
+    }
+
+    #[test]
+    fn stream_url_mirrors_the_socket_url() {
+        let ws = "ws://h:1/ws?history=60&records=0";
+        assert_eq!(
+            stream_url(ws, None, None),
+            "http://h:1/api/stream?history=60&records=0"
+        );
+        assert_eq!(
+            stream_url("wss://d.example/live/ws?history=60&paused=1", Some("a b&c"), Some("orders:12")),
+            "https://d.example/live/api/stream?history=60&token=a%20b%26c&last_event_id=orders%3A12"
+        );
+        assert_eq!(
+            stream_url("ws://h/ws", None, Some("")),
+            "http://h/api/stream"
+        );
+        let (token, _) = take_param("?token=a%20b%26c", "token");
+        assert_eq!(token.as_deref(), Some("a b&c"), "round trip");
+    }
+
+    #[test]
+    fn paused_on_sse_waits_for_resume() {
+        let mut c = Control {
+            enabled: true,
+            paused: true,
+        };
+        assert_eq!(c.on(Command::Pause(true), Phase::Paused), Step::Stay);
+        assert_eq!(c.on(Command::Connect(true), Phase::Paused), Step::Stay);
+        assert_eq!(c.on(Command::Pause(false), Phase::Paused), Step::ConnectNow);
+        assert!(!c.paused);
+        c.paused = true;
+        assert_eq!(
+            c.on(Command::Connect(false), Phase::Paused),
+            Step::GoOffline
+        );
     }
 
     #[test]

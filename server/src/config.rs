@@ -97,6 +97,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=65536))]
     pub send_buffer_kib: u64,
 
+    /// Refuse every `/ws` upgrade (403), as a network or proxy that blocks
+    /// WebSockets would, so pages use `/api/stream` (Server-Sent Events).
+    /// For tests of that fallback; hidden from `--help`.
+    #[arg(long, env = "LIVEDASH_DISABLE_WEBSOCKET", hide = true)]
+    pub disable_websocket: bool,
+
     /// Token viewers must present (`?token=` on /ws and /api/snapshot, or an
     /// `auth` frame first); default: open to anyone allowed by Origin.
     #[arg(long, env = "LIVEDASH_VIEWER_TOKEN", hide_env_values = true)]

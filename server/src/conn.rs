@@ -34,7 +34,7 @@ const RATE_BURST: f64 = 40.0;
 const MAX_STRIKES: f64 = 50.0;
 const STRIKES_FORGIVEN_PER_SEC: f64 = 1.0;
 /// Lag resyncs within one minute before a client is closed as too slow.
-const MAX_LAG_RESYNCS_PER_MIN: u32 = 10;
+pub const MAX_LAG_RESYNCS_PER_MIN: u32 = 10;
 /// Snapshots a client can ask for (`resync`, `resume`): at most one per
 /// this interval; asks in between are merged into one, sent when it ends.
 pub const RESYNC_INTERVAL: Duration = Duration::from_secs(2);
@@ -137,6 +137,9 @@ struct Conn<S> {
     snapshot_owed: bool,
     /// `--write-timeout-ms`.
     write_timeout: Duration,
+    /// permessage-deflate was negotiated: ring frames go out as the hub's
+    /// shared compressed bytes.
+    deflate: bool,
     /// Fan-out counters of the ring frames in the batch being written,
     /// counted down once the batch is flushed (`livedash_fanout_seconds`).
     fanouts: Vec<Arc<Fanout>>,
@@ -154,6 +157,8 @@ pub struct Options {
     /// `?paused=1`: a paused page reconnecting; no snapshot and no topic
     /// frames until it sends `resume`.
     pub paused: bool,
+    /// permessage-deflate was negotiated (the `101` said so).
+    pub deflate: bool,
 }
 
 /// Serve one upgraded connection until it ends or `shutdown` fires. `slot`
@@ -183,6 +188,7 @@ pub async fn serve<S>(
         snapshot_owed: false,
         write_timeout: Duration::from_millis(hub.config.write_timeout_ms),
         fanouts: Vec::new(),
+        deflate: opts.deflate,
         ws,
         hub: hub.clone(),
     };
@@ -409,12 +415,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
             *self.have.get_mut(topic) = f.seq;
         }
-        let text = match f.lite {
-            Some(lite) if !self.records => lite,
-            _ => f.text,
+        let (text, lite) = match f.lite {
+            Some(lite) if !self.records => (lite, true),
+            _ => (f.text, false),
         };
-        let n = text.len() as u64;
-        self.write(Message::Text(text), false).await?;
+        let m = match (&f.deflated, self.deflate) {
+            (Some(z), true) => {
+                let bytes = z.get(text.as_bytes(), lite);
+                Metrics::add(&self.hub.metrics.deflated_frames_sent, 1);
+                Message::Frame(crate::deflate::text_frame(bytes))
+            }
+            _ => Message::Text(text),
+        };
+        let n = match &m {
+            Message::Frame(f) => f.payload().len() as u64,
+            _ => m.len() as u64,
+        };
+        self.write(m, false).await?;
         Metrics::add(&self.hub.metrics.frames_sent, 1);
         Metrics::add(&self.hub.metrics.bytes_sent, n);
         Ok(true)

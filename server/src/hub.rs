@@ -55,6 +55,9 @@ pub struct Frame {
     /// For topic frames: counts the connections still writing it, for
     /// `livedash_fanout_seconds` (shared by every clone of the frame).
     pub fanout: Option<Arc<Fanout>>,
+    /// For topic frames: the permessage-deflate bytes, made by the first
+    /// connection that negotiated it and written by all that did.
+    pub deflated: Option<Arc<crate::deflate::Deflated>>,
 }
 
 /// What snapshots are made of. Items are shared (`Arc`) or small `Copy`
@@ -241,6 +244,7 @@ impl Hub {
             text,
             lite,
             fanout: Some(fanout.clone()),
+            deflated: Some(Arc::default()),
         };
         let mut st = lock(&self.state);
         *st.seq.get_mut(topic) = seq;
@@ -393,6 +397,7 @@ impl Hub {
             text,
             lite: None,
             fanout: None,
+            deflated: None,
         });
     }
 
@@ -452,6 +457,33 @@ impl Hub {
         )
     }
 
+    /// Resume after the frame `(topic, seq)` (a Server-Sent Events
+    /// `Last-Event-ID`): each topic's seq now and the frames published
+    /// after that one, oldest first; `None` when it is no longer (or never
+    /// was) in the recent buffer.
+    pub fn frames_after(&self, topic: Topic, seq: u64) -> Option<(Seqs, Vec<Frame>)> {
+        let st = lock(&self.state);
+        let at = st
+            .recent
+            .iter()
+            .position(|f| f.topic == Some(topic) && f.seq == seq)?;
+        Some((st.seq, st.recent.iter().skip(at + 1).cloned().collect()))
+    }
+
+    /// The newest frame a snapshot taken at `seqs` covers, as
+    /// `(topic, seq)`: the position to resume from after that snapshot.
+    /// `None` when it has left the recent buffer (or nothing was published).
+    pub fn position_of(&self, seqs: &Seqs) -> Option<(Topic, u64)> {
+        let st = lock(&self.state);
+        // Seqs are a consistent cut of the publication order (taken under
+        // this lock), so the frames they cover are a prefix of `recent`.
+        st.recent
+            .iter()
+            .rev()
+            .filter_map(|f| Some((f.topic?, f.seq)))
+            .find(|&(t, s)| s <= seqs.get(t))
+    }
+
     /// A snapshot body from parts (used by the cache; pure).
     pub fn snapshot_body(parts: SnapshotParts) -> Snapshot {
         let h = parts.history;
@@ -466,6 +498,12 @@ impl Hub {
             streams: h.streams,
             series: h.series.snapshot(parts.cap),
         }
+    }
+}
+
+impl crate::accept::AsMetrics for Hub {
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }
 

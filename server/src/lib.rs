@@ -1,11 +1,13 @@
 //! livedash server library. The binary `livedash` is a thin CLI over
 //! [`run`]; tests start [`run`] in-process on `127.0.0.1:0`.
 
+pub mod accept;
 pub mod aggregate;
 pub mod compat;
 pub mod config;
 pub mod conn;
 pub mod dashboards;
+pub mod deflate;
 pub mod events;
 pub mod generator;
 pub mod hub;
@@ -18,10 +20,12 @@ pub mod routes;
 pub mod series;
 pub mod snapshot;
 pub mod sources;
+pub mod sse;
 pub mod static_files;
 pub mod store;
 pub mod streams;
 pub mod system;
+pub mod upgrade;
 pub mod web;
 
 pub use config::Config;
@@ -77,11 +81,7 @@ pub async fn run(
             inbox.close(); // ingest answers 503 from now on
         }
     };
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(signal)
-        .run()
-        .await;
+    accept::serve(listener, warp::service(routes), hub.clone(), signal).await;
     let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
     while hub.limits.in_use() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -107,14 +107,20 @@ impl Default for Fanout {
 /// Process-wide counters. Plain atomics: incrementing one never blocks.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// WebSocket connections open now.
+    /// Viewer connections open now (WebSocket and Server-Sent Events).
     pub connections: AtomicU64,
-    /// WebSocket connections accepted since start.
+    /// Viewer connections accepted since start.
     pub connections_total: AtomicU64,
+    /// Server-Sent Events streams opened since start (`/api/stream`), to
+    /// tell how many viewers came over the fallback.
+    pub sse_streams: AtomicU64,
     /// Frames written to clients (all types).
     pub frames_sent: AtomicU64,
-    /// Bytes of frame payload written to clients.
+    /// Bytes of frame payload written to clients (compressed size for
+    /// permessage-deflate frames).
     pub bytes_sent: AtomicU64,
+    /// Frames written permessage-deflated (the hub's shared bytes).
+    pub deflated_frames_sent: AtomicU64,
     /// Broadcast frames a lagging client never got (replaced by a snapshot).
     pub frames_dropped: AtomicU64,
     /// Snapshots sent because a client lagged behind the broadcast ring.
@@ -215,14 +221,26 @@ impl Metrics {
         m(
             "connections",
             "gauge",
-            "WebSocket connections open now.",
+            "Viewer connections (WebSocket and Server-Sent Events) open now.",
             g(&self.connections),
         );
         m(
             "connections_total",
             "counter",
-            "WebSocket connections accepted.",
+            "Viewer connections (WebSocket and Server-Sent Events) accepted.",
             g(&self.connections_total),
+        );
+        m(
+            "deflated_frames_sent_total",
+            "counter",
+            "Frames written permessage-deflated (compressed once, shared).",
+            g(&self.deflated_frames_sent),
+        );
+        m(
+            "sse_streams_total",
+            "counter",
+            "Server-Sent Events streams opened (/api/stream).",
+            g(&self.sse_streams),
         );
         m(
             "frames_sent_total",

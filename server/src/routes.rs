@@ -1,23 +1,16 @@
-//! HTTP routes: `/ws` (Origin check and limits before the upgrade, which we
-//! finish ourselves to give tokio-tungstenite tuned buffers), `/healthz`,
+//! HTTP routes: `/ws` (in [`crate::upgrade`]), `/api/stream` (in
+//! [`crate::sse`]), `/healthz`,
 //! `/metrics`, `/api/snapshot`, `/api/dashboards` (in [`crate::dashboards`])
 //! and the static bundle.
 
-use crate::conn;
 use crate::hub::Hub;
-use crate::limits::Refused;
 use crate::metrics::Metrics;
 use crate::snapshot::HistoryCap;
 use crate::streams::Stream;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
-use hyper_util::rt::TokioIo;
+use http::{header, HeaderValue, StatusCode};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 use warp::filters::path::FullPath;
 use warp::reply::Response;
 use warp::{Filter, Reply};
@@ -72,7 +65,7 @@ pub fn cache_control(path: &str) -> &'static str {
     }
 }
 
-fn text(status: StatusCode, body: &str) -> Response {
+pub(crate) fn text(status: StatusCode, body: &str) -> Response {
     let mut r = warp::reply::with_status(body.to_string(), status).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -105,125 +98,8 @@ pub fn parse_ws_params(q: &HashMap<String, String>) -> Result<(HistoryCap, bool,
     Ok((history, flag("records", true)?, flag("paused", false)?))
 }
 
-/// The checks of a `/ws` request before any resource is taken: Origin
-/// first, then the WebSocket headers, the viewer token, the parameters.
-/// On success: the `Sec-WebSocket-Key` and the connection's options.
-fn check_upgrade(
-    hub: &Hub,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Result<(String, conn::Options), Box<Response>> {
-    let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    // Cross-site WebSocket hijacking: refuse a foreign browser Origin first.
-    if !origin_allowed(
-        h(header::ORIGIN),
-        h(header::HOST),
-        &hub.config.allowed_origins,
-        &hub.config.public_hosts,
-    ) {
-        Metrics::add(&hub.metrics.origin_rejected, 1);
-        return Err(Box::new(text(
-            StatusCode::FORBIDDEN,
-            "origin not allowed\n",
-        )));
-    }
-    let is_ws = h(header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-    let (Some(key), true) = (h(header::SEC_WEBSOCKET_KEY), is_ws) else {
-        return Err(Box::new(upgrade_required()));
-    };
-    if h(header::SEC_WEBSOCKET_VERSION) != Some("13") {
-        let why = "Sec-WebSocket-Version must be 13\n";
-        return Err(Box::new(text(StatusCode::BAD_REQUEST, why)));
-    }
-    // A viewer token in the URL is checked now; without one, the first
-    // frame must carry it (browsers cannot set headers on a WebSocket).
-    let authed = match (&hub.config.viewer_token, query.get("token")) {
-        (None, _) => true,
-        (Some(secret), Some(t)) if secret.matches(t) => true,
-        (Some(_), Some(_)) => {
-            Metrics::add(&hub.metrics.unauthorized, 1);
-            return Err(Box::new(text(StatusCode::UNAUTHORIZED, "wrong token\n")));
-        }
-        (Some(_), None) => false,
-    };
-    let (history, records, paused) = parse_ws_params(query)
-        .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, &format!("{e}\n"))))?;
-    let opts = conn::Options {
-        history,
-        records,
-        authed,
-        paused,
-    };
-    Ok((key.to_string(), opts))
-}
-
-fn upgrade_required() -> Response {
-    let mut r = text(
-        StatusCode::UPGRADE_REQUIRED,
-        "this endpoint speaks WebSocket only\n",
-    );
-    r.headers_mut()
-        .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    r
-}
-
-/// Handle `GET /ws`: checks, a connection slot (taken before the `101`, so
-/// concurrent upgrades cannot overshoot the limits), then the `101` and the
-/// upgraded connection's task, which holds the slot until it ends.
-fn upgrade(
-    hub: &Arc<Hub>,
-    shutdown: &watch::Receiver<bool>,
-    headers: HeaderMap,
-    remote: Option<SocketAddr>,
-    query: HashMap<String, String>,
-    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
-) -> Response {
-    let (key, opts) = match check_upgrade(hub, &headers, &query) {
-        Ok(ok) => ok,
-        Err(refused) => return *refused,
-    };
-    let Some(on_upgrade) = on_upgrade else {
-        return upgrade_required();
-    };
-    let slot = match hub.limits.try_acquire(remote.map(|a| a.ip())) {
-        Ok(slot) => slot,
-        Err(why) => {
-            Metrics::add(&hub.metrics.limit_rejected, 1);
-            let msg = match why {
-                Refused::Full => "too many connections\n",
-                Refused::PerIp => "too many connections from this address\n",
-            };
-            return text(StatusCode::SERVICE_UNAVAILABLE, msg);
-        }
-    };
-    let (hub, shutdown) = (hub.clone(), shutdown.clone());
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let io = TokioIo::new(upgraded);
-                let ws =
-                    WebSocketStream::from_raw_socket(io, Role::Server, Some(conn::ws_config()))
-                        .await;
-                conn::serve(hub, ws, opts, slot, shutdown).await;
-            }
-            Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
-        }
-    });
-    let mut r = Response::default();
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let hs = r.headers_mut();
-    hs.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    hs.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    let accept = derive_accept_key(key.as_bytes());
-    hs.insert(
-        header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
-    );
-    r
-}
-
 /// The token of an `Authorization: Bearer TOKEN` header.
-fn bearer(h: Option<&str>) -> Option<&str> {
+pub(crate) fn bearer(h: Option<&str>) -> Option<&str> {
     h?.strip_prefix("Bearer ").map(str::trim)
 }
 
@@ -338,17 +214,36 @@ pub fn routes(
         warp::any().map(move || hub.clone())
     };
     let ingest_shutdown = shutdown.clone();
+    let sse_shutdown = shutdown.clone();
     let compat = crate::compat::routes(hub.clone(), shutdown.clone());
     let ws = {
         let hub = hub.clone();
         warp::path!("ws")
             .and(crate::web::get_or_head())
             .and(warp::header::headers_cloned())
-            .and(warp::addr::remote())
+            .and(crate::accept::remote())
             .and(warp::query::<HashMap<String, String>>())
             .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
             .map(move |headers, remote, query, on_upgrade| {
-                upgrade(&hub, &shutdown, headers, remote, query, on_upgrade)
+                crate::upgrade::upgrade(&hub, &shutdown, headers, remote, query, on_upgrade)
+            })
+    };
+    let sse = {
+        let (hub, shutdown) = (hub.clone(), sse_shutdown);
+        warp::path!("api" / "stream")
+            .and(crate::web::get_or_head())
+            .and(warp::header::headers_cloned())
+            .and(crate::accept::remote())
+            .and(warp::query::<HashMap<String, String>>())
+            .and(warp::ext::optional::<Arc<crate::accept::WriteStall>>())
+            .map(move |headers, remote, query, stall| {
+                let req = crate::sse::Request {
+                    headers,
+                    remote,
+                    query,
+                    stall,
+                };
+                crate::sse::reply(&hub, &shutdown, req)
             })
     };
     let healthz = warp::path!("healthz")
@@ -435,6 +330,8 @@ pub fn routes(
     });
     let dashboards = crate::dashboards::routes(hub.clone(), store);
     let all = ws
+        .or(sse)
+        .unify()
         .or(compat)
         .unify()
         .or(healthz)

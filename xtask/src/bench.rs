@@ -738,11 +738,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
         slow.join("\n"),
     );
     if !quick && only.is_none() {
-        // Keep the soak section, which `cargo xtask soak` writes.
-        let doc = match soak_section() {
-            Some(soak) => format!("{}\n{soak}\n", doc.trim_end()),
-            None => doc,
-        };
+        // Keep the soak section, which `cargo xtask soak` writes, and the
+        // hand-written transport measurements.
+        let mut doc = doc;
+        for kept in [soak_section(), transport_section()].into_iter().flatten() {
+            doc = format!("{}\n{kept}\n", doc.trim_end());
+        }
         std::fs::write(root().join("BENCHMARKS.md"), doc)
             .map_err(|e| format!("write BENCHMARKS.md: {e}"))?;
         println!("==> BENCHMARKS.md rewritten");
@@ -851,12 +852,28 @@ fn slow_closed(port: u16) -> Option<u64> {
 const SOAK_BEGIN: &str = "<!-- soak:begin (written by cargo xtask soak) -->";
 const SOAK_END: &str = "<!-- soak:end -->";
 
+/// Markers of the hand-written transport section (SSE, permessage-deflate
+/// measurements), which `cargo xtask bench` keeps as it is.
+const TRANSPORT_BEGIN: &str = "<!-- transport:begin (hand-written; kept by cargo xtask bench) -->";
+const TRANSPORT_END: &str = "<!-- transport:end -->";
+
+/// The section between `begin` and `end` of `doc`, markers included.
+fn section(doc: &str, begin: &str, end: &str) -> Option<String> {
+    let a = doc.find(begin)?;
+    let b = a + doc[a..].find(end)? + end.len();
+    Some(doc[a..b].to_string())
+}
+
 /// The soak section of the current BENCHMARKS.md, markers included.
 fn soak_section() -> Option<String> {
     let doc = std::fs::read_to_string(root().join("BENCHMARKS.md")).ok()?;
-    let a = doc.find(SOAK_BEGIN)?;
-    let b = doc.find(SOAK_END)? + SOAK_END.len();
-    Some(doc[a..b].to_string())
+    section(&doc, SOAK_BEGIN, SOAK_END)
+}
+
+/// The hand-written transport section of the current BENCHMARKS.md.
+fn transport_section() -> Option<String> {
+    let doc = std::fs::read_to_string(root().join("BENCHMARKS.md")).ok()?;
+    section(&doc, TRANSPORT_BEGIN, TRANSPORT_END)
 }
 
 /// Replace (or append) the soak section of BENCHMARKS.md.
@@ -875,6 +892,16 @@ pub fn put_soak_section(body: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_sections_are_found_with_their_markers() {
+        let doc = format!("# B\n{TRANSPORT_BEGIN}\nnumbers\n{TRANSPORT_END}\ntail {TRANSPORT_END}");
+        assert_eq!(
+            section(&doc, TRANSPORT_BEGIN, TRANSPORT_END).unwrap(),
+            format!("{TRANSPORT_BEGIN}\nnumbers\n{TRANSPORT_END}")
+        );
+        assert_eq!(section("# B", TRANSPORT_BEGIN, TRANSPORT_END), None);
+    }
 
     fn run(name: &'static str, clients: usize, args: &[&str], r: Json) -> Run {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();

@@ -1,5 +1,6 @@
 //! Yew hooks (browser only).
 
+pub mod event_source;
 pub mod use_connection;
 pub mod use_dashboard;
 pub mod use_theme;

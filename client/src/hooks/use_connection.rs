@@ -1,13 +1,19 @@
 //! The connection manager: one task owns the WebSocket — connect,
 //! heartbeat, resync on a gap, reconnect with backoff — and turns every
-//! frame into an [`Action`] on the page's reducer. Widgets never touch the
+//! frame into an [`Action`] on the page's reducer. When a WebSocket cannot
+//! open at all (a network or proxy that refuses the upgrade), the same
+//! frames come over Server-Sent Events (`/api/stream`) instead, resumed by
+//! event id after a drop or a pause. Widgets never touch the
 //! socket; they send [`Command`]s. The decisions (command handling, URL
 //! parameters, version check) are pure, in [`crate::connection`].
 
 use crate::backoff::Backoff;
 use crate::config::{ws_url, PageConfig};
 pub use crate::connection::Command;
-use crate::connection::{classify, socket_url, take_param, Control, Incoming, Phase, Step};
+use crate::connection::{
+    classify, socket_url, stream_url, take_param, Control, Incoming, Phase, Step,
+};
+use crate::hooks::event_source::{Events, Item};
 use crate::state::{Action, ConnStatus, DashState, SeqTracker, SeqVerdict};
 use futures::channel::mpsc;
 use futures::stream::{Fuse, SplitSink};
@@ -24,6 +30,10 @@ const PING_EVERY_S: u32 = 5;
 const DEAD_AFTER_MS: f64 = 12_000.0;
 /// A connection live this long resets the backoff.
 const STABLE_MS: f64 = 10_000.0;
+/// Server-Sent Events: no frame for this long is a dead stream (the
+/// server's heartbeat comments are invisible to `EventSource`, and the
+/// page cannot ping; frames come every tick while a stream runs).
+const SSE_DEAD_AFTER_MS: f64 = 60_000.0;
 
 fn now_ms() -> f64 {
     js_sys::Date::now()
@@ -137,6 +147,12 @@ enum Ended {
     Lost,
     /// The Connect toggle went off.
     Disabled,
+    /// Closed before any frame came (refused upgrade, blocked network).
+    NeverOpened,
+    /// Server-Sent Events: a `seq` gap; reconnect now for a snapshot.
+    Resync,
+    /// Server-Sent Events: paused, the stream closed until Resume.
+    Paused,
     /// The server speaks another protocol.
     Incompatible,
     /// The page is going away.
@@ -184,7 +200,7 @@ impl Task {
                     Ok(()) => Flow::Stay,
                     Err(_) => Flow::Lost,
                 },
-                None => Flow::Stay,
+                None => Flow::Unsent(m),
             },
         }
     }
@@ -215,7 +231,7 @@ impl Task {
                     return true;
                 }
                 Flow::Offline => phase = Phase::Offline,
-                Flow::Stay | Flow::Lost => {}
+                Flow::Stay | Flow::Lost | Flow::Unsent(_) => {}
             }
         }
     }
@@ -235,7 +251,7 @@ impl Task {
             select! {
                 _ = TimeoutFuture::new(step as u32).fuse() => left_ms -= step,
                 cmd = self.rx.next() => match self.obey(cmd, Phase::Backoff, None).await {
-                    Flow::Stay | Flow::Lost => {}
+                    Flow::Stay | Flow::Lost | Flow::Unsent(_) => {}
                     other => return other,
                 },
             }
@@ -247,6 +263,8 @@ impl Task {
 /// What a command means for the loop it arrived in.
 enum Flow {
     Stay,
+    /// A frame for the server with no socket to send it on (SSE).
+    Unsent(ClientMessage),
     Connect,
     Offline,
     Lost,
@@ -262,21 +280,47 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
         ctl: Control::default(),
     };
     let mut backoff = Backoff::new();
+    // Server-Sent Events once a WebSocket could not open and a stream
+    // did; where the stream is (its last event id) and what was applied.
+    let mut sse = false;
+    let mut last_id: Option<String> = None;
+    let mut tracker = SeqTracker::default();
     loop {
         task.dispatch.dispatch(Action::Conn(ConnStatus::Connecting));
         let started = now_ms();
-        let url = socket_url(&base, task.ctl.paused, task.ctl.records);
-        let ended = match WebSocket::open(&url) {
-            Ok(ws) => session(ws, &mut task).await,
-            Err(_) => Ended::Lost,
-        };
+        let mut ended = Ended::NeverOpened;
+        if !sse {
+            let url = socket_url(&base, task.ctl.paused, task.ctl.records);
+            ended = match WebSocket::open(&url) {
+                Ok(ws) => session(ws, &mut task).await,
+                Err(_) => Ended::NeverOpened,
+            };
+            // Refused before any frame: try the same frames over SSE.
+            sse = matches!(ended, Ended::NeverOpened);
+        }
+        if sse {
+            ended = match task.ctl.paused {
+                true => Ended::Paused,
+                false => {
+                    if last_id.is_none() {
+                        tracker.reset();
+                    }
+                    let url = stream_url(&base, viewer_token().as_deref(), last_id.as_deref());
+                    sse_session(&url, &mut task, &mut tracker, &mut last_id).await
+                }
+            };
+            // Neither transport opened: back to the WebSocket next time.
+            sse = !matches!(ended, Ended::NeverOpened);
+        }
         let phase = match ended {
             Ended::Quit => return,
             Ended::Reopen => continue,
             Ended::Unauthorized => Phase::Token,
             Ended::Disabled => Phase::Offline,
             Ended::Incompatible => Phase::Incompatible,
-            Ended::Lost => {
+            Ended::Paused => Phase::Paused,
+            Ended::Resync => continue,
+            Ended::Lost | Ended::NeverOpened => {
                 if now_ms() - started > STABLE_MS {
                     backoff.reset();
                 }
@@ -285,6 +329,104 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
         };
         if !task.wait(phase, &mut backoff).await {
             return;
+        }
+    }
+}
+
+/// What one text frame means for the session.
+enum Judged {
+    /// Applied, or skipped (duplicate, undecodable).
+    Done,
+    /// A `seq` gap: a snapshot is needed.
+    Gap,
+    /// The session ends.
+    End(Ended),
+}
+
+/// Judge and apply one text frame (either transport).
+fn on_text(text: &str, tracker: &mut SeqTracker, task: &Task) -> Judged {
+    let msg = match classify(text) {
+        Incoming::Frame(m) => Rc::<ServerMessage>::from(m),
+        Incoming::Undecodable => {
+            task.dispatch.dispatch(Action::Undecodable);
+            return Judged::Done;
+        }
+        Incoming::Incompatible(i) => {
+            task.dispatch.dispatch(Action::Incompatible(i));
+            return Judged::End(Ended::Incompatible);
+        }
+    };
+    match &*msg {
+        ServerMessage::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        } => return Judged::End(Ended::Unauthorized),
+        // Opened with ?paused=1: no snapshot comes until resume; the
+        // connection is up and the page shows what it had.
+        ServerMessage::Hello(_) if task.ctl.paused => {
+            task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
+        }
+        _ => {}
+    }
+    match tracker.check(&msg) {
+        SeqVerdict::Apply => {}
+        SeqVerdict::Duplicate => return Judged::Done,
+        SeqVerdict::Gap => return Judged::Gap,
+    }
+    if matches!(*msg, ServerMessage::Snapshot(_)) {
+        task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
+    }
+    task.dispatch.dispatch(Action::Frame(msg));
+    Judged::Done
+}
+
+/// One Server-Sent Events stream, from open to end. `tracker` and
+/// `last_id` outlive it: a stream resumed after `last_id` continues the
+/// page's seqs without a snapshot.
+async fn sse_session(
+    url: &str,
+    task: &mut Task,
+    tracker: &mut SeqTracker,
+    last_id: &mut Option<String>,
+) -> Ended {
+    let Ok(mut events) = Events::open(url) else {
+        return Ended::NeverOpened;
+    };
+    let mut ticks = IntervalStream::new(1000).fuse();
+    let mut last_rx = now_ms();
+    let mut opened = false;
+    loop {
+        select! {
+            item = events.items().next() => match item {
+                Some(Item::Frame { data, id }) => {
+                    last_rx = now_ms();
+                    opened = true;
+                    *last_id = Some(id).filter(|id| !id.is_empty());
+                    match on_text(&data, tracker, task) {
+                        Judged::Done => {}
+                        Judged::Gap => {
+                            *last_id = None;
+                            return Ended::Resync;
+                        }
+                        Judged::End(e) => return e,
+                    }
+                }
+                Some(Item::Failed) | None => {
+                    return if opened { Ended::Lost } else { Ended::NeverOpened };
+                }
+            },
+            cmd = task.rx.next() => match task.obey(cmd, Phase::Session, None).await {
+                Flow::Quit => return Ended::Quit,
+                Flow::Offline => return Ended::Disabled,
+                Flow::Unsent(ClientMessage::Pause) => return Ended::Paused,
+                Flow::Lost => return Ended::Lost,
+                Flow::Stay | Flow::Connect | Flow::Unsent(_) => {}
+            },
+            _ = ticks.next() => {
+                if now_ms() - last_rx > SSE_DEAD_AFTER_MS {
+                    return Ended::Lost;
+                }
+            }
         }
     }
 }
@@ -318,52 +460,30 @@ async fn session(ws: WebSocket, task: &mut Task) -> Ended {
                         task.dispatch.dispatch(Action::Undecodable);
                         continue;
                     }
+                    Some(Err(_)) | None if !opened => return Ended::NeverOpened,
                     Some(Err(_)) | None => return Ended::Lost,
                 };
                 last_rx = now_ms();
                 opened = true;
-                let msg = match classify(&text) {
-                    Incoming::Frame(m) => Rc::<ServerMessage>::from(m),
-                    Incoming::Undecodable => {
-                        task.dispatch.dispatch(Action::Undecodable);
-                        continue;
-                    }
-                    Incoming::Incompatible(i) => {
-                        task.dispatch.dispatch(Action::Incompatible(i));
-                        let _ = sink.close().await;
-                        return Ended::Incompatible;
-                    }
-                };
-                match &*msg {
-                    ServerMessage::Error { code: ErrorCode::Unauthorized, .. } => {
-                        return Ended::Unauthorized;
-                    }
-                    // Opened with ?paused=1: no snapshot comes until resume;
-                    // the connection is up and the page shows what it had.
-                    ServerMessage::Hello(_) if task.ctl.paused => {
-                        task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
-                    }
-                    _ => {}
-                }
-                match tracker.check(&msg) {
-                    SeqVerdict::Apply => {}
-                    SeqVerdict::Duplicate => continue,
-                    SeqVerdict::Gap => {
+                match on_text(&text, &mut tracker, task) {
+                    Judged::Done => {}
+                    Judged::Gap => {
                         let _ = sink.send(Message::Text(ClientMessage::Resync.to_json())).await;
-                        continue;
+                    }
+                    Judged::End(e) => {
+                        if matches!(e, Ended::Incompatible) {
+                            let _ = sink.close().await;
+                        }
+                        return e;
                     }
                 }
-                if matches!(*msg, ServerMessage::Snapshot(_)) {
-                    task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
-                }
-                task.dispatch.dispatch(Action::Frame(msg));
             }
             cmd = task.rx.next() => match task.obey(cmd, Phase::Session, Some(&mut sink)).await {
                 Flow::Quit => return Ended::Quit,
                 Flow::Offline => return Ended::Disabled,
                 Flow::Lost => return Ended::Lost,
                 Flow::Connect => return Ended::Reopen,
-                Flow::Stay => {}
+                Flow::Stay | Flow::Unsent(_) => {}
             },
             _ = ticks.next() => {
                 if now_ms() - last_rx > DEAD_AFTER_MS {

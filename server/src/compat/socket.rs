@@ -63,7 +63,7 @@ pub fn routes(
         .unify();
     kind.and(crate::web::get_or_head())
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(crate::accept::remote())
         .and(warp::query::<HashMap<String, String>>())
         .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
         .map(move |kind, headers, remote, query, on_upgrade| {

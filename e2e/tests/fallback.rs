@@ -1,0 +1,84 @@
+//! A network that refuses WebSockets: the page falls back to Server-Sent
+//! Events (`/api/stream`) and shows the same live numbers. The server runs
+//! with the hidden `--disable-websocket` (every upgrade answered 403).
+
+use livedash_e2e::{wait_for, Browser, Server};
+use serde_json::Value;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+/// The digits of a shown number ("$1,234.50" → "123450").
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// What the page shows: (orders seq, orders, items, sales), read at once.
+async fn shown(b: &Browser) -> Option<(u64, String, String, String)> {
+    let v = b
+        .js(r#"
+const t = id => { const e = document.querySelector(`[data-testid="${id}"]`); return e ? e.textContent.trim() : ''; };
+const app = document.querySelector('[data-testid="app"]');
+return { seq: app ? Number(app.dataset.seqOrders) : -1, state: app ? app.dataset.state : '',
+         orders: t('kpi-num_orders'), items: t('kpi-num_order_items'), sales: t('kpi-total_sales') };
+"#)
+        .await?;
+    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    (v["state"] == "live").then(|| {
+        (
+            v["seq"].as_u64().unwrap_or(0),
+            s("orders"),
+            s("items"),
+            s("sales"),
+        )
+    })
+}
+
+async fn metric(port: u16, name: &str) -> Option<u64> {
+    let body = livedash_e2e::http_get(port, "/metrics").await?;
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn a_refused_websocket_falls_back_to_server_sent_events() {
+    let server = Server::start(&["--tick-ms", "300", "--disable-websocket"]);
+    let port = server.port;
+    let b = Browser::start("sse_fallback").await;
+    b.check(|| async {
+        b.client
+            .goto(&server.url())
+            .await
+            .map_err(|e| e.to_string())?;
+        // The KPI cards hold exactly the server's numbers at the same seq.
+        let (seq, orders) = wait_for("the page and the server at the same seq", T, || async {
+            let (seq, orders, items, sales) = shown(&b).await?;
+            let body = livedash_e2e::http_get(port, "/api/snapshot").await?;
+            let snap: Value = serde_json::from_str(&body).ok()?;
+            let o = &snap["orders"];
+            let same = snap["seq"]["orders"].as_u64() == Some(seq)
+                && digits(&orders) == o["num_orders"].as_u64()?.to_string()
+                && digits(&items) == o["num_order_items"].as_u64()?.to_string()
+                && digits(&sales) == digits(&format!("{:.2}", o["total_sales"].as_f64()?));
+            same.then_some((seq, orders))
+        })
+        .await?;
+        // Live: the seq moves on, and no WebSocket was ever upgraded.
+        wait_for("live frames over SSE", T, || async {
+            let (now, ..) = shown(&b).await?;
+            (now > seq + 2).then_some(())
+        })
+        .await?;
+        let viewers = metric(port, "livedash_connections").await;
+        if viewers != Some(1) {
+            return Err(format!(
+                "one SSE viewer expected, /metrics says {viewers:?}"
+            ));
+        }
+        println!("fallback page shows {orders} orders at seq {seq} over /api/stream");
+        Ok(())
+    })
+    .await;
+    drop(server);
+}

@@ -1,0 +1,178 @@
+//! `GET /ws`: the checks before the upgrade (Origin first, then the
+//! WebSocket headers, the viewer token, the parameters, permessage-deflate),
+//! a connection slot taken before the `101`, then the `101` answered here
+//! and the upgraded connection handed to [`crate::conn`] with livedash's
+//! tuned `WebSocketConfig`. `check_origin` and `take_slot` are shared with
+//! `/api/stream` ([`crate::sse`]).
+
+use crate::conn;
+use crate::deflate::{Inflating, Negotiated};
+use crate::hub::Hub;
+use crate::limits::{Refused, Slot};
+use crate::metrics::Metrics;
+use crate::routes::{origin_allowed, parse_ws_params, text};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
+use warp::reply::Response;
+
+/// Cross-site hijacking: a foreign browser `Origin` is refused with 403
+/// (`/ws` and `/api/stream`), before anything else is looked at.
+pub(crate) fn check_origin(hub: &Hub, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    if origin_allowed(
+        h(header::ORIGIN),
+        h(header::HOST),
+        &hub.config.allowed_origins,
+        &hub.config.public_hosts,
+    ) {
+        return Ok(());
+    }
+    Metrics::add(&hub.metrics.origin_rejected, 1);
+    Err(Box::new(text(
+        StatusCode::FORBIDDEN,
+        "origin not allowed\n",
+    )))
+}
+
+/// A connection slot for a stream from `remote` (`/ws`, `/api/stream`),
+/// or the 503 that refuses it.
+pub(crate) fn take_slot(hub: &Hub, remote: Option<SocketAddr>) -> Result<Slot, Box<Response>> {
+    hub.limits
+        .try_acquire(remote.map(|a| a.ip()))
+        .map_err(|why| {
+            Metrics::add(&hub.metrics.limit_rejected, 1);
+            let msg = match why {
+                Refused::Full => "too many connections\n",
+                Refused::PerIp => "too many connections from this address\n",
+            };
+            Box::new(text(StatusCode::SERVICE_UNAVAILABLE, msg))
+        })
+}
+
+/// The checks of a `/ws` request before any resource is taken: Origin
+/// first, then the WebSocket headers, the viewer token, the parameters.
+/// On success: the `Sec-WebSocket-Key`, the connection's options and the
+/// permessage-deflate parameters if the client offered some we take.
+fn check_upgrade(
+    hub: &Hub,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<(String, conn::Options, Option<Negotiated>), Box<Response>> {
+    check_origin(hub, headers)?;
+    let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let is_ws = h(header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    let (Some(key), true) = (h(header::SEC_WEBSOCKET_KEY), is_ws) else {
+        return Err(Box::new(upgrade_required()));
+    };
+    if h(header::SEC_WEBSOCKET_VERSION) != Some("13") {
+        let why = "Sec-WebSocket-Version must be 13\n";
+        return Err(Box::new(text(StatusCode::BAD_REQUEST, why)));
+    }
+    // A viewer token in the URL is checked now; without one, the first
+    // frame must carry it (browsers cannot set headers on a WebSocket).
+    let authed = match (&hub.config.viewer_token, query.get("token")) {
+        (None, _) => true,
+        (Some(secret), Some(t)) if secret.matches(t) => true,
+        (Some(_), Some(_)) => {
+            Metrics::add(&hub.metrics.unauthorized, 1);
+            return Err(Box::new(text(StatusCode::UNAUTHORIZED, "wrong token\n")));
+        }
+        (Some(_), None) => false,
+    };
+    let (history, records, paused) = parse_ws_params(query)
+        .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, &format!("{e}\n"))))?;
+    let extensions = headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS);
+    let deflate = crate::deflate::negotiate(extensions.iter().filter_map(|v| v.to_str().ok()));
+    let opts = conn::Options {
+        history,
+        records,
+        authed,
+        paused,
+        deflate: deflate.is_some(),
+    };
+    Ok((key.to_string(), opts, deflate))
+}
+
+fn upgrade_required() -> Response {
+    let mut r = text(
+        StatusCode::UPGRADE_REQUIRED,
+        "this endpoint speaks WebSocket only\n",
+    );
+    r.headers_mut()
+        .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    r
+}
+
+/// Handle `GET /ws`: checks, a connection slot (taken before the `101`, so
+/// concurrent upgrades cannot overshoot the limits), then the `101` and the
+/// upgraded connection's task, which holds the slot until it ends.
+pub fn upgrade(
+    hub: &Arc<Hub>,
+    shutdown: &watch::Receiver<bool>,
+    headers: HeaderMap,
+    remote: Option<SocketAddr>,
+    query: HashMap<String, String>,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response {
+    if hub.config.disable_websocket {
+        let why = "WebSockets are disabled here (--disable-websocket): use /api/stream\n";
+        return text(StatusCode::FORBIDDEN, why);
+    }
+    let (key, opts, deflate) = match check_upgrade(hub, &headers, &query) {
+        Ok(ok) => ok,
+        Err(refused) => return *refused,
+    };
+    let Some(on_upgrade) = on_upgrade else {
+        return upgrade_required();
+    };
+    let slot = match take_slot(hub, remote) {
+        Ok(slot) => slot,
+        Err(refused) => return *refused,
+    };
+    let (hub, shutdown) = (hub.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let io = TokioIo::new(upgraded);
+                let config = Some(conn::ws_config());
+                match deflate {
+                    // Compressed client frames are inflated under tungstenite.
+                    Some(n) => {
+                        let io = Inflating::new(io, n, conn::MAX_CLIENT_MESSAGE);
+                        let ws = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
+                        conn::serve(hub, ws, opts, slot, shutdown).await;
+                    }
+                    None => {
+                        let ws = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
+                        conn::serve(hub, ws, opts, slot, shutdown).await;
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
+        }
+    });
+    let mut r = Response::default();
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let hs = r.headers_mut();
+    hs.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    hs.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    let accept = derive_accept_key(key.as_bytes());
+    hs.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
+    );
+    if let Some(n) = deflate {
+        hs.insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_static(n.response()),
+        );
+    }
+    r
+}
