@@ -225,6 +225,8 @@ pub struct DashState {
     pub series_names: Rc<Vec<String>>,
     /// The series the person picked (kept across snapshots: not server data).
     pub series_selected: Option<String>,
+    /// The newest `alert` frame (the toast shows it).
+    pub last_alert: Option<livedash_shared::Alert>,
 }
 
 impl Default for DashState {
@@ -250,6 +252,7 @@ impl Default for DashState {
             series: Rc::default(),
             series_names: Rc::default(),
             series_selected: None,
+            last_alert: None,
         }
     }
 }
@@ -455,6 +458,9 @@ impl DashState {
             ServerMessage::Event(e) => self.feed.push(e.clone()),
             ServerMessage::Streams(st) => self.streams = st.clone(),
             ServerMessage::Series(x) => self.add_series_points(&x.name, &x.points),
+            // The feed gets its own `event` entry for each alert; the
+            // toast is drawn from `last_alert`.
+            ServerMessage::Alert(a) => self.last_alert = Some(a.clone()),
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
         }
     }
@@ -539,6 +545,7 @@ mod tests {
                 clients: 4,
                 events: 1,
                 series: 2,
+                alerts: 0,
             },
             orders: Some(orders(orders_seq, 7)),
             kpi_history: (1..=orders_seq)

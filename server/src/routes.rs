@@ -433,13 +433,19 @@ pub fn routes(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         r
     });
-    let dashboards = crate::dashboards::routes(hub.clone(), store);
+    let dashboards = crate::dashboards::routes(hub.clone(), store.clone());
+    let history = crate::history::api::routes(hub.clone(), store.clone());
+    let alerts = crate::alerts::api::routes(hub.clone(), store);
     let all = ws
         .or(compat)
         .unify()
         .or(healthz)
         .unify()
         .or(dashboards)
+        .unify()
+        .or(history)
+        .unify()
+        .or(alerts)
         .unify()
         .or(ingest)
         .unify()

@@ -97,6 +97,7 @@ pub fn app() -> Html {
                     <button class="btn" data-testid="reload-page" onclick={on_reload}>{ "Reload" }</button>
                 </div>
             }
+            <crate::components::alert_toast::AlertToast alert={state.last_alert.clone()} />
             <main class="grid">
                 <div class="kpis">
                     <KpiCard label="Number of Orders" testid="kpi-num_orders"
@@ -109,6 +110,7 @@ pub fn app() -> Html {
                         value={kpis.map(|k| AttrValue::from(format::money(k.total_sales))).unwrap_or_else(placeholder)}
                         delta={format::signed_money(delta.total_sales)} trend={Trend::of(delta.total_sales)} />
                 </div>
+                <crate::components::kpi_trends::KpiTrends points={state.kpis.iter().copied().collect::<Vec<_>>()} />
                 <section class="card chart-card">
                     <h2>{ "Revenue by Country" }<span class="muted small">{ format!(" · last {window_min} min") }</span></h2>
                     <Chart id="chart-revenue-by-country" options={charts::revenue_bars(&by_country, charts::BLUE)} />
