@@ -292,4 +292,46 @@ mod tests {
         assert_eq!(r.unflushed()[0].1.len(), 1);
         assert_eq!(r.pending_minutes("a", 0, u64::MAX).len(), 1);
     }
+
+    /// Memory for 24 h of every default series at 1 s, printed
+    /// (`cargo test -p livedash-server memory_for_24_hours -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn memory_for_24_hours_of_the_default_series() {
+        use crate::generator::{COUNTRIES, TRAFFIC_SOURCES};
+        let mut names: Vec<String> = super::super::names::KPIS
+            .iter()
+            .chain(super::super::names::SYSTEM.iter())
+            .map(|s| s.to_string())
+            .collect();
+        names.extend(
+            COUNTRIES
+                .iter()
+                .map(|c| format!("orders.revenue.country.{}", c.0)),
+        );
+        names.extend(
+            TRAFFIC_SOURCES
+                .iter()
+                .map(|c| format!("orders.revenue.traffic_source.{}", c.0)),
+        );
+        let mut r = Registry::new(Bounds {
+            retention_ms: 24 * HOUR,
+            max_points: usize::MAX,
+            max_series: 1000,
+        });
+        let start = 1_700_000_000_000u64;
+        for s in 0..86_400u64 {
+            let now = start + s * 1000;
+            for (i, n) in names.iter().enumerate() {
+                r.record(n, now, (s % 100) as f64 + i as f64, now);
+            }
+        }
+        println!(
+            "{} default series, 24 h at 1 s: {} points, {:.1} MiB of rings, {:.2} bytes per point",
+            names.len(),
+            r.points(),
+            r.heap_bytes() as f64 / 1048576.0,
+            r.heap_bytes() as f64 / r.points() as f64
+        );
+    }
 }
