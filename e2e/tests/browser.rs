@@ -81,7 +81,8 @@ fn full(v: &Value) -> bool {
         && bars_drawn(&v["country"])
         && bars_drawn(&v["source"])
         && lines_drawn(v)
-        && v["charts"] == 3
+        // Revenue ×2, system, and the three KPI trends.
+        && v["charts"] == 6
 }
 
 fn cents(x: f64) -> f64 {

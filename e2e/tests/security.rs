@@ -55,7 +55,8 @@ async fn page(b: &Browser) -> Value {
 /// Live, with every chart drawn.
 fn live(v: &Value) -> bool {
     v["state"] == "live"
-        && v["charts"] == 3
+        // Revenue ×2, system, and the three KPI trends.
+        && v["charts"] == 6
         && v["country"].as_u64() > Some(0)
         && v["source"].as_u64() > Some(0)
         && v["system"].as_u64() > Some(0)
