@@ -274,6 +274,8 @@ pub struct DashState {
     /// The newest order records, oldest first: only filled while the
     /// dashboard has a `records` table (the connection asks for them then).
     pub records: Rc<Ring<OrderRecord>>,
+    /// The newest `alert` frame (the toast shows it).
+    pub last_alert: Option<livedash_shared::Alert>,
 }
 
 impl Default for DashState {
@@ -300,6 +302,7 @@ impl Default for DashState {
             series_names: Rc::default(),
             series_selected: None,
             records: Rc::new(Ring::new(RECORDS)),
+            last_alert: None,
         }
     }
 }
@@ -512,6 +515,9 @@ impl DashState {
             ServerMessage::Event(e) => self.feed.push(e.clone()),
             ServerMessage::Streams(st) => self.streams = st.clone(),
             ServerMessage::Series(x) => self.add_series_points(&x.name, &x.points),
+            // The feed gets its own `event` entry for each alert; the
+            // toast is drawn from `last_alert`.
+            ServerMessage::Alert(a) => self.last_alert = Some(a.clone()),
             ServerMessage::Pong { .. } | ServerMessage::Error { .. } => {}
         }
     }
@@ -596,6 +602,7 @@ mod tests {
                 clients: 4,
                 events: 1,
                 series: 2,
+                alerts: 0,
             },
             orders: Some(orders(orders_seq, 7)),
             kpi_history: (1..=orders_seq)

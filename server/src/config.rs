@@ -211,6 +211,25 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_SERIES_POINTS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub series_points: u64,
+
+    /// How long every series is kept at full resolution in memory
+    /// (`/api/history`); older points are in the minute tier only.
+    #[arg(long, env = "LIVEDASH_HISTORY_RETENTION", default_value = "24h",
+          value_parser = parse_retention)]
+    pub history_retention: Duration,
+
+    /// Full-resolution points kept over all series, at most (12 bytes
+    /// each); past it the oldest go first. The default holds 24 h of about
+    /// 115 points a second (the default series need ~31).
+    #[arg(long, env = "LIVEDASH_HISTORY_MAX_POINTS", default_value_t = 10_000_000,
+          value_parser = clap::value_parser!(u64).range(10_000..=1_000_000_000))]
+    pub history_max_points: u64,
+
+    /// Days the 1-minute tier (min/max/avg/count per series and minute) is
+    /// kept in the store under --data-dir.
+    #[arg(long, env = "LIVEDASH_HISTORY_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub history_days: u64,
 }
 
 /// livedash: a real-time dashboard server. Streams live theLook eCommerce
@@ -372,6 +391,14 @@ fn parse_lookback(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 5m, 300s or 1h)"))?;
     if d < Duration::from_secs(1) || d > Duration::from_secs(7 * 24 * 3600) {
         return Err("must be between 1s and 7 days".into());
+    }
+    Ok(d)
+}
+
+fn parse_retention(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 24h or 2d)"))?;
+    if d < Duration::from_secs(60) || d > Duration::from_secs(31 * 24 * 3600) {
+        return Err("must be between 1m and 31 days".into());
     }
     Ok(d)
 }

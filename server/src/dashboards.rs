@@ -106,7 +106,7 @@ where
         return not_found(uid);
     }
     if write {
-        if let Err(refused) = guard(&ctx.hub, &headers) {
+        if let Err(refused) = guard(&ctx.hub, &headers, "dashboards") {
             return *refused;
         }
     }
@@ -125,8 +125,9 @@ where
 
 type Answer = Result<Response, Response>;
 
-/// Origin, then the admin token.
-fn guard(hub: &Hub, headers: &HeaderMap) -> Result<(), Box<Response>> {
+/// Origin, then the admin token, for a write to `what` (`dashboards`,
+/// `alert rules`).
+pub(crate) fn guard(hub: &Hub, headers: &HeaderMap, what: &str) -> Result<(), Box<Response>> {
     let h = |name| {
         headers
             .get(name)
@@ -143,7 +144,7 @@ fn guard(hub: &Hub, headers: &HeaderMap) -> Result<(), Box<Response>> {
         return Err(Box::new(error(
             StatusCode::FORBIDDEN,
             "origin_not_allowed",
-            "this page's origin may not change dashboards here (see --allowed-origin)",
+            &format!("this page's origin may not change {what} here (see --allowed-origin)"),
         )));
     }
     if let Some(secret) = &c.admin_token {
@@ -153,7 +154,7 @@ fn guard(hub: &Hub, headers: &HeaderMap) -> Result<(), Box<Response>> {
             let mut r = error(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "changing dashboards needs Authorization: Bearer <admin token>",
+                &format!("changing {what} needs Authorization: Bearer <admin token>"),
             );
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -362,7 +363,7 @@ where
 }
 
 /// Read the body, stopping as soon as it passes [`MAX_BODY`].
-async fn read_body<S, B>(body: S) -> Result<Vec<u8>, Response>
+pub(crate) async fn read_body<S, B>(body: S) -> Result<Vec<u8>, Response>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
@@ -483,7 +484,7 @@ fn write_error(e: WriteError, uid: &str) -> Response {
     }
 }
 
-fn store_error(e: StoreError) -> Response {
+pub(crate) fn store_error(e: StoreError) -> Response {
     tracing::warn!("store: {e}");
     let mut r = match &e {
         StoreError::Busy(_) => error(
@@ -536,11 +537,11 @@ fn too_large() -> Response {
     )
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     json_reply(status, &json!({ "error": code, "message": message }))
 }
 
-fn json_reply(status: StatusCode, v: &Value) -> Response {
+pub(crate) fn json_reply(status: StatusCode, v: &Value) -> Response {
     json_text(status, v.to_string())
 }
 

@@ -135,6 +135,9 @@ pub struct Hub {
     /// Where the PostgreSQL tailer's rows wait for the orders task; `None`
     /// unless the source is `postgres`.
     pub pg: Option<Arc<crate::sources::postgres::Feed>>,
+    /// Every series over time (`/api/history`) and the alert rules: the
+    /// hub offers it each published value without waiting.
+    pub history: crate::history::History,
     /// The broadcast ring.
     tx: broadcast::Sender<Frame>,
     /// One lock per topic, held while a frame of that topic is built and
@@ -183,7 +186,9 @@ impl Hub {
             ok: pg.is_none(),
             error: pg.as_ref().map(|_| "connecting".to_string()),
         });
+        let history = crate::history::History::new(&config);
         Arc::new(Hub {
+            history,
             compat,
             limits,
             inbox,
@@ -265,14 +270,16 @@ impl Hub {
     /// aggregate was computed by the producer, outside the hub.
     pub fn publish_orders(&self, mut orders: Orders) {
         let history = self.config.history as usize;
+        let mut filed = None;
         self.publish(
             Topic::Orders,
             |seq| {
                 orders.seq = seq;
                 // Copy everything but the records (which may be many).
                 let records = std::mem::take(&mut orders.records);
-                let latest = orders.clone();
+                let latest = Arc::new(orders.clone());
                 orders.records = records;
+                filed = Some(latest.clone());
                 (ServerMessage::Orders(orders), latest)
             },
             |h, seq, latest| {
@@ -286,20 +293,25 @@ impl Hub {
                 while h.kpis.len() > history {
                     h.kpis.pop_front();
                 }
-                h.latest_orders = Some(Arc::new(latest));
+                h.latest_orders = Some(latest);
             },
         );
+        if let Some(o) = filed {
+            self.history.offer(crate::history::Sample::Orders(o));
+        }
         Metrics::add(&self.metrics.orders_ticks, 1);
     }
 
     /// Publish a `system` frame (its seq is replaced by the hub's).
     pub fn publish_system(&self, mut sample: System) {
         let history = self.config.history as usize;
+        let mut filed = None;
         self.publish(
             Topic::System,
             |seq| {
                 sample.seq = seq;
                 let shared = Arc::new(sample.clone());
+                filed = Some(shared.clone());
                 (ServerMessage::System(sample), shared)
             },
             |h, _, shared| {
@@ -309,6 +321,9 @@ impl Hub {
                 }
             },
         );
+        if let Some(s) = filed {
+            self.history.offer(crate::history::Sample::System(s));
+        }
         Metrics::add(&self.metrics.system_samples, 1);
     }
 
@@ -340,6 +355,7 @@ impl Hub {
     /// since its previous frame.
     pub fn publish_series(&self, name: Arc<str>, points: Vec<SeriesPoint>) {
         let keep = self.config.series_points as usize;
+        let mut offered = None;
         self.publish(
             Topic::Series,
             |seq| {
@@ -352,8 +368,31 @@ impl Hub {
                 let filed = (name, msg.points.clone());
                 (ServerMessage::Series(msg), filed)
             },
-            |h, _, (name, points)| h.series.record(&name, &points, keep),
+            |h, _, (name, points)| {
+                h.series.record(&name, &points, keep);
+                offered = Some((name, points));
+            },
         );
+        if let Some((name, points)) = offered {
+            self.history
+                .offer(crate::history::Sample::Series(name, points));
+        }
+    }
+
+    /// Publish an `alert` frame (its seq is replaced by the hub's); returns
+    /// it as sent.
+    pub fn publish_alert(&self, mut alert: livedash_shared::Alert) -> livedash_shared::Alert {
+        let mut sent = None;
+        self.publish(
+            Topic::Alerts,
+            |seq| {
+                alert.seq = seq;
+                sent = Some(alert.clone());
+                (ServerMessage::Alert(alert), ())
+            },
+            |_, _, ()| {},
+        );
+        sent.expect("publish calls make")
     }
 
     /// Publish a `clients` frame if the count differs from the last one

@@ -3,6 +3,7 @@
 
 pub mod accept;
 pub mod aggregate;
+pub mod alerts;
 pub mod compat;
 pub mod config;
 pub mod conn;
@@ -10,6 +11,7 @@ pub mod dashboards;
 pub mod deflate;
 pub mod events;
 pub mod generator;
+pub mod history;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
@@ -49,6 +51,9 @@ pub enum Error {
 /// How long shutdown waits for connections to send their close frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// How long shutdown waits for the history's last minute rows to be stored.
+const HISTORY_GRACE: Duration = Duration::from_secs(5);
+
 /// Serve livedash on `listener` until `shutdown` completes; then every
 /// WebSocket client gets close 1001 "going away" and `run` returns.
 pub async fn run(
@@ -72,6 +77,8 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     producers::spawn(hub.clone(), stop_rx.clone());
     compat::spawn(hub.clone(), stop_rx.clone());
+    history::load(&hub, &store).await;
+    let history = tokio::spawn(history::run(hub.clone(), store.clone(), stop_rx.clone()));
     let routes = routes::routes(hub.clone(), store, stop_rx);
     let inbox = hub.inbox.clone();
     let signal = async move {
@@ -85,6 +92,10 @@ pub async fn run(
     let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
     while hub.limits.in_use() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The history task writes the open minutes to the store, then ends.
+    if tokio::time::timeout(HISTORY_GRACE, history).await.is_err() {
+        tracing::warn!("the history task did not finish its last write in time");
     }
     if let Some(feed) = &hub.pg {
         feed.finished(Duration::from_secs(3)).await; // its last cursor save

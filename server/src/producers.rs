@@ -4,7 +4,7 @@
 //! `/healthz`, the feed and the `streams` frame.
 
 use crate::aggregate::Aggregator;
-use crate::events::{notable_orders, Alerts};
+use crate::events::notable_orders;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::sources::{Sources, Tick};
@@ -166,12 +166,13 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     }
 }
 
-/// Forward sysinfo samples (from their own OS thread) and raise alerts.
+/// Forward sysinfo samples (from their own OS thread). Host alerts are
+/// alert rules (`system.cpu_percent`, `system.memory_percent`), evaluated
+/// by the history task.
 async fn system(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     let (tx, mut rx) = mpsc::channel(4);
     let period = hub.config.system_period();
     let _thread = crate::system::spawn(period, tx);
-    let mut alerts = Alerts::new();
     let stopped = until_stopped(stop);
     tokio::pin!(stopped);
     loop {
@@ -182,12 +183,8 @@ async fn system(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         if !hub.streams.is_on(Stream::System) {
             continue;
         }
-        let raised = alerts.check(&sample);
         hub.compat.system_sample(&sample);
         hub.publish_system(sample);
-        for (level, text) in raised {
-            hub.publish_event(level, text);
-        }
     }
 }
 

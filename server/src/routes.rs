@@ -328,7 +328,9 @@ pub fn routes(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         r
     });
-    let dashboards = crate::dashboards::routes(hub.clone(), store);
+    let dashboards = crate::dashboards::routes(hub.clone(), store.clone());
+    let history = crate::history::api::routes(hub.clone(), store.clone());
+    let alerts = crate::alerts::api::routes(hub.clone(), store);
     let all = ws
         .or(sse)
         .unify()
@@ -337,6 +339,10 @@ pub fn routes(
         .or(healthz)
         .unify()
         .or(dashboards)
+        .unify()
+        .or(history)
+        .unify()
+        .or(alerts)
         .unify()
         .or(ingest)
         .unify()

@@ -9,7 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod alerts;
 pub mod dashboard;
+pub use alerts::{Alert, AlertRule, AlertState, Op};
 pub use dashboard::{
     Dashboard, DashboardSummary, Filters, GridPos, Query, QuerySource, Widget, WidgetKind,
     WidgetOptions,
@@ -36,16 +38,19 @@ pub enum Topic {
     /// `series` frames: points of named series pushed by clients (the
     /// InfluxDB write API).
     Series,
+    /// `alert` frames: alert rules firing and resolving.
+    Alerts,
 }
 
 impl Topic {
     /// Every topic, in a fixed order. A new connection is subscribed to all.
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
         Topic::Orders,
         Topic::System,
         Topic::Clients,
         Topic::Events,
         Topic::Series,
+        Topic::Alerts,
     ];
 
     /// The wire name of the topic.
@@ -56,6 +61,7 @@ impl Topic {
             Topic::Clients => "clients",
             Topic::Events => "events",
             Topic::Series => "series",
+            Topic::Alerts => "alerts",
         }
     }
 
@@ -67,6 +73,7 @@ impl Topic {
             Topic::Clients => 2,
             Topic::Events => 3,
             Topic::Series => 4,
+            Topic::Alerts => 5,
         }
     }
 }
@@ -90,6 +97,10 @@ pub struct Seqs {
     /// before the topic existed).
     #[serde(default)]
     pub series: u64,
+    /// Last `alert` seq included in the snapshot (absent from servers
+    /// before the topic existed).
+    #[serde(default)]
+    pub alerts: u64,
 }
 
 impl Seqs {
@@ -101,6 +112,7 @@ impl Seqs {
             Topic::Clients => self.clients,
             Topic::Events => self.events,
             Topic::Series => self.series,
+            Topic::Alerts => self.alerts,
         }
     }
 
@@ -112,6 +124,7 @@ impl Seqs {
             Topic::Clients => &mut self.clients,
             Topic::Events => &mut self.events,
             Topic::Series => &mut self.series,
+            Topic::Alerts => &mut self.alerts,
         }
     }
 }
@@ -438,6 +451,7 @@ pub enum ServerMessage {
     Clients(Clients),
     Event(Event),
     Series(Series),
+    Alert(Alert),
     /// A stream's status changed (control frame: no `seq`).
     Streams(Streams),
     /// Reply to `ping`, echoing its nonce exactly as sent (any JSON value,
@@ -468,6 +482,7 @@ impl ServerMessage {
             ServerMessage::Clients(c) => Some((Topic::Clients, c.seq)),
             ServerMessage::Event(e) => Some((Topic::Events, e.seq)),
             ServerMessage::Series(s) => Some((Topic::Series, s.seq)),
+            ServerMessage::Alert(a) => Some((Topic::Alerts, a.seq)),
             _ => None,
         }
     }
@@ -666,6 +681,7 @@ mod tests {
                 clients: 1,
                 events: 1,
                 series: 2,
+                alerts: 1,
             },
             orders: Some(sample_orders()),
             kpi_history: vec![KpiPoint {
@@ -714,12 +730,14 @@ mod tests {
         .unwrap();
         v.as_object_mut().unwrap().remove("series");
         v["seq"].as_object_mut().unwrap().remove("series");
+        v["seq"].as_object_mut().unwrap().remove("alerts");
         let ServerMessage::Snapshot(s) = serde_json::from_value(v).unwrap() else {
             panic!("not a snapshot");
         };
         assert!(s.series.is_empty());
         assert_eq!(s.seq.series, 0);
-        assert_eq!(Topic::Series.index(), Topic::ALL.len() - 1);
+        assert_eq!(s.seq.alerts, 0);
+        assert_eq!(Topic::Alerts.index(), Topic::ALL.len() - 1);
     }
 
     #[test]

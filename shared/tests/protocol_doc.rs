@@ -41,8 +41,8 @@ fn every_example_decodes_and_every_type_has_one() {
         }
     }
     let want_server = [
-        "hello", "snapshot", "orders", "system", "clients", "event", "series", "streams", "pong",
-        "error",
+        "hello", "snapshot", "orders", "system", "clients", "event", "series", "alert", "streams",
+        "pong", "error",
     ];
     let want_client = [
         "ping",

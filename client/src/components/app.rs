@@ -133,6 +133,7 @@ pub fn app() -> Html {
                         streams={state.streams.clone()} />
             }
             { dashboard(loaded.as_ref(), draft.as_deref(), &state, theme.resolved, on_series, on_edit) }
+            <crate::components::alert_toast::AlertToast alert={state.last_alert.clone()} />
             <footer class="footer muted small">
                 { format!("seq orders {} · system {} · clients {} · events {}",
                     state.seq.orders, state.seq.system, state.seq.clients, state.seq.events) }

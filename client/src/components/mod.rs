@@ -1,11 +1,13 @@
 //! One file per widget.
 
+pub mod alert_toast;
 pub mod app;
 pub mod chart;
 pub mod editor;
 pub mod feed;
 pub mod header;
 pub mod kpi_card;
+pub mod kpi_trends;
 pub mod live_counter;
 pub mod series_chart;
 pub mod system_panel;

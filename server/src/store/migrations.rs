@@ -1,5 +1,4 @@
-//! The database schema, by version. Adding a table (the minute tier, alert
-//! rules, the alert log) is appending a [`Migration`] with the next
+//! The database schema, by version. Adding a table is appending a [`Migration`] with the next
 //! version; never edit one that has shipped. Each runs in its own
 //! transaction together with its row in `schema_migrations`, so a crash
 //! mid-way leaves the previous version intact.
@@ -20,12 +19,13 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "dashboards",
-    // `version` and `updated_at` are authoritative over the copies inside
-    // `json`; `title` and `widgets` serve the list without parsing `json`.
-    sql: "CREATE TABLE dashboards (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "dashboards",
+        // `version` and `updated_at` are authoritative over the copies inside
+        // `json`; `title` and `widgets` serve the list without parsing `json`.
+        sql: "CREATE TABLE dashboards (
               uid        TEXT PRIMARY KEY,
               title      TEXT NOT NULL,
               version    INTEGER NOT NULL CHECK (version >= 1),
@@ -33,7 +33,18 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
               json       TEXT NOT NULL,
               updated_at INTEGER NOT NULL
           ) STRICT;",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "history_minutes",
+        sql: super::history::SCHEMA,
+    },
+    Migration {
+        version: 3,
+        name: "alerts",
+        sql: super::alerts::SCHEMA,
+    },
+];
 
 /// The newest schema version this build knows.
 pub fn latest() -> u32 {
@@ -109,20 +120,22 @@ mod tests {
         assert_eq!(apply(&mut conn, p).unwrap(), latest());
         assert_eq!(apply(&mut conn, p).unwrap(), latest(), "idempotent");
         // A later build adds a table: only the new step runs.
-        let more = [
-            Migration {
-                version: 1,
-                name: "dashboards",
+        let mut more: Vec<Migration> = MIGRATIONS
+            .iter()
+            .map(|m| Migration {
+                version: m.version,
+                name: m.name,
                 sql: "SELECT no_such_function()",
-            },
-            Migration {
-                version: 2,
-                name: "alerts",
-                sql: "CREATE TABLE alert_rules (id INTEGER PRIMARY KEY, json TEXT NOT NULL);",
-            },
-        ];
-        assert_eq!(apply_these(&mut conn, p, &more).unwrap(), 2);
-        conn.execute("INSERT INTO alert_rules (json) VALUES ('{}')", [])
+            })
+            .collect();
+        let next = latest() + 1;
+        more.push(Migration {
+            version: next,
+            name: "later",
+            sql: "CREATE TABLE later_table (id INTEGER PRIMARY KEY, json TEXT NOT NULL);",
+        });
+        assert_eq!(apply_these(&mut conn, p, &more).unwrap(), next);
+        conn.execute("INSERT INTO later_table (json) VALUES ('{}')", [])
             .unwrap();
         let names: Vec<String> = conn
             .prepare("SELECT name FROM schema_migrations ORDER BY version")
@@ -131,18 +144,12 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(names, ["dashboards", "alerts"]);
-        // This build does not know schema 2: it refuses the database.
+        assert_eq!(names.last().map(String::as_str), Some("later"));
+        assert_eq!(names[0], "dashboards");
+        // This build does not know the later schema: it refuses the database.
         let e = apply(&mut conn, p).unwrap_err();
         assert!(
-            matches!(
-                e,
-                StoreError::TooNew {
-                    found: 2,
-                    known: 1,
-                    ..
-                }
-            ),
+            matches!(e, StoreError::TooNew { found, known, .. } if found == next && known == latest()),
             "{e}"
         );
         assert!(e.to_string().contains("newer than this livedash"), "{e}");
@@ -153,20 +160,21 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         let p = Path::new(":memory:");
         apply(&mut conn, p).unwrap();
-        let broken = [
-            Migration {
-                version: 1,
-                name: "dashboards",
+        let mut broken: Vec<Migration> = MIGRATIONS
+            .iter()
+            .map(|m| Migration {
+                version: m.version,
+                name: m.name,
                 sql: "",
-            },
-            Migration {
-                version: 2,
-                name: "broken",
-                sql: "CREATE TABLE half (x INTEGER); CREATE TABLE oops (",
-            },
-        ];
+            })
+            .collect();
+        broken.push(Migration {
+            version: latest() + 1,
+            name: "broken",
+            sql: "CREATE TABLE half (x INTEGER); CREATE TABLE oops (",
+        });
         assert!(apply_these(&mut conn, p, &broken).is_err());
-        assert_eq!(current(&conn).unwrap(), 1);
+        assert_eq!(current(&conn).unwrap(), latest());
         let half: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half'",

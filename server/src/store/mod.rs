@@ -22,7 +22,9 @@
 //! the thread reaches it is skipped, so a 503 for a queued write means it
 //! was not applied.
 
+pub mod alerts;
 pub mod dashboards;
+pub mod history;
 pub mod migrations;
 
 use rusqlite::Connection;

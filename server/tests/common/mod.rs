@@ -195,3 +195,55 @@ pub async fn metric(srv: &TestServer, name: &str) -> u64 {
         .parse()
         .unwrap()
 }
+
+/// An HTTP/1.0 request with a body; (status, body). `headers` are extra
+/// header lines, each ending in `\r\n`.
+pub async fn request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n{headers}\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let _ = s.write_all(body).await; // a refusal may come before the body is read
+    let mut out = Vec::new();
+    timeout(Duration::from_secs(30), s.read_to_end(&mut out))
+        .await
+        .expect("an answer in time")
+        .ok();
+    let text = String::from_utf8_lossy(&out).to_string();
+    (
+        text[9..12].parse().unwrap(),
+        text.split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default(),
+    )
+}
+
+/// Write InfluxDB line protocol (`precision=ms`) with `token`.
+pub async fn influx_write(addr: SocketAddr, token: &str, lines: &str) -> u16 {
+    let h = format!("Authorization: Token {token}\r\nContent-Type: text/plain\r\n");
+    request_with_body(
+        addr,
+        "POST",
+        "/api/v2/write?bucket=b&precision=ms",
+        &h,
+        lines.as_bytes(),
+    )
+    .await
+    .0
+}
+
+/// Unix ms now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
