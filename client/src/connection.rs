@@ -379,6 +379,7 @@ mod tests {
         let mut c = Control {
             enabled: true,
             paused: true,
+            records: false,
         };
         assert_eq!(c.on(Command::Pause(true), Phase::Paused), Step::Stay);
         assert_eq!(c.on(Command::Connect(true), Phase::Paused), Step::Stay);
