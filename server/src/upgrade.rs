@@ -158,6 +158,20 @@ pub fn upgrade(
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }
     });
+    let mut r = switching_protocols(&key);
+    let hs = r.headers_mut();
+    if let Some(n) = deflate {
+        hs.insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_static(n.response()),
+        );
+    }
+    r
+}
+
+/// The `101 Switching Protocols` answer to a WebSocket handshake with
+/// `Sec-WebSocket-Key` `key` (both `/ws` and the tutorials' sockets).
+pub(crate) fn switching_protocols(key: &str) -> Response {
     let mut r = Response::default();
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let hs = r.headers_mut();
@@ -168,11 +182,5 @@ pub fn upgrade(
         header::SEC_WEBSOCKET_ACCEPT,
         HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
     );
-    if let Some(n) = deflate {
-        hs.insert(
-            header::SEC_WEBSOCKET_EXTENSIONS,
-            HeaderValue::from_static(n.response()),
-        );
-    }
     r
 }

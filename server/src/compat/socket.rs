@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::time::{timeout, Instant};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
@@ -172,17 +171,7 @@ fn upgrade(
             Err(e) => tracing::debug!("compat websocket upgrade failed: {e}"),
         }
     });
-    let mut r = Response::default();
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let hs = r.headers_mut();
-    hs.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    hs.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    let accept = derive_accept_key(key.as_bytes());
-    hs.insert(
-        header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
-    );
-    r
+    crate::upgrade::switching_protocols(&key)
 }
 
 /// How a socket ends.
