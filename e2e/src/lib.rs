@@ -215,6 +215,17 @@ impl Browser {
 
     /// Like [`Browser::start`], with extra Chromium flags.
     pub async fn start_with(name: &str, extra: &[&str]) -> Browser {
+        Browser::start_full(name, extra, "normal").await
+    }
+
+    /// Like [`Browser::start`], but `goto` returns as soon as the navigation
+    /// is sent (WebDriver's `pageLoadStrategy: none`): for measuring a page
+    /// load from inside the page while it happens.
+    pub async fn start_no_wait(name: &str) -> Browser {
+        Browser::start_full(name, &[], "none").await
+    }
+
+    async fn start_full(name: &str, extra: &[&str], page_load_strategy: &str) -> Browser {
         let port = free_port();
         let driver = Command::new(env("CHROMEDRIVER"))
             .arg(format!("--port={port}"))
@@ -250,7 +261,8 @@ impl Browser {
         .collect();
         args.push(format!("--user-data-dir={}", profile.display()));
         let caps = serde_json::json!({
-            "goog:chromeOptions": { "binary": env("CHROMIUM"), "args": args }
+            "goog:chromeOptions": { "binary": env("CHROMIUM"), "args": args },
+            "pageLoadStrategy": page_load_strategy,
         });
         let caps = match caps {
             serde_json::Value::Object(m) => m,

@@ -550,6 +550,16 @@ pub fn main(args: &[String]) -> Result<(), String> {
         g("frame_bytes_mean"), g("serialize_frame_us_median"),
     );
     println!("{micro_table}");
+    // The page first, while the machine is quiet (no load generator yet).
+    let page = if only.as_deref().is_none_or(|o| o == "page") {
+        sample_others(&mut shared);
+        println!("==> page: navigation to a fully drawn dashboard, bundle size");
+        let p = crate::page::measure()?;
+        println!("{}", p.section);
+        Some(p)
+    } else {
+        None
+    };
     let mut rows = Vec::new();
     let mut ratios = Vec::new();
     let mut runs = Vec::new();
@@ -657,7 +667,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let ntable = format!("{nheader}\n{}\n", node_rows.join("\n"));
     let rtable = format!("{rheader}\n{}\n", ratios.join("\n"));
     println!("\n{table}\n{rtable}");
-    let targets = targets_table(&targets(&runs, &m));
+    let mut all_targets = targets(&runs, &m);
+    for (target, worst, value, reached) in page.iter().flat_map(|p| p.targets.clone()) {
+        all_targets.push(Target {
+            target,
+            worst,
+            value,
+            reached,
+        });
+    }
+    let targets = targets_table(&all_targets);
+    let page_section = page.map(|p| p.section).unwrap_or_default();
     println!("{targets}");
     let sharing = if shared.is_empty() {
         format!("No other build or browser process was seen before any scenario (1-minute load average at most {max_load:.1}).")
@@ -708,6 +728,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
          or livedash's configured nominal rates, never the measurement itself.\n\n{targets}\n\
          ## Microbenchmarks\n\n{micro_table}\n\
          ## Results\n\n{table}\n\
+         {page_section}\n\
          ## Server-side fan-out time\n\n\
          `livedash_fanout_seconds`: from a topic frame's publication to the moment the last\n\
          connected client's socket write of it returned (flushed), as the server's own histogram\n\
