@@ -117,6 +117,9 @@ struct Conn<S> {
     have: Seqs,
     /// Subscribed topics.
     topics: [bool; Topic::ALL.len()],
+    /// The tabs this socket serves (a browser's shared socket reports
+    /// them), counted as viewers while its [`Viewer`] lives.
+    tabs: crate::presence::Tabs,
     /// `?history=`, rounded to a snapshot size.
     history: HistoryCap,
     /// Whether `orders` frames carry their records (`?records=0` turns them off).
@@ -177,6 +180,7 @@ pub async fn serve<S>(
         rx: None,
         have: Seqs::default(),
         topics: [true; Topic::ALL.len()],
+        tabs: Default::default(),
         history: opts.history,
         records: opts.records,
         last_seen: Instant::now(),
@@ -199,7 +203,8 @@ pub async fn serve<S>(
     let end = match authed {
         Ok(()) => {
             // Only now a viewer: counted, announced in the feed.
-            let _viewer = Viewer::new(&hub.presence, &hub.metrics);
+            let viewer = Viewer::new(&hub.presence, &hub.metrics);
+            c.tabs = viewer.tabs();
             c.run(id, opts.paused, &mut shutdown).await
         }
         Err(e) => e,
@@ -565,6 +570,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             ClientMessage::Resume | ClientMessage::Resync => self.snapshot_requested().await,
             // Already authorized (or no token required).
             ClientMessage::Auth { .. } => Ok(()),
+            ClientMessage::Tabs { count } => {
+                self.tabs.set(&self.hub.presence, count);
+                Ok(())
+            }
         }
     }
 }

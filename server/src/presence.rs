@@ -6,6 +6,7 @@
 
 use crate::metrics::Metrics;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// Viewer bookkeeping; every method is lock-free.
@@ -48,6 +49,21 @@ impl Presence {
         self.changed.notify_one();
     }
 
+    /// Viewers that come and go without a socket of their own: the tabs a
+    /// shared socket relays to, from `old` to `new` of them.
+    pub fn shift(&self, old: u64, new: u64) {
+        if new > old {
+            self.count.fetch_add(new - old, Relaxed);
+            self.joined.fetch_add(new - old, Relaxed);
+        } else if old > new {
+            self.count.fetch_sub(old - new, Relaxed);
+            self.left.fetch_add(old - new, Relaxed);
+        } else {
+            return;
+        }
+        self.changed.notify_one();
+    }
+
     /// Wait until the count may have changed.
     pub async fn changed(&self) {
         self.changed.notified().await
@@ -64,6 +80,9 @@ impl Presence {
 pub struct Viewer<'a> {
     presence: &'a Presence,
     metrics: &'a Metrics,
+    /// Tabs beyond the first that this socket serves (a `tabs` frame sets
+    /// it through [`Viewer::tabs`]); they leave with the socket.
+    extra: Arc<AtomicU64>,
 }
 
 impl<'a> Viewer<'a> {
@@ -72,12 +91,38 @@ impl<'a> Viewer<'a> {
         presence.join();
         Metrics::add(&metrics.connections, 1);
         Metrics::add(&metrics.connections_total, 1);
-        Viewer { presence, metrics }
+        Viewer {
+            presence,
+            metrics,
+            extra: Arc::default(),
+        }
+    }
+
+    /// The handle the connection sets its tab count through.
+    pub fn tabs(&self) -> Tabs {
+        Tabs(self.extra.clone())
+    }
+}
+
+/// How many tabs a socket serves, shared by its connection (which sets
+/// it) and its [`Viewer`] (which takes them out when it goes).
+#[derive(Default, Clone)]
+pub struct Tabs(Arc<AtomicU64>);
+
+impl Tabs {
+    /// The socket now serves `count` tabs (clamped to
+    /// 1..=[`livedash_shared::MAX_TABS_PER_SOCKET`]).
+    pub fn set(&self, presence: &Presence, count: u32) {
+        let extra = count.clamp(1, livedash_shared::MAX_TABS_PER_SOCKET) as u64 - 1;
+        let old = self.0.swap(extra, Relaxed);
+        presence.shift(old, extra);
     }
 }
 
 impl Drop for Viewer<'_> {
     fn drop(&mut self) {
+        let extra = self.extra.swap(0, Relaxed);
+        self.presence.shift(extra, 0);
         self.presence.leave();
         self.metrics.connections.fetch_sub(1, Relaxed);
     }

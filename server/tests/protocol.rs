@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -129,6 +129,43 @@ async fn clients_count_follows_connects_and_disconnects_coalesced() {
     let (_, health) = http(srv.addr, "/healthz", "").await;
     let h: Value = serde_json::from_str(&health).unwrap();
     assert_eq!(h["status"], "ok");
+    assert_eq!(h["clients"], 1);
+    srv.stop().await;
+}
+
+/// Read `clients` frames until one says `want`.
+async fn count_until(ws: &mut Ws, want: u64) {
+    loop {
+        if next_of(ws, "clients").await["count"].as_u64() == Some(want) {
+            return;
+        }
+    }
+}
+
+/// A browser's shared socket reports the tabs it serves: the count counts
+/// tabs, never more than 64 per socket, and they leave with the socket.
+#[tokio::test]
+async fn a_shared_socket_counts_its_tabs_and_they_leave_with_it() {
+    let srv = TestServer::start(&["--tick-ms", "1000"]).await;
+    let mut a = srv.connect().await;
+    next_of(&mut a, "snapshot").await;
+    assert_eq!(next_of(&mut a, "clients").await["count"], 1);
+    let mut b = srv.connect().await;
+    next_of(&mut b, "snapshot").await;
+    count_until(&mut a, 2).await;
+    send(&mut b, json!({"type": "tabs", "count": 3})).await;
+    count_until(&mut a, 4).await;
+    // Fewer tabs: the count follows down.
+    send(&mut b, json!({"type": "tabs", "count": 2})).await;
+    count_until(&mut a, 3).await;
+    // A socket cannot claim more than 64 tabs.
+    send(&mut b, json!({"type": "tabs", "count": 100000})).await;
+    count_until(&mut a, 65).await;
+    // The socket goes: its tabs go with it.
+    drop(b);
+    count_until(&mut a, 1).await;
+    let (_, health) = http(srv.addr, "/healthz", "").await;
+    let h: Value = serde_json::from_str(&health).unwrap();
     assert_eq!(h["clients"], 1);
     srv.stop().await;
 }

@@ -523,7 +523,16 @@ pub enum ClientMessage {
     /// The viewer token, as the first frame, when the server requires one
     /// and the URL carried no `?token=`.
     Auth { token: String },
+    /// How many tabs this socket serves: the tab holding a browser's shared
+    /// socket reports the tabs it relays frames to (itself included), so
+    /// the client count counts tabs, not sockets. At most
+    /// [`MAX_TABS_PER_SOCKET`] count; 0 counts as 1.
+    Tabs { count: u32 },
 }
+
+/// The most tabs one socket may claim with a `tabs` frame (a socket cannot
+/// inflate the client count beyond this).
+pub const MAX_TABS_PER_SOCKET: u32 = 64;
 
 impl ClientMessage {
     /// Serialize to the JSON text of one frame.
