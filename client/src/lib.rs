@@ -14,6 +14,7 @@ pub mod edit;
 pub mod export;
 pub mod format;
 pub mod hooks;
+pub mod share;
 pub mod state;
 pub mod theme;
 pub mod widgets;

@@ -223,6 +223,11 @@ impl SeqTracker {
     pub fn reset(&mut self) {
         self.have = None;
     }
+
+    /// Whether a snapshot was applied (frames can be judged).
+    pub fn synced(&self) -> bool {
+        self.have.is_some()
+    }
 }
 
 /// Everything the page draws.

@@ -1,6 +1,7 @@
 //! Yew hooks (browser only).
 
 pub mod event_source;
+pub mod tab_share;
 pub mod use_connection;
 pub mod use_dashboard;
 pub mod use_theme;

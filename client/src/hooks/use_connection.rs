@@ -14,6 +14,8 @@ use crate::connection::{
     classify, socket_url, stream_url, take_param, Control, Incoming, Phase, Step,
 };
 use crate::hooks::event_source::{Events, Item};
+use crate::hooks::tab_share::{self, Channel, Lock};
+use crate::share::{lock_name, share_wanted, Replay, TabMsg};
 use crate::state::{Action, ConnStatus, DashState, SeqTracker, SeqVerdict};
 use futures::channel::mpsc;
 use futures::stream::{Fuse, SplitSink};
@@ -21,6 +23,7 @@ use futures::{select, FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::{IntervalStream, TimeoutFuture};
 use livedash_shared::{ClientMessage, ErrorCode, ServerMessage};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -168,16 +171,101 @@ struct Task {
     dispatch: UseReducerDispatcher<DashState>,
     rx: Fuse<mpsc::Receiver<Command>>,
     ctl: Control,
+    /// While this tab holds the browser's shared socket: the other tabs.
+    share: Option<Shared>,
+}
+
+/// The holder's side of a shared socket (see [`crate::share`]).
+struct Shared {
+    /// The stream's lock and channel name.
+    name: String,
+    /// Where frames and statuses go, and `want`s come from.
+    channel: Channel,
+    /// The last snapshot and what followed, for tabs that join.
+    replay: RefCell<Replay>,
+    /// Tabs on the stream, as the last lock query saw them.
+    tabs: Rc<Cell<u32>>,
+    /// Tabs as last reported to the server (`tabs` frame).
+    reported: u32,
+    /// The socket was opened paused (this tab paused and alone): a tab
+    /// that joins needs `resume` first.
+    socket_paused: Cell<bool>,
+}
+
+impl Shared {
+    /// A tab asked for a snapshot: answer from the replay, or say that the
+    /// server must send one (`resync`).
+    fn answer(&self, tab: u64) -> Option<ClientMessage> {
+        if self.socket_paused.replace(false) {
+            return Some(ClientMessage::Resume);
+        }
+        match self.replay.borrow().catchup() {
+            Some(texts) => {
+                self.channel.post(&TabMsg::Catchup { tab, texts });
+                None
+            }
+            None => Some(ClientMessage::Resync),
+        }
+    }
+
+    /// Count the tabs again (the answer lands in `tabs` a moment later);
+    /// the `tabs` frame to send when the count changed since reported.
+    fn recount(&mut self) -> Option<ClientMessage> {
+        let (name, tabs) = (self.name.clone(), self.tabs.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(n) = tab_share::tab_count(&name).await {
+                tabs.set(n);
+            }
+        });
+        let now = self.tabs.get();
+        (now != self.reported).then(|| {
+            self.reported = now;
+            ClientMessage::Tabs { count: now }
+        })
+    }
+}
+
+/// The next message from the other tabs (never, when not sharing).
+async fn from_tabs(share: &mut Option<Shared>) -> TabMsg {
+    if let Some(s) = share {
+        if let Some(m) = s.channel.messages().next().await {
+            return m;
+        }
+    }
+    std::future::pending().await
 }
 
 impl Task {
+    /// Show a connection status (and tell the other tabs, when holding the
+    /// shared socket).
+    fn conn(&self, s: ConnStatus) {
+        self.dispatch.dispatch(Action::Conn(s));
+        if let Some(sh) = &self.share {
+            sh.channel.post(&TabMsg::status(s));
+        }
+    }
+
     /// Handle one command (`None`: the page is gone) in `phase`; the one
     /// place commands are obeyed. Sends on `sink` when a socket is open.
     async fn obey(&mut self, cmd: Option<Command>, phase: Phase, sink: Option<&mut Sink>) -> Flow {
         let Some(cmd) = cmd else {
             return Flow::Quit;
         };
-        let step = self.ctl.on(cmd, phase);
+        let step = match cmd {
+            // A shared socket keeps flowing for the other tabs: pause only
+            // stops this tab applying frames; resume asks for a snapshot.
+            Command::Pause(p) if self.share.is_some() => {
+                self.ctl.paused = p;
+                if let (false, Some(sh)) = (p, &self.share) {
+                    sh.socket_paused.set(false);
+                }
+                match p {
+                    true => Step::Stay,
+                    false => Step::Send(ClientMessage::Resync),
+                }
+            }
+            cmd => self.ctl.on(cmd, phase),
+        };
         self.dispatch.dispatch(Action::Enabled(self.ctl.enabled));
         self.dispatch.dispatch(Action::Paused(self.ctl.paused));
         match step {
@@ -215,7 +303,7 @@ impl Task {
                     self.dispatch
                         .dispatch(Action::NeedToken(phase == Phase::Token));
                     if phase == Phase::Offline {
-                        self.dispatch.dispatch(Action::Conn(ConnStatus::Offline));
+                        self.conn(ConnStatus::Offline);
                     }
                     let cmd = self.rx.next().await;
                     self.obey(cmd, phase, None).await
@@ -241,8 +329,7 @@ impl Task {
         let mut left_ms = backoff.next_delay_ms(js_sys::Math::random());
         while left_ms > 0 {
             let secs = left_ms.div_ceil(1000) as u32;
-            self.dispatch
-                .dispatch(Action::Conn(ConnStatus::Reconnecting { in_secs: secs }));
+            self.conn(ConnStatus::Reconnecting { in_secs: secs });
             // Sleep to the next whole second so the label counts down evenly.
             let step = match left_ms % 1000 {
                 0 => 1000,
@@ -271,6 +358,18 @@ enum Flow {
     Quit,
 }
 
+/// Why a tab stops holding (or waiting for) the shared socket.
+enum Left {
+    /// The page is going away.
+    Quit,
+    /// This tab got the lock: it holds the socket now.
+    Leader,
+    /// The Connect toggle went off in this tab.
+    Offline,
+    /// This tab's stream changed (records): join that stream's group.
+    Regroup,
+}
+
 async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Command>) {
     adopt_url_token();
     let base = resolve_url().await;
@@ -278,42 +377,167 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
         dispatch,
         rx: rx.fuse(),
         ctl: Control::default(),
+        share: None,
     };
+    let search = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    if !(share_wanted(&search) && tab_share::available()) {
+        // A socket of its own.
+        lead(&mut task, &base).await;
+        return;
+    }
+    let me = tab_share::tab_id();
+    let mut backoff = Backoff::new();
+    loop {
+        let name = lock_name(&socket_url(&base, false, task.ctl.records));
+        let (Ok(mut channel), Some(mut lock)) = (Channel::open(&name), Lock::request(&name)) else {
+            lead(&mut task, &base).await;
+            return;
+        };
+        let left = match follow(&mut task, &mut channel, &mut lock, me).await {
+            Left::Leader => {
+                task.share = Some(Shared {
+                    name,
+                    channel,
+                    replay: RefCell::default(),
+                    tabs: Rc::new(Cell::new(1)),
+                    reported: 1,
+                    socket_paused: Cell::new(false),
+                });
+                let left = lead(&mut task, &base).await;
+                task.share = None;
+                left
+            }
+            other => other,
+        };
+        // Released (or withdrawn): the next waiting tab takes the socket.
+        drop(lock);
+        match left {
+            Left::Quit => return,
+            Left::Leader | Left::Regroup => {}
+            Left::Offline => {
+                if !task.wait(Phase::Offline, &mut backoff).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Wait for the shared socket's lock, showing the frames its holder
+/// relays; returns when this tab must do something else.
+async fn follow(task: &mut Task, channel: &mut Channel, lock: &mut Lock, me: u64) -> Left {
+    let mut tracker = SeqTracker::default();
+    let want = TabMsg::Want { tab: me };
+    channel.post(&want);
+    let mut asked = now_ms();
+    task.dispatch.dispatch(Action::Conn(ConnStatus::Connecting));
+    let mut ticks = IntervalStream::new(1000).fuse();
+    loop {
+        select! {
+            _ = lock.granted().fuse() => return Left::Leader,
+            m = channel.messages().next() => match m {
+                Some(TabMsg::Frame { text }) if !task.ctl.paused => {
+                    if let Judged::Gap = on_text(&text, &mut tracker, task) {
+                        channel.post(&want);
+                        asked = now_ms();
+                    }
+                }
+                Some(TabMsg::Catchup { tab, texts }) if tab == me && !task.ctl.paused => {
+                    tracker.reset();
+                    for t in &texts {
+                        let _ = on_text(t, &mut tracker, task);
+                    }
+                }
+                Some(m) => {
+                    if let Some(s) = m.as_status() {
+                        task.dispatch.dispatch(Action::Conn(s));
+                    }
+                }
+                None => {}
+            },
+            cmd = task.rx.next() => {
+                let Some(cmd) = cmd else { return Left::Quit };
+                match cmd {
+                    Command::Pause(p) => {
+                        task.ctl.paused = p;
+                        task.dispatch.dispatch(Action::Paused(p));
+                        if !p {
+                            tracker.reset();
+                            channel.post(&want);
+                            asked = now_ms();
+                        }
+                    }
+                    cmd => match task.ctl.on(cmd, Phase::Session) {
+                        Step::GoOffline => return Left::Offline,
+                        Step::Reconnect => return Left::Regroup,
+                        _ => task.dispatch.dispatch(Action::Enabled(task.ctl.enabled)),
+                    },
+                }
+            }
+            _ = ticks.next() => {
+                // No answer yet (the holder was changing hands): ask again.
+                if !tracker.synced() && !task.ctl.paused && now_ms() - asked > 3000.0 {
+                    channel.post(&want);
+                    asked = now_ms();
+                }
+            }
+        }
+    }
+}
+
+/// Hold a socket (this tab's own, or the browser's shared one) until the
+/// page goes away — or, when shared, until this tab goes offline or
+/// changes stream, which hands the socket to the next tab.
+async fn lead(task: &mut Task, base: &str) -> Left {
     let mut backoff = Backoff::new();
     // Server-Sent Events once a WebSocket could not open and a stream
     // did; where the stream is (its last event id) and what was applied.
     let mut sse = false;
     let mut last_id: Option<String> = None;
     let mut tracker = SeqTracker::default();
+    let alone = task.share.is_none();
     loop {
-        task.dispatch.dispatch(Action::Conn(ConnStatus::Connecting));
+        task.conn(ConnStatus::Connecting);
+        // A shared socket opens paused only while no other tab reads it.
+        let mut open_paused = task.ctl.paused;
+        if let Some(sh) = &task.share {
+            sh.replay.borrow_mut().clear();
+            let tabs = tab_share::tab_count(&sh.name).await.unwrap_or(2);
+            sh.tabs.set(tabs);
+            open_paused &= tabs <= 1;
+            sh.socket_paused.set(open_paused);
+        }
         let started = now_ms();
         let mut ended = Ended::NeverOpened;
         if !sse {
-            let url = socket_url(&base, task.ctl.paused, task.ctl.records);
+            let url = socket_url(base, open_paused, task.ctl.records);
             ended = match WebSocket::open(&url) {
-                Ok(ws) => session(ws, &mut task).await,
+                Ok(ws) => session(ws, task).await,
                 Err(_) => Ended::NeverOpened,
             };
             // Refused before any frame: try the same frames over SSE.
             sse = matches!(ended, Ended::NeverOpened);
         }
         if sse {
-            ended = match task.ctl.paused {
+            ended = match task.ctl.paused && alone {
                 true => Ended::Paused,
                 false => {
                     if last_id.is_none() {
                         tracker.reset();
                     }
-                    let url = stream_url(&base, viewer_token().as_deref(), last_id.as_deref());
-                    sse_session(&url, &mut task, &mut tracker, &mut last_id).await
+                    let url = stream_url(base, viewer_token().as_deref(), last_id.as_deref());
+                    sse_session(&url, task, &mut tracker, &mut last_id).await
                 }
             };
             // Neither transport opened: back to the WebSocket next time.
             sse = !matches!(ended, Ended::NeverOpened);
         }
         let phase = match ended {
-            Ended::Quit => return,
+            Ended::Quit => return Left::Quit,
+            Ended::Disabled if !alone => return Left::Offline,
+            Ended::Reopen if !alone => return Left::Regroup,
             Ended::Reopen => continue,
             Ended::Unauthorized => Phase::Token,
             Ended::Disabled => Phase::Offline,
@@ -328,7 +552,7 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
             }
         };
         if !task.wait(phase, &mut backoff).await {
-            return;
+            return Left::Quit;
         }
     }
 }
@@ -345,6 +569,12 @@ enum Judged {
 
 /// Judge and apply one text frame (either transport).
 fn on_text(text: &str, tracker: &mut SeqTracker, task: &Task) -> Judged {
+    if let Some(sh) = &task.share {
+        // The other tabs judge it themselves.
+        sh.channel.post(&TabMsg::Frame {
+            text: text.to_string(),
+        });
+    }
     let msg = match classify(text) {
         Incoming::Frame(m) => Rc::<ServerMessage>::from(m),
         Incoming::Undecodable => {
@@ -364,9 +594,17 @@ fn on_text(text: &str, tracker: &mut SeqTracker, task: &Task) -> Judged {
         // Opened with ?paused=1: no snapshot comes until resume; the
         // connection is up and the page shows what it had.
         ServerMessage::Hello(_) if task.ctl.paused => {
-            task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
+            task.conn(ConnStatus::Live);
         }
         _ => {}
+    }
+    if let Some(sh) = &task.share {
+        let snapshot = matches!(*msg, ServerMessage::Snapshot(_));
+        sh.replay.borrow_mut().push(text, snapshot);
+        if task.ctl.paused {
+            // Paused in this tab only: relayed, not applied.
+            return Judged::Done;
+        }
     }
     match tracker.check(&msg) {
         SeqVerdict::Apply => {}
@@ -374,7 +612,7 @@ fn on_text(text: &str, tracker: &mut SeqTracker, task: &Task) -> Judged {
         SeqVerdict::Gap => return Judged::Gap,
     }
     if matches!(*msg, ServerMessage::Snapshot(_)) {
-        task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
+        task.conn(ConnStatus::Live);
     }
     task.dispatch.dispatch(Action::Frame(msg));
     Judged::Done
@@ -422,6 +660,13 @@ async fn sse_session(
                 Flow::Lost => return Ended::Lost,
                 Flow::Stay | Flow::Connect | Flow::Unsent(_) => {}
             },
+            m = from_tabs(&mut task.share).fuse() => {
+                // No socket to ask for a snapshot on: the replay or nothing
+                // (the tab asks again).
+                if let (TabMsg::Want { tab }, Some(sh)) = (m, &task.share) {
+                    let _ = sh.answer(tab);
+                }
+            }
             _ = ticks.next() => {
                 if now_ms() - last_rx > SSE_DEAD_AFTER_MS {
                     return Ended::Lost;
@@ -485,7 +730,21 @@ async fn session(ws: WebSocket, task: &mut Task) -> Ended {
                 Flow::Connect => return Ended::Reopen,
                 Flow::Stay | Flow::Unsent(_) => {}
             },
+            m = from_tabs(&mut task.share).fuse() => {
+                let TabMsg::Want { tab } = m else { continue };
+                let ask = task.share.as_ref().and_then(|sh| sh.answer(tab));
+                if let Some(ask) = ask {
+                    if sink.send(Message::Text(ask.to_json())).await.is_err() {
+                        return Ended::Lost;
+                    }
+                }
+            }
             _ = ticks.next() => {
+                if let Some(tabs) = task.share.as_mut().and_then(Shared::recount) {
+                    if sink.send(Message::Text(tabs.to_json())).await.is_err() {
+                        return Ended::Lost;
+                    }
+                }
                 if now_ms() - last_rx > DEAD_AFTER_MS {
                     // Half-open: the server is gone without a close.
                     return Ended::Lost;
