@@ -6,6 +6,7 @@
 //! tests) is installed first, then skipped on later runs.
 
 mod bench;
+mod cluster;
 mod page;
 mod tools;
 
@@ -23,7 +24,10 @@ commands:
   soak [--minutes N]      one tab at 20 updates/s for N minutes (default 30):
                           JS heap and wasm memory slopes, DOM nodes, ECharts
                           instances; writes its section of BENCHMARKS.md
-  soak --record           put the last soak's target/soak.md into BENCHMARKS.md";
+  soak --record           put the last soak's target/soak.md into BENCHMARKS.md
+  cluster [--replicas N] [--port P]
+                          Redis, N livedash replicas (default 3) on it and nginx in
+                          front (default port 8000), on loopback; runs until Ctrl-C";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +36,7 @@ fn main() {
         Some("test") => test(),
         Some("bench") => bench::main(&args[1..]),
         Some("soak") => soak(&args[1..]),
+        Some("cluster") => cluster::main(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
