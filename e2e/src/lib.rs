@@ -331,6 +331,25 @@ impl Browser {
         el.attr(name).await.ok()?
     }
 
+    /// Switch to the `i`th open tab (in opening order).
+    pub async fn tab(&self, i: usize) {
+        let w = self.client.windows().await.expect("windows");
+        self.client
+            .switch_to_window(w[i].clone())
+            .await
+            .expect("switch");
+    }
+
+    /// Open a new tab at `url`; it becomes current.
+    pub async fn open_tab(&self, url: &str) {
+        let w = self.client.new_window(true).await.expect("new tab");
+        self.client
+            .switch_to_window(w.handle)
+            .await
+            .expect("switch");
+        self.client.goto(url).await.expect("goto");
+    }
+
     /// Evaluate JS and return its JSON result.
     pub async fn js(&self, script: &str) -> Option<serde_json::Value> {
         self.client.execute(script, vec![]).await.ok()
@@ -347,6 +366,14 @@ impl Drop for Browser {
             .status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// A counter or gauge of the server's `/metrics` (unlabelled).
+pub async fn metric(port: u16, name: &str) -> Option<u64> {
+    let body = http_get(port, "/metrics").await?;
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Poll `probe` every 100 ms until it returns `Some`, at most `timeout`.

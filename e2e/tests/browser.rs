@@ -1,6 +1,6 @@
 //! The dashboard in a real headless Chromium against a real server.
 
-use livedash_e2e::{wait_for, Browser, Server};
+use livedash_e2e::{metric, wait_for, Browser, Server};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -165,22 +165,6 @@ async fn wait_full(b: &Browser, what: &str, limit: Duration) -> Result<(), Strin
     wait_for(what, limit, || async { full(&page(b).await).then_some(()) }).await
 }
 
-/// Switch to the tab with this index.
-async fn tab(b: &Browser, i: usize) {
-    let w = b.client.windows().await.expect("windows");
-    b.client
-        .switch_to_window(w[i].clone())
-        .await
-        .expect("switch");
-}
-
-/// Open a new tab at `url`; it becomes current.
-async fn open_tab(b: &Browser, url: &str) {
-    let w = b.client.new_window(true).await.expect("new tab");
-    b.client.switch_to_window(w.handle).await.expect("switch");
-    b.client.goto(url).await.expect("goto");
-}
-
 #[tokio::test]
 async fn two_tabs_show_the_live_dashboard_and_two_clients() {
     let server = Server::start(&[
@@ -204,9 +188,9 @@ async fn two_tabs_show_the_live_dashboard_and_two_clients() {
             "first full paint (navigation to live KPIs and 3 drawn charts): {} ms",
             t0.elapsed().as_millis()
         );
-        open_tab(&b, &server.url()).await;
+        b.open_tab(&server.url()).await;
         for i in [0, 1] {
-            tab(&b, i).await;
+            b.tab(i).await;
             let first = wait_for("a full live dashboard", T, || async {
                 let v = page(&b).await;
                 (full(&v) && v["clients"] == "2").then_some(v)
@@ -265,11 +249,11 @@ async fn three_tabs_agree_and_closing_one_leaves_two() {
             .goto(&server.url())
             .await
             .map_err(|e| e.to_string())?;
-        open_tab(&b, &server.url()).await;
-        open_tab(&b, &server.url()).await;
+        b.open_tab(&server.url()).await;
+        b.open_tab(&server.url()).await;
         let mut seqs = Vec::new();
         for i in 0..3 {
-            tab(&b, i).await;
+            b.tab(i).await;
             let v = wait_for("3 clients", T, || async {
                 let v = page(&b).await;
                 (full(&v) && v["clients"] == "3").then_some(v)
@@ -282,10 +266,10 @@ async fn three_tabs_agree_and_closing_one_leaves_two() {
         if spread > 3 {
             return Err(format!("tabs disagree on the orders seq: {seqs:?}"));
         }
-        tab(&b, 2).await;
+        b.tab(2).await;
         b.client.close_window().await.map_err(|e| e.to_string())?;
         for i in 0..2 {
-            tab(&b, i).await;
+            b.tab(i).await;
             wait_for("2 clients after closing a tab", T, || async {
                 (page(&b).await["clients"] == "2").then_some(())
             })
@@ -309,7 +293,7 @@ async fn a_new_tab_draws_everything_from_the_snapshot_before_the_next_tick() {
             .map_err(|e| e.to_string())?;
         wait_full(&b, "the first tick", Duration::from_secs(40)).await?;
         let before = page(&b).await;
-        open_tab(&b, &server.url()).await;
+        b.open_tab(&server.url()).await;
         let v = wait_for(
             "a full dashboard in the new tab",
             Duration::from_secs(5),
@@ -848,14 +832,6 @@ async fn a_server_of_another_protocol_is_shown_and_not_retried() {
         Ok(())
     })
     .await;
-}
-
-/// A counter from the server's /metrics.
-async fn metric(port: u16, name: &str) -> Option<u64> {
-    let body = livedash_e2e::http_get(port, "/metrics").await?;
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 #[tokio::test]

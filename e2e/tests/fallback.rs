@@ -2,7 +2,7 @@
 //! Events (`/api/stream`) and shows the same live numbers. The server runs
 //! with the hidden `--disable-websocket` (every upgrade answered 403).
 
-use livedash_e2e::{wait_for, Browser, Server};
+use livedash_e2e::{metric, wait_for, Browser, Server};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -32,13 +32,6 @@ return { seq: app ? Number(app.dataset.seqOrders) : -1, state: app ? app.dataset
             s("sales"),
         )
     })
-}
-
-async fn metric(port: u16, name: &str) -> Option<u64> {
-    let body = livedash_e2e::http_get(port, "/metrics").await?;
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! holder closes, another tab takes the socket and every tab keeps
 //! updating; `?share=0` opts a tab out.
 
-use livedash_e2e::{wait_for, Browser, Server};
+use livedash_e2e::{metric, wait_for, Browser, Server};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -19,27 +19,6 @@ return { state: app ? app.dataset.state : '', seq: app ? Number(app.dataset.seqO
 "#)
     .await
     .unwrap_or(Value::Null)
-}
-
-async fn tab(b: &Browser, i: usize) {
-    let w = b.client.windows().await.expect("windows");
-    b.client
-        .switch_to_window(w[i].clone())
-        .await
-        .expect("switch");
-}
-
-async fn open_tab(b: &Browser, url: &str) {
-    let w = b.client.new_window(true).await.expect("new tab");
-    b.client.switch_to_window(w.handle).await.expect("switch");
-    b.client.goto(url).await.expect("goto");
-}
-
-async fn metric(port: u16, name: &str) -> Option<u64> {
-    let body = livedash_e2e::http_get(port, "/metrics").await?;
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Wait until the current tab is live, shows `clients` viewers, and its
@@ -67,12 +46,12 @@ async fn three_tabs_share_one_socket_and_survive_the_holder_closing() {
             .goto(&server.url())
             .await
             .map_err(|e| e.to_string())?;
-        open_tab(&b, &server.url()).await;
-        open_tab(&b, &server.url()).await;
+        b.open_tab(&server.url()).await;
+        b.open_tab(&server.url()).await;
         // Every tab live, counting three viewers, over one socket.
         let mut seqs = Vec::new();
         for i in 0..3 {
-            tab(&b, i).await;
+            b.tab(i).await;
             seqs.push(live_past(&b, "3", 0).await?);
         }
         let sockets = metric(port, "livedash_connections").await;
@@ -81,7 +60,7 @@ async fn three_tabs_share_one_socket_and_survive_the_holder_closing() {
         }
         // The tabs agree: each shows the server's numbers at its seq.
         for i in 0..3 {
-            tab(&b, i).await;
+            b.tab(i).await;
             wait_for(
                 "a tab showing the server's KPIs at the same seq",
                 T,
@@ -103,7 +82,7 @@ async fn three_tabs_share_one_socket_and_survive_the_holder_closing() {
             .await?;
         }
         // Close the holder (the first tab: it took the lock first).
-        tab(&b, 0).await;
+        b.tab(0).await;
         let before = shown(&b).await["seq"].as_u64().unwrap_or(0);
         let opened = metric(port, "livedash_connections_total")
             .await
@@ -120,7 +99,7 @@ async fn three_tabs_share_one_socket_and_survive_the_holder_closing() {
         let reconnected = closed.elapsed();
         // Both others keep updating, counted as two, over one new socket.
         for i in 0..2 {
-            tab(&b, i).await;
+            b.tab(i).await;
             live_past(&b, "2", before + 2).await?;
         }
         let handover = closed.elapsed();
@@ -140,7 +119,7 @@ async fn three_tabs_share_one_socket_and_survive_the_holder_closing() {
             return Err(format!("hand-over took {handover:?}"));
         }
         // A tab that opts out holds a socket of its own.
-        open_tab(&b, &format!("{}?share=0", server.url())).await;
+        b.open_tab(&format!("{}?share=0", server.url())).await;
         live_past(&b, "3", 0).await?;
         let sockets = metric(port, "livedash_connections").await;
         if sockets != Some(2) {
@@ -160,8 +139,8 @@ async fn a_tab_paused_alone_leaves_the_others_live() {
             .goto(&server.url())
             .await
             .map_err(|e| e.to_string())?;
-        open_tab(&b, &server.url()).await;
-        tab(&b, 0).await;
+        b.open_tab(&server.url()).await;
+        b.tab(0).await;
         live_past(&b, "2", 0).await?;
         // Pause the holder: its numbers freeze, the other tab's do not.
         b.js("document.querySelector('[data-testid=\"pause-toggle\"]').click(); return 1;")
@@ -169,10 +148,10 @@ async fn a_tab_paused_alone_leaves_the_others_live() {
             .ok_or("no pause button")?;
         tokio::time::sleep(Duration::from_millis(600)).await;
         let frozen = shown(&b).await["seq"].as_u64().unwrap_or(0);
-        tab(&b, 1).await;
+        b.tab(1).await;
         let other = shown(&b).await["seq"].as_u64().unwrap_or(0);
         live_past(&b, "2", other + 3).await?;
-        tab(&b, 0).await;
+        b.tab(0).await;
         let still = shown(&b).await["seq"].as_u64().unwrap_or(0);
         if still != frozen {
             return Err(format!("the paused tab moved: {frozen} → {still}"));

@@ -147,19 +147,28 @@ fn test() -> Result<(), String> {
             .env("LIVEDASH_PG_BIN", &pg_bin),
     )?;
     let bin = build_all()?;
-    let (chromium, chromedriver) = tools::ensure_browser()?;
     step(
         "end-to-end tests in headless Chromium",
-        cargo()
-            .args(["test", "-p", "livedash-e2e", "--", "--test-threads=1"])
-            .env("LIVEDASH_PG_BIN", &pg_bin)
-            .env("LIVEDASH_BIN", &bin)
-            .env("LIVEDASH_DIST", root().join("dist"))
-            .env("CHROMIUM", chromium)
-            .env("CHROMEDRIVER", chromedriver),
+        e2e_tests(&bin, Some(&pg_bin))?.args(["--", "--test-threads=1"]),
     )?;
     println!("==> all tests passed in {:.0} s", t.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// `cargo test -p livedash-e2e` against the release server `bin`, the
+/// built bundle and the installed browser (installed first when missing).
+pub fn e2e_tests(bin: &Path, pg_bin: Option<&Path>) -> Result<Command, String> {
+    let (chromium, chromedriver) = tools::ensure_browser()?;
+    let mut c = cargo();
+    if let Some(pg) = pg_bin {
+        c.env("LIVEDASH_PG_BIN", pg);
+    }
+    c.args(["test", "-p", "livedash-e2e"])
+        .env("LIVEDASH_BIN", bin)
+        .env("LIVEDASH_DIST", root().join("dist"))
+        .env("CHROMIUM", chromium)
+        .env("CHROMEDRIVER", chromedriver);
+    Ok(c)
 }
 
 fn soak(args: &[String]) -> Result<(), String> {
@@ -180,18 +189,12 @@ fn soak(args: &[String]) -> Result<(), String> {
         None => 30,
     };
     let bin = build_all()?;
-    let (chromium, chromedriver) = tools::ensure_browser()?;
     let _ = std::fs::remove_file(root().join("target/soak.md"));
     let result = step(
         &format!("soak: one tab at 20 updates/s for {minutes} min"),
-        cargo()
-            .args(["test", "-p", "livedash-e2e", "--test", "soak"])
-            .args(["--", "--ignored", "--nocapture"])
-            .env("LIVEDASH_SOAK_MINUTES", minutes.to_string())
-            .env("LIVEDASH_BIN", &bin)
-            .env("LIVEDASH_DIST", root().join("dist"))
-            .env("CHROMIUM", chromium)
-            .env("CHROMEDRIVER", chromedriver),
+        e2e_tests(&bin, None)?
+            .args(["--test", "soak", "--", "--ignored", "--nocapture"])
+            .env("LIVEDASH_SOAK_MINUTES", minutes.to_string()),
     );
     // The curve goes into BENCHMARKS.md (pass or fail), between markers
     // that `cargo xtask bench` keeps.

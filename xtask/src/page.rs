@@ -4,7 +4,7 @@
 //! section and two targets: navigation to a fully drawn dashboard ≤ 700 ms
 //! (the worst cold load) and the first visit's bundle ≤ 400 KB gzip.
 
-use crate::{cargo, root, step, tools};
+use crate::{root, step, tools};
 use serde_json::Value as Json;
 use std::path::Path;
 
@@ -24,18 +24,11 @@ pub struct PageCost {
 pub fn measure() -> Result<PageCost, String> {
     let bin = crate::build_all()?;
     let pg_bin = tools::ensure_postgres()?;
-    let (chromium, chromedriver) = tools::ensure_browser()?;
     let report = root().join("target/e2e/page-load.json");
     let _ = std::fs::remove_file(&report);
     step(
         "the page's load time in headless Chromium (e2e/tests/page_load.rs)",
-        cargo()
-            .args(["test", "-p", "livedash-e2e", "--test", "page_load"])
-            .env("LIVEDASH_PG_BIN", &pg_bin)
-            .env("LIVEDASH_BIN", &bin)
-            .env("LIVEDASH_DIST", root().join("dist"))
-            .env("CHROMIUM", chromium)
-            .env("CHROMEDRIVER", chromedriver),
+        crate::e2e_tests(&bin, Some(&pg_bin))?.args(["--test", "page_load"]),
     )?;
     let text =
         std::fs::read_to_string(&report).map_err(|e| format!("{}: {e}", report.display()))?;
