@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::store::dashboards::{Deleted, Expect, WriteError};
 use crate::store::{Store, StoreError};
 use bytes::Buf;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use livedash_shared::dashboard::{self, ModelError, DEFAULT_UID, MAX_UID_LEN};
 use livedash_shared::Dashboard;
@@ -323,12 +323,8 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = ct.split(';').next().unwrap_or("").trim();
-    if !essence.eq_ignore_ascii_case("application/json") {
+    let (ct, json) = crate::body::json_content_type(headers);
+    if !json {
         return Err(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -368,37 +364,21 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let read = async {
-        tokio::pin!(body);
-        let mut out = Vec::new();
-        while let Some(chunk) = body.next().await {
-            let mut chunk = chunk.map_err(|e| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_body",
-                    &format!("reading the body: {e}"),
-                )
-            })?;
-            if out.len() + chunk.remaining() > MAX_BODY {
-                return Err(too_large());
-            }
-            while chunk.has_remaining() {
-                let c = chunk.chunk();
-                out.extend_from_slice(c);
-                let n = c.len();
-                chunk.advance(n);
-            }
-        }
-        Ok(out)
-    };
-    tokio::time::timeout(READ_TIMEOUT, read)
+    use crate::body::{read_limited, BodyError};
+    read_limited(body, MAX_BODY as u64, READ_TIMEOUT)
         .await
-        .unwrap_or_else(|_| {
-            Err(error(
+        .map_err(|e| match e {
+            BodyError::Read(e) => error(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                &format!("reading the body: {e}"),
+            ),
+            BodyError::TooLarge => too_large(),
+            BodyError::Timeout => error(
                 StatusCode::REQUEST_TIMEOUT,
                 "timeout",
                 "the body did not arrive in time",
-            ))
+            ),
         })
 }
 

@@ -4,6 +4,7 @@
 pub mod accept;
 pub mod aggregate;
 pub mod alerts;
+pub mod body;
 pub mod compat;
 pub mod config;
 pub mod conn;

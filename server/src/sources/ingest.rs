@@ -32,7 +32,7 @@ use super::Refused;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use bytes::Buf;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use livedash_shared::OrderRecord;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
@@ -471,32 +471,18 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let read = async {
-        tokio::pin!(body);
-        let mut out = Vec::new();
-        while let Some(chunk) = body.next().await {
-            let mut chunk = chunk.map_err(|e| {
-                IngestError::new(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
-            })?;
-            if (out.len() + chunk.remaining()) as u64 > max {
-                return Err(too_large(max));
-            }
-            while chunk.has_remaining() {
-                let c = chunk.chunk();
-                out.extend_from_slice(c);
-                let n = c.len();
-                chunk.advance(n);
-            }
-        }
-        Ok(out)
-    };
-    tokio::time::timeout(READ_TIMEOUT, read)
+    use crate::body::{read_limited, BodyError};
+    read_limited(body, max, READ_TIMEOUT)
         .await
-        .unwrap_or_else(|_| {
-            Err(IngestError::new(
+        .map_err(|e| match e {
+            BodyError::Read(e) => {
+                IngestError::new(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
+            }
+            BodyError::TooLarge => too_large(max),
+            BodyError::Timeout => IngestError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "the body did not arrive in time",
-            ))
+            ),
         })
 }
 
