@@ -245,12 +245,14 @@ pub fn routes(
             .and(warp::header::headers_cloned())
             .and(crate::accept::remote())
             .and(warp::query::<HashMap<String, String>>())
+            .and(crate::filters::http::raw_query())
             .and(warp::ext::optional::<Arc<crate::accept::WriteStall>>())
-            .map(move |headers, remote, query, stall| {
+            .map(move |headers, remote, query, raw_query, stall| {
                 let req = crate::sse::Request {
                     headers,
                     remote,
                     query,
+                    raw_query,
                     stall,
                 };
                 crate::sse::reply(&hub, &shutdown, req)
