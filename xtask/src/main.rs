@@ -6,6 +6,7 @@
 //! tests) is installed first, then skipped on later runs.
 
 mod bench;
+mod filter_bench;
 mod tools;
 
 use std::path::{Path, PathBuf};
