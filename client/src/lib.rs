@@ -12,6 +12,7 @@ pub mod connection;
 pub mod download;
 pub mod edit;
 pub mod export;
+pub mod filters;
 pub mod format;
 pub mod hooks;
 pub mod state;

@@ -23,6 +23,19 @@ pub struct ChartProps {
     /// `dark` or `light`: the ECharts theme it is created in.
     #[prop_or(AttrValue::Static("dark"))]
     pub theme: AttrValue,
+    /// Called with the category name of a clicked bar or slice
+    /// (click-to-filter on breakdown charts).
+    #[prop_or_default]
+    pub on_click: Option<Callback<String>>,
+}
+
+/// Register `listener` for ECharts' `click` on instance `e`.
+fn listen_click(e: &JsValue, listener: &Closure<dyn Fn(JsValue)>) {
+    if let Ok(f) = js_sys::Reflect::get(e, &JsValue::from_str("on")) {
+        if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+            let _ = f.call2(e, &JsValue::from_str("click"), listener.as_ref());
+        }
+    }
 }
 
 /// Call a method without arguments on a JS object, ignoring failures.
@@ -39,6 +52,20 @@ pub fn chart(props: &ChartProps) -> Html {
     let handle: Rc<RefCell<Option<Echarts>>> = use_mut_ref(|| None);
     // The theme the instance was created in.
     let made_in: Rc<RefCell<AttrValue>> = use_mut_ref(|| props.theme.clone());
+    // The newest click callback, read by the one listener per instance.
+    let on_click: Rc<RefCell<Option<Callback<String>>>> = use_mut_ref(|| None);
+    *on_click.borrow_mut() = props.on_click.clone();
+    let listener = use_mut_ref(|| {
+        let on_click = on_click.clone();
+        Closure::<dyn Fn(JsValue)>::new(move |params: JsValue| {
+            let name = js_sys::Reflect::get(&params, &JsValue::from_str("name"))
+                .ok()
+                .and_then(|n| n.as_string());
+            if let (Some(cb), Some(name)) = (on_click.borrow().as_ref(), name) {
+                cb.emit(name);
+            }
+        })
+    });
     {
         // Create on mount; resize with the window; dispose on unmount.
         let handle = handle.clone();
@@ -91,7 +118,10 @@ pub fn chart(props: &ChartProps) -> Html {
                             .theme(t)
                             .render(&id, options)
                         {
-                            Ok(e) => *h = Some(e),
+                            Ok(e) => {
+                                listen_click(&e, &listener.borrow());
+                                *h = Some(e)
+                            }
                             Err(e) => {
                                 web_sys::console::error_1(&format!("chart {id}: {e:?}").into())
                             }

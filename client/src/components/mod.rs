@@ -5,6 +5,7 @@ pub mod app;
 pub mod chart;
 pub mod editor;
 pub mod feed;
+pub mod filter_bar;
 pub mod header;
 pub mod kpi_card;
 pub mod kpi_trends;

@@ -279,6 +279,9 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
         rx: rx.fuse(),
         ctl: Control::default(),
     };
+    // The first socket already carries the address bar's filter.
+    let search = web_sys::window().and_then(|w| w.location().search().ok());
+    task.ctl.filter = crate::filters::UrlFilter::from_search(&search.unwrap_or_default()).query();
     let mut backoff = Backoff::new();
     // Server-Sent Events once a WebSocket could not open and a stream
     // did; where the stream is (its last event id) and what was applied.
@@ -291,6 +294,7 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
         let mut ended = Ended::NeverOpened;
         if !sse {
             let url = socket_url(&base, task.ctl.paused, task.ctl.records);
+            let url = crate::filters::with_filter(&url, &task.ctl.filter);
             ended = match WebSocket::open(&url) {
                 Ok(ws) => session(ws, &mut task).await,
                 Err(_) => Ended::NeverOpened,
@@ -305,7 +309,8 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
                     if last_id.is_none() {
                         tracker.reset();
                     }
-                    let url = stream_url(&base, viewer_token().as_deref(), last_id.as_deref());
+                    let ws = crate::filters::with_filter(&base, &task.ctl.filter);
+                    let url = stream_url(&ws, viewer_token().as_deref(), last_id.as_deref());
                     sse_session(&url, &mut task, &mut tracker, &mut last_id).await
                 }
             };
