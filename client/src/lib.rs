@@ -15,6 +15,7 @@ pub mod export;
 pub mod filters;
 pub mod format;
 pub mod hooks;
+pub mod share;
 pub mod state;
 pub mod theme;
 pub mod widgets;

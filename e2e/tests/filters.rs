@@ -2,9 +2,10 @@
 //! ingested records: `?var-country=China` shows the KPIs and bars of
 //! China's records only (computed by the server), as removable chips;
 //! clicking a traffic-source bar adds that filter, updates the numbers and
-//! the address (a reload keeps it); removing a chip widens it again.
+//! the address (a reload keeps it); removing a chip widens it again. A
+//! share link opened in another browser shows the same view, read-only.
 
-use livedash_e2e::{wait_for, Browser, Server};
+use livedash_e2e::{http_request, wait_for, Browser, Server};
 use serde_json::Value;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -245,4 +246,92 @@ async fn url_filters_and_click_to_filter_show_the_servers_filtered_numbers() {
         Ok(())
     })
     .await;
+}
+
+/// The controls that change something, and the read-only badge.
+const CONTROLS: &str = r#"
+const has = id => !!document.querySelector(`[data-testid="${id}"]`);
+return {
+  writes: ['edit-toggle', 'dashboard-save', 'dashboard-new', 'dashboard-duplicate', 'dashboard-delete', 'widget-add', 'admin-open', 'stream-toggle-orders'].filter(has),
+  read_only: has('read-only'),
+  theme: document.documentElement.dataset.theme || null,
+  dashboard: document.querySelector('[data-testid="app"]').dataset.dashboard || null,
+};
+"#;
+
+#[tokio::test]
+async fn a_share_link_opens_the_same_view_read_only_in_another_browser() {
+    let server = Server::start(&[
+        "--source",
+        "ingest",
+        "--ingest-token",
+        TOKEN,
+        "--tick-ms",
+        "200",
+        "--admin-token",
+        "adm1n",
+    ]);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let body: Vec<String> = RECORDS.iter().map(|r| record(*r, now)).collect();
+    assert_eq!(push(server.port, &body.join("\n")).await, 202);
+    let a = Browser::start("share_from").await;
+    let link = std::cell::RefCell::new(String::new());
+    a.check(|| async {
+            let url = format!("{}/?var-country=China&theme=light", server.url());
+            a.client.goto(&url).await.map_err(|e| e.to_string())?;
+            shows(&a, "China's numbers", ("2", "3", "$60.50"), &[("China", 60.5)], &[("Email", 30.0), ("Search", 30.5)]).await?;
+            a.js(r#"document.querySelector('[data-testid="share"]').click(); return true"#).await;
+            let l = wait_for("the share link", T, || async {
+                let v = a.js(r#"const i = document.querySelector('[data-testid="share-link"]'); return i ? i.value : null"#).await?;
+                v.as_str().map(str::to_string)
+            })
+            .await?;
+            *link.borrow_mut() = l;
+            Ok(())
+        })
+        .await;
+    let link = link.into_inner();
+    let want = format!(
+        "{}/?d=default&theme=light&viewer=1&var-country=China",
+        server.url()
+    );
+    assert_eq!(link, want);
+    // Another browser, no session, no token.
+    let b = Browser::start("share_to").await;
+    b.check(|| async {
+        b.client.goto(&link).await.map_err(|e| e.to_string())?;
+        let v = shows(
+            &b,
+            "the same numbers",
+            ("2", "3", "$60.50"),
+            &[("China", 60.5)],
+            &[("Email", 30.0), ("Search", 30.5)],
+        )
+        .await?;
+        if chips(&v) != [("country".to_string(), "China".to_string())] {
+            return Err(format!("chips {v}"));
+        }
+        let c = b.js(CONTROLS).await.ok_or("page unreadable")?;
+        if c["writes"] != serde_json::json!([]) || c["read_only"] != true {
+            return Err(format!("a shared link shows write controls: {c}"));
+        }
+        if c["theme"] != "light" || c["dashboard"] != "default" {
+            return Err(format!("not the same view: {c}"));
+        }
+        Ok(())
+    })
+    .await;
+    // And the server refuses a write without the admin token anyway.
+    let put = http_request(
+        server.port,
+        "PUT",
+        "/api/dashboards/default",
+        &["If-Match: *", "Content-Type: application/json"],
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(put.map(|p| p.0), Some(401));
 }

@@ -137,7 +137,7 @@ pub fn app() -> Html {
             if let Some(l) = loaded.as_ref().filter(|_| compatible) {
                 <Editor loaded={l.clone()} draft={(*draft).clone()} on_draft={on_draft}
                         on_edit={on_edit.clone()} on_saved={on_saved} error={(*edit_error).clone()}
-                        streams={state.streams.clone()} />
+                        streams={state.streams.clone()} theme={AttrValue::Static(theme.resolved)} />
             }
             { dashboard(loaded.as_ref(), draft.as_deref(), &state, theme.resolved, on_series, on_edit, on_filter) }
             <crate::components::alert_toast::AlertToast alert={state.last_alert.clone()} />

@@ -11,5 +11,6 @@ pub mod kpi_card;
 pub mod kpi_trends;
 pub mod live_counter;
 pub mod series_chart;
+pub mod share_button;
 pub mod system_panel;
 pub mod token_form;
