@@ -39,7 +39,7 @@ fn records(base: u64, n: u64) -> Vec<Value> {
         .map(|i| {
             let k = base + i;
             json!({
-                "user_id": k, "age": 20 + (k % 50), "gender": if k % 2 == 0 { "F" } else { "M" },
+                "user_id": k, "age": 20 + (k % 50), "gender": if k.is_multiple_of(2) { "F" } else { "M" },
                 "country": countries[(k % 3) as usize],
                 "traffic_source": sources[((k / 3) % 3) as usize],
                 "order_id": k / 2, "item_id": k, "category": "Jeans", "cost": 1.0,

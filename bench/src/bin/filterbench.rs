@@ -36,6 +36,9 @@ fn records(g: &mut Generator, high: bool, now: u64) -> Vec<OrderRecord> {
     }
 }
 
+/// A kind of filter: the pairs it takes from a record.
+type Kind = dyn Fn(&OrderRecord) -> Vec<(&'static str, String)>;
+
 /// `n` distinct filters of the kinds a page makes: one country, a
 /// country and a traffic source, a country and a gender, a category.
 fn filters(seen: &[OrderRecord], n: usize) -> Vec<FilterSet> {
@@ -43,7 +46,7 @@ fn filters(seen: &[OrderRecord], n: usize) -> Vec<FilterSet> {
     if n == 0 {
         return Vec::new();
     }
-    let kinds: [&dyn Fn(&OrderRecord) -> Vec<(&'static str, String)>; 4] = [
+    let kinds: [&Kind; 4] = [
         &|r| vec![("country", r.country.clone())],
         &|r| {
             vec![
