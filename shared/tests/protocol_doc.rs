@@ -52,6 +52,7 @@ fn every_example_decodes_and_every_type_has_one() {
         "resume",
         "resync",
         "auth",
+        "filter",
     ];
     assert_eq!(server, want_server.iter().map(|s| s.to_string()).collect());
     assert_eq!(client, want_client.iter().map(|s| s.to_string()).collect());
