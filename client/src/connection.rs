@@ -17,6 +17,9 @@ pub enum Command {
     /// Whether `orders` frames should carry their records (the dashboard
     /// shown has a recent-orders table). A change reconnects at once.
     Records(bool),
+    /// The filter's canonical query (`var-country=China`, empty: none),
+    /// sent in the socket URL. A change reconnects at once.
+    Filter(String),
 }
 
 /// Where the connection task is waiting when a command arrives.
@@ -54,7 +57,7 @@ pub enum Step {
 
 /// The person's wishes, owned by the connection task and mirrored into the
 /// page state (the Connect toggle and the Pause button show these).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Control {
     /// The Connect toggle.
     pub enabled: bool,
@@ -62,6 +65,8 @@ pub struct Control {
     pub paused: bool,
     /// `orders` frames with their records (see [`Command::Records`]).
     pub records: bool,
+    /// The filter's query (see [`Command::Filter`]).
+    pub filter: String,
 }
 
 impl Default for Control {
@@ -70,6 +75,7 @@ impl Default for Control {
             enabled: true,
             paused: false,
             records: false,
+            filter: String::new(),
         }
     }
 }
@@ -116,6 +122,14 @@ impl Control {
             Command::Records(r) => {
                 let changed = self.records != r;
                 self.records = r;
+                match phase {
+                    Phase::Session if changed => Step::Reconnect,
+                    _ => Step::Stay,
+                }
+            }
+            Command::Filter(f) => {
+                let changed = self.filter != f;
+                self.filter = f;
                 match phase {
                     Phase::Session if changed => Step::Reconnect,
                     _ => Step::Stay,
@@ -344,6 +358,11 @@ mod tests {
         let mut c = Control::default();
         assert!(!c.records);
         assert_eq!(c.on(Command::Records(false), Phase::Session), Step::Stay);
+        let f = || Command::Filter("var-country=China".into());
+        assert_eq!(c.on(f(), Phase::Session), Step::Reconnect);
+        assert_eq!(c.on(f(), Phase::Session), Step::Stay);
+        assert_eq!(c.filter, "var-country=China");
+        c.filter.clear();
         assert_eq!(
             c.on(Command::Records(true), Phase::Session),
             Step::Reconnect
@@ -379,7 +398,7 @@ mod tests {
         let mut c = Control {
             enabled: true,
             paused: true,
-            records: false,
+            ..Control::default()
         };
         assert_eq!(c.on(Command::Pause(true), Phase::Paused), Step::Stay);
         assert_eq!(c.on(Command::Connect(true), Phase::Paused), Step::Stay);

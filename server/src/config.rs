@@ -199,6 +199,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub compat_max_records: u64,
 
+    /// Distinct filter sets (`?var-country=...`) aggregated at once; each
+    /// costs one aggregator and one frame per tick, shared by every tab
+    /// that uses it. A connection asking for one more gets an error frame.
+    /// 0 turns filters off (and the window of records kept to fill them).
+    #[arg(long, env = "LIVEDASH_MAX_FILTER_SETS", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub max_filter_sets: u64,
+
     /// Distinct named series `POST /api/v2/write` may create (every
     /// measurement/field/tag-set is one); a request that would pass it is
     /// refused whole with 422.

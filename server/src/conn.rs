@@ -2,6 +2,8 @@
 //! catch-up, then live frames filtered by the client's subscription; client
 //! messages; the server heartbeat; slow-client handling; graceful close.
 
+use crate::filters::registry::Subscription;
+use crate::filters::FilterSet;
 use crate::hub::{Frame, Hub};
 use crate::limits::Slot;
 use crate::metrics::{Fanout, Metrics};
@@ -11,6 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use livedash_shared::{
     decode_client, ClientMessage, ErrorCode, Hello, Seqs, ServerMessage, Topic, PROTOCOL_VERSION,
 };
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -146,10 +149,16 @@ struct Conn<S> {
     /// Fan-out counters of the ring frames in the batch being written,
     /// counted down once the batch is flushed (`livedash_fanout_seconds`).
     fanouts: Vec<Arc<Fanout>>,
+    /// The filter set this connection uses (`?var-...`, `filter` frames);
+    /// `None`: unfiltered. While set, `orders` frames come from the set's
+    /// ring and the main ring's are skipped.
+    filter: Option<Subscription>,
+    /// The filter set's ring; `None` while unfiltered or paused.
+    frx: Option<broadcast::Receiver<Frame>>,
 }
 
 /// What the upgrade request asked for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// `?history=N`, rounded to a snapshot size.
     pub history: HistoryCap,
@@ -162,6 +171,8 @@ pub struct Options {
     pub paused: bool,
     /// permessage-deflate was negotiated (the `101` said so).
     pub deflate: bool,
+    /// `?var-NAME=value...`: the filter to start with (empty: none).
+    pub filter: FilterSet,
 }
 
 /// Serve one upgraded connection until it ends or `shutdown` fires. `slot`
@@ -193,6 +204,8 @@ pub async fn serve<S>(
         write_timeout: Duration::from_millis(hub.config.write_timeout_ms),
         fanouts: Vec::new(),
         deflate: opts.deflate,
+        filter: None,
+        frx: None,
         ws,
         hub: hub.clone(),
     };
@@ -205,7 +218,7 @@ pub async fn serve<S>(
             // Only now a viewer: counted, announced in the feed.
             let viewer = Viewer::new(&hub.presence, &hub.metrics);
             c.tabs = viewer.tabs();
-            c.run(id, opts.paused, &mut shutdown).await
+            c.run(id, &opts, &mut shutdown).await
         }
         Err(e) => e,
     };
@@ -221,7 +234,7 @@ pub async fn serve<S>(
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    async fn run(&mut self, id: u64, paused: bool, shutdown: &mut watch::Receiver<bool>) -> End {
+    async fn run(&mut self, id: u64, opts: &Options, shutdown: &mut watch::Receiver<bool>) -> End {
         let cfg = &self.hub.config;
         let hello = ServerMessage::Hello(Hello {
             protocol: PROTOCOL_VERSION,
@@ -234,7 +247,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if let Err(e) = self.send_now(Utf8Bytes::from(hello.to_json())).await {
             return e;
         }
-        if !paused {
+        if !opts.filter.is_empty() {
+            match self
+                .hub
+                .filters
+                .acquire(&opts.filter, livedash_shared::now_ms())
+            {
+                Ok(sub) => self.filter = Some(sub),
+                Err(full) => {
+                    let e = ServerMessage::Error {
+                        code: ErrorCode::TooManyFilterSets,
+                        message: full.to_string(),
+                    };
+                    let _ = self.send_now(Utf8Bytes::from(e.to_json())).await;
+                    return End::Close(1013, "too many filter sets");
+                }
+            }
+        }
+        if !opts.paused {
             if let Err(e) = self.start_live().await {
                 return e;
             }
@@ -288,7 +318,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     Some(Err(_)) => return Err(End::Peer),
                     Some(Ok(m)) => self.on_message(m).await?,
                 },
-                frame = recv(&mut self.rx) => self.on_frame(frame).await?,
+                frame = recv(&mut self.rx) => self.on_frame(frame, false).await?,
+                frame = recv(&mut self.frx) => self.on_frame(frame, true).await?,
                 _ = &mut silence => {
                     Metrics::add(&self.hub.metrics.heartbeat_timeouts, 1);
                     return Err(End::Close(1001, "heartbeat timeout"));
@@ -330,6 +361,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.rx = Some(self.hub.subscribe());
         self.snapshot_owed = false;
         self.last_snapshot = Some(Instant::now());
+        if let Some(sub) = &self.filter {
+            // Both rings subscribed before the parts are read: frames the
+            // snapshot covers are skipped by seq, none is missed.
+            self.frx = Some(sub.entry.subscribe());
+            let (text, seq) = crate::filters::snapshot::build(&self.hub, &sub.entry, self.history);
+            self.have = seq;
+            Metrics::add(&self.hub.metrics.snapshots_sent, 1);
+            return self.send_now(text).await;
+        }
         let snap = self.hub.snapshot(self.history).await;
         let (snap, catch_up) = match self.hub.frames_since(&snap.seq) {
             Some(frames) => (snap, frames),
@@ -341,7 +381,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.send_now(snap.text.clone()).await?;
         let mut written = 0;
         for f in catch_up {
-            written += self.feed_frame(f).await? as usize;
+            written += self.feed_frame(f, false).await? as usize;
         }
         if written > 0 {
             self.flush().await?;
@@ -413,9 +453,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Feed one ring frame if the client wants it and lacks it; whether it
     /// was fed.
-    async fn feed_frame(&mut self, f: Frame) -> Result<bool, End> {
+    async fn feed_frame(&mut self, f: Frame, own: bool) -> Result<bool, End> {
         if let Some(topic) = f.topic {
             if !self.topics[topic.index()] || f.seq <= self.have.get(topic) {
+                return Ok(false);
+            }
+            // `orders` from the filter set's ring when filtered, else from
+            // the main ring.
+            if topic == Topic::Orders && own != self.filter.is_some() {
                 return Ok(false);
             }
             *self.have.get_mut(topic) = f.seq;
@@ -464,8 +509,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn on_frame(
         &mut self,
         first: Result<Frame, broadcast::error::RecvError>,
+        own: bool,
     ) -> Result<(), End> {
-        let result = self.write_ready(first).await;
+        let result = self.write_ready(first, own).await;
         // Done with these frames, written or not (a failed write ends the
         // connection: it will not write them either).
         for f in self.fanouts.drain(..) {
@@ -479,6 +525,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn write_ready(
         &mut self,
         first: Result<Frame, broadcast::error::RecvError>,
+        own: bool,
     ) -> Result<(), End> {
         use broadcast::error::{RecvError, TryRecvError};
         let mut next = Some(first);
@@ -489,7 +536,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     if let Some(fanout) = f.fanout.take() {
                         self.fanouts.push(fanout);
                     }
-                    written += self.feed_frame(f).await? as usize
+                    written += self.feed_frame(f, own).await? as usize
                 }
                 Err(RecvError::Lagged(n)) => {
                     self.lagged(n).await?;
@@ -498,7 +545,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Err(RecvError::Closed) => return Err(End::Close(1001, "going away")),
             }
             if written < BATCH {
-                next = match self.rx.as_mut().map(|rx| rx.try_recv()) {
+                let rx = if own { &mut self.frx } else { &mut self.rx };
+                next = match rx.as_mut().map(|rx| rx.try_recv()) {
                     Some(Ok(f)) => Some(Ok(f)),
                     Some(Err(TryRecvError::Lagged(n))) => Some(Err(RecvError::Lagged(n))),
                     _ => None,
@@ -564,6 +612,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
             ClientMessage::Pause => {
                 self.rx = None;
+                self.frx = None;
                 self.snapshot_owed = false;
                 Ok(())
             }
@@ -574,6 +623,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 self.tabs.set(&self.hub.presence, count);
                 Ok(())
             }
+            ClientMessage::Filter { vars } => self.change_filter(&vars).await,
+        }
+    }
+
+    /// A `filter` frame: use the set for `vars` (none for `{}`) and send a
+    /// snapshot computed over it; a bad or one-too-many filter is refused
+    /// with an `error` and the previous filter stays.
+    async fn change_filter(&mut self, vars: &BTreeMap<String, Vec<String>>) -> Result<(), End> {
+        let pairs = vars
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v.as_str())));
+        let set = match FilterSet::from_vars(pairs) {
+            Ok(set) => set,
+            Err(e) => return self.refuse(ErrorCode::BadFilter, e.0).await,
+        };
+        if set.is_empty() {
+            self.filter = None;
+        } else {
+            match self.hub.filters.acquire(&set, livedash_shared::now_ms()) {
+                // Acquired before the old one is dropped: a set both use
+                // is kept.
+                Ok(sub) => self.filter = Some(sub),
+                Err(full) => {
+                    return self
+                        .refuse(ErrorCode::TooManyFilterSets, full.to_string())
+                        .await
+                }
+            }
+        }
+        self.frx = None;
+        match self.rx.is_some() {
+            true => self.start_live().await,
+            false => Ok(()), // paused: the snapshot comes with `resume`
         }
     }
 }

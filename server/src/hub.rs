@@ -138,6 +138,9 @@ pub struct Hub {
     /// Every series over time (`/api/history`) and the alert rules: the
     /// hub offers it each published value without waiting.
     pub history: crate::history::History,
+    /// The active filter sets (`?var-...`), each with its own aggregator
+    /// and ring, fed by the orders task.
+    pub filters: Arc<crate::filters::registry::FilterSets>,
     /// The broadcast ring.
     tx: broadcast::Sender<Frame>,
     /// One lock per topic, held while a frame of that topic is built and
@@ -187,7 +190,13 @@ impl Hub {
             error: pg.as_ref().map(|_| "connecting".to_string()),
         });
         let history = crate::history::History::new(&config);
+        let filters = crate::filters::registry::FilterSets::new(
+            config.max_filter_sets as usize,
+            config.history as usize,
+            config.lookback.as_millis() as u64,
+        );
         Arc::new(Hub {
+            filters,
             history,
             compat,
             limits,

@@ -11,6 +11,7 @@ pub mod conn;
 pub mod dashboards;
 pub mod deflate;
 pub mod events;
+pub mod filters;
 pub mod generator;
 pub mod history;
 pub mod hub;

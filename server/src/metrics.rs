@@ -161,6 +161,9 @@ pub struct Metrics {
     pub duplicate_items: AtomicU64,
     /// Total nanoseconds spent aggregating + serializing orders ticks.
     pub tick_nanos: AtomicU64,
+    /// Total nanoseconds the filter sets' aggregators spent on ticks
+    /// (aggregating and serializing every set's frame).
+    pub filter_tick_nanos: AtomicU64,
     /// `POST /api/ingest/orders` answers, by status code ([`INGEST_CODES`]).
     pub ingest_requests: [AtomicU64; INGEST_CODES.len()],
     /// Records accepted by ingest (202), expired ones included.
@@ -367,6 +370,12 @@ impl Metrics {
             "counter",
             "Time spent aggregating orders ticks.",
             format!("{:.6}", self.tick_nanos.load(Relaxed) as f64 / 1e9),
+        );
+        m(
+            "filter_tick_seconds_total",
+            "counter",
+            "Time the filter sets' aggregators spent on orders ticks.",
+            format!("{:.6}", self.filter_tick_nanos.load(Relaxed) as f64 / 1e9),
         );
         m(
             "ingest_records_total",

@@ -145,9 +145,10 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
             continue; // stopped by an admin: no orders arrive, no frames
         }
         let fill = sources.fill(now.saturating_sub(lookback_ms));
+        let mut filled = Vec::new();
         if !fill.is_empty() {
             // History from the source: into the window, not into a frame.
-            let _ = agg.tick(0, now, fill);
+            filled = agg.tick(0, now, fill).records;
         }
         let Tick { records, expired } = sources.poll(now, now.saturating_sub(lookback_ms));
         Metrics::add(&hub.metrics.ingest_expired, expired);
@@ -159,7 +160,17 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         let dups = agg.duplicates_ignored();
         Metrics::add(&hub.metrics.duplicate_items, dups - duplicates_seen);
         duplicates_seen = dups;
+        // The filter sets see exactly the records the window accepted;
+        // they aggregate after the unfiltered frame is out.
+        let pending = hub.filters.remember(now, &filled, &frame.records);
         hub.publish_orders(frame);
+        let t1 = Instant::now();
+        if pending.run() > 0 {
+            Metrics::add(
+                &hub.metrics.filter_tick_nanos,
+                t1.elapsed().as_nanos() as u64,
+            );
+        }
         for (level, text) in notable {
             hub.publish_event(level, text);
         }

@@ -74,7 +74,7 @@ pub(crate) fn text(status: StatusCode, body: &str) -> Response {
     r
 }
 
-fn json(body: impl Into<warp::hyper::body::Bytes>) -> Response {
+pub(crate) fn json(body: impl Into<warp::hyper::body::Bytes>) -> Response {
     let body: warp::hyper::body::Bytes = body.into();
     let mut r = Response::new(body.into());
     r.headers_mut().insert(
@@ -109,6 +109,7 @@ pub(crate) fn bearer(h: Option<&str>) -> Option<&str> {
 async fn snapshot_reply(
     hub: Arc<Hub>,
     q: HashMap<String, String>,
+    raw_query: String,
     auth: Option<String>,
 ) -> Result<Response, std::convert::Infallible> {
     if let Some(secret) = &hub.config.viewer_token {
@@ -124,10 +125,18 @@ async fn snapshot_reply(
             ));
         }
     }
-    Ok(match parse_history(&q) {
+    let cap = parse_history(&q).map(HistoryCap::for_request);
+    if let Some(r) = cap
+        .as_ref()
+        .ok()
+        .and_then(|&c| crate::filters::http::snapshot(&hub, &raw_query, c))
+    {
+        return Ok(r);
+    }
+    Ok(match cap {
         Ok(cap) => {
             Metrics::add(&hub.metrics.snapshots_sent, 1);
-            let s = hub.snapshot(HistoryCap::for_request(cap)).await;
+            let s = hub.snapshot(cap).await;
             json(warp::hyper::body::Bytes::copy_from_slice(
                 s.text.as_str().as_bytes(),
             ))
@@ -223,9 +232,10 @@ pub fn routes(
             .and(warp::header::headers_cloned())
             .and(crate::accept::remote())
             .and(warp::query::<HashMap<String, String>>())
+            .and(crate::filters::http::raw_query())
             .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
-            .map(move |headers, remote, query, on_upgrade| {
-                crate::upgrade::upgrade(&hub, &shutdown, headers, remote, query, on_upgrade)
+            .map(move |headers, remote, query, raw, on_upgrade| {
+                crate::upgrade::upgrade(&hub, &shutdown, headers, remote, query, raw, on_upgrade)
             })
     };
     let sse = {
@@ -235,12 +245,14 @@ pub fn routes(
             .and(warp::header::headers_cloned())
             .and(crate::accept::remote())
             .and(warp::query::<HashMap<String, String>>())
+            .and(crate::filters::http::raw_query())
             .and(warp::ext::optional::<Arc<crate::accept::WriteStall>>())
-            .map(move |headers, remote, query, stall| {
+            .map(move |headers, remote, query, raw_query, stall| {
                 let req = crate::sse::Request {
                     headers,
                     remote,
                     query,
+                    raw_query,
                     stall,
                 };
                 crate::sse::reply(&hub, &shutdown, req)
@@ -254,9 +266,10 @@ pub fn routes(
         .and(crate::web::get_or_head())
         .and(with_hub.clone())
         .map(|hub: Arc<Hub>| {
-            let body = hub
+            let mut body = hub
                 .metrics
                 .render(hub.queue_depth(), hub.started.elapsed().as_secs_f64());
+            body.push_str(&hub.filters.render_metrics());
             let mut r = Response::new(body.into());
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -268,6 +281,7 @@ pub fn routes(
         .and(crate::web::get_or_head())
         .and(with_hub.clone())
         .and(warp::query::<HashMap<String, String>>())
+        .and(crate::filters::http::raw_query())
         .and(warp::header::optional::<String>("authorization"))
         .and_then(snapshot_reply);
     let ingest = {

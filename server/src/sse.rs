@@ -12,6 +12,8 @@
 //! exist here; the page closes the stream while paused and reopens it.
 
 use crate::accept::WriteStall;
+use crate::filters::registry::Subscription;
+use crate::filters::FilterSet;
 use crate::hub::{Frame, Hub};
 use crate::limits::Slot;
 use crate::metrics::Metrics;
@@ -108,6 +110,22 @@ struct Live {
     _slot: Slot,
     /// Counted as a viewer.
     _viewer: Watching,
+    /// `?var-...`: the filter set whose `orders` frames this stream gets
+    /// instead of the main ring's (no `id:`s then: a reconnect gets a
+    /// fresh filtered snapshot).
+    filter: Option<Subscription>,
+    /// The filter set's ring.
+    frx: Option<broadcast::Receiver<Frame>>,
+}
+
+/// Receive from the filter set's ring, or wait forever when unfiltered.
+async fn recv_own(
+    rx: &mut Option<broadcast::Receiver<Frame>>,
+) -> Result<Frame, broadcast::error::RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Live {
@@ -128,7 +146,12 @@ impl Live {
                 biased;
                 _ = self.shutdown.changed() => self.ended = true,
                 r = self.rx.recv() => match r {
-                    Ok(f) => self.push_frame(f),
+                    Ok(f) => self.push_frame(f, false),
+                    Err(broadcast::error::RecvError::Lagged(n)) => self.lagged(n).await,
+                    Err(broadcast::error::RecvError::Closed) => self.ended = true,
+                },
+                r = recv_own(&mut self.frx) => match r {
+                    Ok(f) => self.push_frame(f, true),
                     Err(broadcast::error::RecvError::Lagged(n)) => self.lagged(n).await,
                     Err(broadcast::error::RecvError::Closed) => self.ended = true,
                 },
@@ -166,7 +189,7 @@ impl Live {
                 self.queue
                     .push_back(Event::default().event("streams").data(text));
                 for f in missed {
-                    self.push_frame(f);
+                    self.push_frame(f, false);
                 }
                 self.have = now;
             }
@@ -176,6 +199,20 @@ impl Live {
 
     /// Queue a snapshot and the frames published since it was built.
     async fn snapshot(&mut self) {
+        if let Some(sub) = &self.filter {
+            // Both rings subscribed before the parts are read.
+            self.rx = self.hub.subscribe();
+            self.frx = Some(sub.entry.subscribe());
+            let (text, seq) = crate::filters::snapshot::build(&self.hub, &sub.entry, self.history);
+            self.have = seq;
+            Metrics::add(&self.hub.metrics.snapshots_sent, 1);
+            let e = Event::default()
+                .event("snapshot")
+                .id("")
+                .data(text.as_str());
+            self.queue.push_back(e);
+            return;
+        }
         let snap = self.hub.snapshot(self.history).await;
         let (snap, catch_up) = match self.hub.frames_since(&snap.seq) {
             Some(frames) => (snap, frames),
@@ -196,12 +233,12 @@ impl Live {
             .data(snap.text.as_str());
         self.queue.push_back(e);
         for f in catch_up {
-            self.push_frame(f);
+            self.push_frame(f, false);
         }
     }
 
     /// Queue a ring frame if the client lacks it.
-    fn push_frame(&mut self, mut f: Frame) {
+    fn push_frame(&mut self, mut f: Frame, own: bool) {
         if let Some(fanout) = f.fanout.take() {
             // Handed to hyper now: as far as the server's spread goes, out.
             fanout.done(&self.hub.metrics.fanout);
@@ -211,8 +248,14 @@ impl Live {
             if f.seq <= self.have.get(topic) {
                 return;
             }
+            // Filtered: `orders` from the set's ring only, and no ids.
+            if topic == Topic::Orders && own != self.filter.is_some() {
+                return;
+            }
             *self.have.get_mut(topic) = f.seq;
-            e = e.id(event_id(topic, f.seq));
+            if self.filter.is_none() {
+                e = e.id(event_id(topic, f.seq));
+            }
         }
         let text = match f.lite {
             Some(lite) if !self.records => lite,
@@ -252,6 +295,8 @@ pub struct Request {
     pub remote: Option<SocketAddr>,
     /// `?token=`, `?history=`, `?records=`, `?last_event_id=`.
     pub query: HashMap<String, String>,
+    /// The raw query string, for the repeatable `?var-NAME=value`.
+    pub raw_query: String,
     /// The connection's write-stall guard, armed for the stream.
     pub stall: Option<Arc<WriteStall>>,
 }
@@ -282,12 +327,24 @@ pub fn reply(hub: &Arc<Hub>, shutdown: &watch::Receiver<bool>, req: Request) -> 
     };
     // The header a reconnecting EventSource sends; the query parameter for
     // a new EventSource object, which cannot set headers.
+    let filter = match FilterSet::from_query_string(&req.raw_query) {
+        Ok(f) if f.is_empty() => None,
+        Ok(f) => match hub.filters.acquire(&f, livedash_shared::now_ms()) {
+            Ok(sub) => Some(sub),
+            Err(full) => {
+                return routes::text(StatusCode::SERVICE_UNAVAILABLE, &format!("{full}\n"))
+            }
+        },
+        Err(e) => return routes::text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+    };
+    // A filtered stream always starts from a fresh filtered snapshot.
     let resume = req
         .headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .or(req.query.get("last_event_id").map(String::as_str))
-        .and_then(parse_id);
+        .and_then(parse_id)
+        .filter(|_| filter.is_none());
     let slot = match take_slot(hub, req.remote) {
         Ok(slot) => slot,
         Err(refused) => return *refused,
@@ -313,6 +370,8 @@ pub fn reply(hub: &Arc<Hub>, shutdown: &watch::Receiver<bool>, req: Request) -> 
         ended: false,
         _slot: slot,
         _viewer: Watching::new(hub.clone()),
+        filter,
+        frx: None,
         hub: hub.clone(),
     };
     let events = futures_util::stream::unfold(live, |mut live| async move {

@@ -64,6 +64,7 @@ fn check_upgrade(
     hub: &Hub,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
+    raw_query: &str,
 ) -> Result<(String, conn::Options, Option<Negotiated>), Box<Response>> {
     check_origin(hub, headers)?;
     let h = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
@@ -88,6 +89,8 @@ fn check_upgrade(
     };
     let (history, records, paused) = parse_ws_params(query)
         .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, &format!("{e}\n"))))?;
+    let filter = crate::filters::FilterSet::from_query_string(raw_query)
+        .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, &format!("{e}\n"))))?;
     let extensions = headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS);
     let deflate = crate::deflate::negotiate(extensions.iter().filter_map(|v| v.to_str().ok()));
     let opts = conn::Options {
@@ -96,6 +99,7 @@ fn check_upgrade(
         authed,
         paused,
         deflate: deflate.is_some(),
+        filter,
     };
     Ok((key.to_string(), opts, deflate))
 }
@@ -119,13 +123,14 @@ pub fn upgrade(
     headers: HeaderMap,
     remote: Option<SocketAddr>,
     query: HashMap<String, String>,
+    raw_query: String,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response {
     if hub.config.disable_websocket {
         let why = "WebSockets are disabled here (--disable-websocket): use /api/stream\n";
         return text(StatusCode::FORBIDDEN, why);
     }
-    let (key, opts, deflate) = match check_upgrade(hub, &headers, &query) {
+    let (key, opts, deflate) = match check_upgrade(hub, &headers, &query, &raw_query) {
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };

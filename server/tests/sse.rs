@@ -343,3 +343,79 @@ async fn a_stream_blocked_past_the_write_timeout_is_closed() {
     .expect("the socket was closed");
     srv.stop().await;
 }
+
+/// `?var-...` on the stream: the snapshot and the `orders` events are the
+/// filter set's (the same numbers as a recomputation over the posted
+/// records), without `id:`s; the set is shared with `/ws` and goes when
+/// the stream closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filtered_stream_gets_the_filter_sets_numbers() {
+    let token = "sse-filter";
+    let srv = TestServer::start(&[
+        "--source",
+        "ingest",
+        "--ingest-token",
+        token,
+        "--tick-ms",
+        "100",
+    ])
+    .await;
+    let now = common::now_ms();
+    let countries = ["China", "Spain", "China", "Japan"];
+    let body: String = (0..40u64)
+        .map(|i| {
+            serde_json::json!({
+                "user_id": i, "age": 30, "gender": "F", "country": countries[(i % 4) as usize],
+                "traffic_source": "Search", "order_id": i, "item_id": 9_000 + i,
+                "category": "Jeans", "cost": 1.0, "item_status": "Complete",
+                "sale_price": 1.25 * i as f64, "created_at": now - 100
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let h = format!("Authorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\n");
+    let (status, _) =
+        common::request_with_body(srv.addr, "POST", "/api/ingest/orders", &h, body.as_bytes())
+            .await;
+    assert_eq!(status, 202);
+    // China: i % 4 in {0, 2}, i.e. the even i; 1.25 * (0 + 2 + ... + 38).
+    let want_sales = 1.25 * (0..40).step_by(2).sum::<u64>() as f64;
+    let path = "/api/stream?var-country=China&records=0";
+    let (status, _, mut sse) = open(srv.addr, path, "").await;
+    assert_eq!(status, 200);
+    let snap = sse.next_of("snapshot").await;
+    assert_eq!(snap.id.as_deref(), Some(""));
+    let mut o = snap.json()["orders"].clone();
+    while o["num_order_items"] != 20 {
+        let e = sse.next_of("orders").await;
+        assert_eq!(e.id, None, "no resume ids on a filtered stream");
+        o = e.json();
+    }
+    assert_eq!(o["total_sales"].as_f64(), Some(want_sales));
+    let names: Vec<&str> = o["by_country"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["China"]);
+    assert_eq!(common::metric(&srv, "filter_sets").await, 1);
+    let (status, body) = common::http(srv.addr, "/api/stream?var-nope=1", "").await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("unknown filter variable \"var-nope\""),
+        "{body}"
+    );
+    drop(sse);
+    let mut left = 1;
+    for _ in 0..100 {
+        left = common::metric(&srv, "filter_sets").await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 0, "the set went with the stream");
+    srv.stop().await;
+}

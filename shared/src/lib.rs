@@ -435,6 +435,12 @@ pub enum ErrorCode {
     TooLarge,
     /// A token is required or the token sent is wrong.
     Unauthorized,
+    /// A `filter` frame (or `?var-` parameter) named an unknown variable or
+    /// carried a bad value; the connection keeps its previous filter.
+    BadFilter,
+    /// The server aggregates as many distinct filter sets as it allows
+    /// (`--max-filter-sets`); the connection keeps its previous filter.
+    TooManyFilterSets,
 }
 
 /// Every frame the server sends.
@@ -528,6 +534,15 @@ pub enum ClientMessage {
     /// the client count counts tabs, not sockets. At most
     /// [`MAX_TABS_PER_SOCKET`] count; 0 counts as 1.
     Tabs { count: u32 },
+    /// Replace this connection's filter (`?var-NAME=value` in the URL):
+    /// variable name (`country`, `traffic_source`, `category`,
+    /// `item_status`, `gender`, `age_band`) → the values, any of which a
+    /// record must have; `{}` removes the filter. Answered by a fresh
+    /// `snapshot` computed over the matching records, or an `error`
+    /// (`bad_filter`, `too_many_filter_sets`) leaving the filter as it was.
+    Filter {
+        vars: std::collections::BTreeMap<String, Vec<String>>,
+    },
 }
 
 /// The most tabs one socket may claim with a `tabs` frame (a socket cannot

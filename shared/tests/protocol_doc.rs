@@ -53,6 +53,7 @@ fn every_example_decodes_and_every_type_has_one() {
         "resync",
         "auth",
         "tabs",
+        "filter",
     ];
     assert_eq!(server, want_server.iter().map(|s| s.to_string()).collect());
     assert_eq!(client, want_client.iter().map(|s| s.to_string()).collect());

@@ -548,7 +548,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
          | serialize that `orders` frame once ({:.0} bytes, shared by every client) | {:.1} µs | — | — |\n",
         g("records_per_tick"), g("window_records"), g("aggregate_tick_us_median"), g("aggregate_tick_us_p99"),
         g("frame_bytes_mean"), g("serialize_frame_us_median"),
-    );
+    ) + &crate::filter_bench::table()?;
     println!("{micro_table}");
     // The page first, while the machine is quiet (no load generator yet).
     let page = if only.as_deref().is_none_or(|o| o == "page") {

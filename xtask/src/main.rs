@@ -8,6 +8,7 @@
 mod bench;
 mod cluster;
 mod page;
+mod filter_bench;
 mod tools;
 
 use std::path::{Path, PathBuf};

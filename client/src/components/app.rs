@@ -3,6 +3,7 @@
 //! widget catalogue ([`crate::widgets`]).
 
 use crate::charts::Palette;
+use crate::components::filter_bar::{use_filter, FilterBar};
 use crate::components::{editor::Editor, header::Header, token_form::TokenForm};
 use crate::edit::{self, Edit};
 use crate::hooks::use_connection::{use_connection, Command};
@@ -33,6 +34,11 @@ pub fn app() -> Html {
     // No REST calls to a server of another protocol.
     let compatible = state.conn != ConnStatus::Incompatible;
     let theme = use_theme();
+    let filter = use_filter(commands.clone());
+    let on_filter = {
+        let (f, set) = (filter.filter.clone(), filter.set.clone());
+        Callback::from(move |(var, value): (String, String)| set.emit(f.with(&var, &value)))
+    };
     // The draft while editing, and why the last edit was refused.
     let draft = use_state(|| None::<Rc<Dashboard>>);
     let edit_error = use_state(|| None::<AttrValue>);
@@ -121,6 +127,7 @@ pub fn app() -> Html {
             if state.need_token {
                 <TokenForm on_done={on_token} />
             }
+            <FilterBar filter={filter.filter.clone()} on_change={filter.set.clone()} />
             if let Some(i) = &state.incompatible {
                 <div class="banner alert" role="alert" data-testid="incompatible">
                     <span>{ i.message() }</span>
@@ -130,9 +137,9 @@ pub fn app() -> Html {
             if let Some(l) = loaded.as_ref().filter(|_| compatible) {
                 <Editor loaded={l.clone()} draft={(*draft).clone()} on_draft={on_draft}
                         on_edit={on_edit.clone()} on_saved={on_saved} error={(*edit_error).clone()}
-                        streams={state.streams.clone()} />
+                        streams={state.streams.clone()} theme={AttrValue::Static(theme.resolved)} />
             }
-            { dashboard(loaded.as_ref(), draft.as_deref(), &state, theme.resolved, on_series, on_edit) }
+            { dashboard(loaded.as_ref(), draft.as_deref(), &state, theme.resolved, on_series, on_edit, on_filter) }
             <crate::components::alert_toast::AlertToast alert={state.last_alert.clone()} />
             <footer class="footer muted small">
                 { format!("seq orders {} · system {} · clients {} · events {}",
@@ -151,6 +158,7 @@ fn dashboard(
     theme: &'static str,
     on_series: Callback<String>,
     on_edit: Callback<Edit>,
+    on_filter: Callback<(String, String)>,
 ) -> Html {
     let Some(l) = loaded else {
         return html! { <main class="grid dash-grid" aria-busy="true"></main> };
@@ -164,6 +172,7 @@ fn dashboard(
         theme,
         on_series,
         on_edit: draft.is_some().then_some(on_edit),
+        on_filter: Some(on_filter),
     };
     html! {
         <>

@@ -23,6 +23,10 @@ pub struct ChartProps {
     /// `dark` or `light`: the ECharts theme it is created in.
     #[prop_or(AttrValue::Static("dark"))]
     pub theme: AttrValue,
+    /// Called with the category name of a clicked bar or slice
+    /// (click-to-filter on breakdown charts).
+    #[prop_or_default]
+    pub on_click: Option<Callback<String>>,
 }
 
 /// Call a method without arguments on a JS object, ignoring failures.
@@ -34,11 +38,91 @@ fn call0(obj: &JsValue, name: &str) {
     }
 }
 
+/// `obj[key]`.
+fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(obj, &JsValue::from_str(key)).ok()
+}
+
+/// `obj.name(a, b)`.
+fn call2(obj: &JsValue, name: &str, a: &JsValue, b: &JsValue) -> Option<JsValue> {
+    let f: js_sys::Function = get(obj, name)?.dyn_into().ok()?;
+    f.call2(obj, a, b).ok()
+}
+
+/// A category name: a string, or an object's `value`.
+fn category_name(v: &JsValue) -> Option<String> {
+    v.as_string().or_else(|| get(v, "value")?.as_string())
+}
+
+/// The x-axis category under a click on instance `i` (anywhere in its
+/// band of the grid, not only on the bar: thin bars stay easy to hit).
+fn category_at(i: &JsValue, ev: &JsValue) -> Option<String> {
+    let (x, y) = (get(ev, "offsetX")?, get(ev, "offsetY")?);
+    let p: JsValue = js_sys::Array::of2(&x, &y).into();
+    if !call2(i, "containPixel", &JsValue::from_str("grid"), &p)?.as_bool()? {
+        return None;
+    }
+    let opt = js_sys::Function::from(get(i, "getOption")?).call0(i).ok()?;
+    let axis = js_sys::Array::from(&get(&opt, "xAxis")?).get(0);
+    if get(&axis, "type")?.as_string()? != "category" {
+        return None;
+    }
+    let finder = js_sys::Object::new();
+    js_sys::Reflect::set(&finder, &"gridIndex".into(), &0.into()).ok()?;
+    let at = call2(i, "convertFromPixel", &finder, &p)?;
+    let k = match js_sys::Array::is_array(&at) {
+        true => js_sys::Array::from(&at).get(0),
+        false => at,
+    };
+    let k = k.as_f64()?.round();
+    let data = js_sys::Array::from(&get(&axis, "data")?);
+    (k >= 0.0 && k < data.length() as f64).then(|| category_name(&data.get(k as u32)))?
+}
+
+/// Register the click listeners of instance `e`: its canvas (a click in a
+/// category's band) and its items (a pie slice).
+fn listen_click(e: &JsValue, on_zr: &Closure<dyn Fn(JsValue)>, on_item: &Closure<dyn Fn(JsValue)>) {
+    let click = JsValue::from_str("click");
+    if let Some(zr) = get(e, "getZr")
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call0(e).ok())
+    {
+        let _ = call2(&zr, "on", &click, on_zr.as_ref());
+    }
+    let _ = call2(e, "on", &click, on_item.as_ref());
+}
+
 #[function_component(Chart)]
 pub fn chart(props: &ChartProps) -> Html {
     let handle: Rc<RefCell<Option<Echarts>>> = use_mut_ref(|| None);
     // The theme the instance was created in.
     let made_in: Rc<RefCell<AttrValue>> = use_mut_ref(|| props.theme.clone());
+    // The newest click callback, read by the one listener per instance.
+    let on_click: Rc<RefCell<Option<Callback<String>>>> = use_mut_ref(|| None);
+    *on_click.borrow_mut() = props.on_click.clone();
+    // Category bands of cartesian charts, through the canvas.
+    let on_zr = use_mut_ref(|| {
+        let (on_click, handle) = (on_click.clone(), handle.clone());
+        Closure::<dyn Fn(JsValue)>::new(move |ev: JsValue| {
+            let name = handle.borrow().as_ref().and_then(|i| category_at(i, &ev));
+            if let (Some(cb), Some(name)) = (on_click.borrow().clone(), name) {
+                cb.emit(name);
+            }
+        })
+    });
+    // Items of other charts (pie slices): ECharts' own click.
+    let on_item = use_mut_ref(|| {
+        let on_click = on_click.clone();
+        Closure::<dyn Fn(JsValue)>::new(move |params: JsValue| {
+            let pie = get(&params, "seriesType").and_then(|t| t.as_string()) == Some("pie".into());
+            let name = get(&params, "name")
+                .and_then(|n| n.as_string())
+                .filter(|_| pie);
+            if let (Some(cb), Some(name)) = (on_click.borrow().clone(), name) {
+                cb.emit(name);
+            }
+        })
+    });
     {
         // Create on mount; resize with the window; dispose on unmount.
         let handle = handle.clone();
@@ -91,7 +175,10 @@ pub fn chart(props: &ChartProps) -> Html {
                             .theme(t)
                             .render(&id, options)
                         {
-                            Ok(e) => *h = Some(e),
+                            Ok(e) => {
+                                listen_click(&e, &on_zr.borrow(), &on_item.borrow());
+                                *h = Some(e)
+                            }
                             Err(e) => {
                                 web_sys::console::error_1(&format!("chart {id}: {e:?}").into())
                             }

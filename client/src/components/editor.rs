@@ -4,6 +4,7 @@
 //! controls. Edits themselves are pure ([`crate::edit`]).
 
 use crate::api::{self, WriteError};
+use crate::components::share_button::ShareButton;
 use crate::edit::{self, Edit};
 use crate::hooks::use_dashboard::Loaded;
 use livedash_shared::dashboard::{DashboardSummary, WidgetKind};
@@ -28,6 +29,9 @@ pub struct EditorProps {
     pub error: Option<AttrValue>,
     /// Each stream's status, for the stream controls.
     pub streams: Streams,
+    /// The theme on screen, for share links.
+    #[prop_or(AttrValue::Static("dark"))]
+    pub theme: AttrValue,
 }
 
 /// What went wrong with the last write, if anything.
@@ -37,6 +41,12 @@ enum Problem {
     Conflict(Rc<Dashboard>),
     /// Said in words.
     Text(String),
+}
+
+/// The address asks for the read-only view (`viewer=1`, share links).
+fn read_only() -> bool {
+    let search = web_sys::window().and_then(|w| w.location().search().ok());
+    crate::share::is_viewer(&search.unwrap_or_default())
 }
 
 fn input_value(e: &Event) -> Option<String> {
@@ -230,6 +240,22 @@ pub fn editor(p: &EditorProps) -> Html {
         }
     };
     let editing = p.draft.as_ref();
+    let share = html! { <ShareButton dashboard={current.uid.clone()} theme={p.theme.clone()} /> };
+    if read_only() {
+        // A shared link (`viewer=1`): look, filter, switch dashboards;
+        // nothing that writes.
+        return html! {
+            <div class="dash-bar">
+                <label class="dash-pick">
+                    <span class="muted small">{ "Dashboard" }</span>
+                    <span data-testid="dashboard-name">{ &current.title }</span>
+                </label>
+                <span class="badge" data-testid="read-only">{ "Read-only" }</span>
+                <span class="spacer"></span>
+                { share }
+            </div>
+        };
+    }
     html! {
         <div class="dash-bar">
             <label class="dash-pick">
@@ -266,6 +292,7 @@ pub fn editor(p: &EditorProps) -> Html {
                 </button>
             }
             <span class="spacer"></span>
+            { share }
             if admin.is_some() {
                 { stream_button("orders", p.streams.orders.state) }
                 { stream_button("system", p.streams.system.state) }

@@ -1,10 +1,10 @@
 //! One socket per browser, the web-sys half (the pure half is
-//! [`crate::share`]): the stream's `BroadcastChannel` as a stream of
+//! [`crate::tabs`]): the stream's `BroadcastChannel` as a stream of
 //! [`TabMsg`]s, and the Web Lock that makes one tab the socket's holder.
 //! The Web Locks API is reached through `js_sys::Reflect` (web-sys keeps it
 //! behind its unstable-API flag).
 
-use crate::share::{tabs_of, TabMsg};
+use crate::tabs::{tabs_of, TabMsg};
 use futures::channel::{mpsc, oneshot};
 use futures::future::Fuse as FusedOnce;
 use futures::stream::Fuse;

@@ -15,7 +15,7 @@ use crate::connection::{
 };
 use crate::hooks::event_source::{Events, Item};
 use crate::hooks::tab_share::{self, Channel, Lock};
-use crate::share::{lock_name, share_wanted, Replay, TabMsg};
+use crate::tabs::{lock_name, share_wanted, Replay, TabMsg};
 use crate::state::{Action, ConnStatus, DashState, SeqTracker, SeqVerdict};
 use futures::channel::mpsc;
 use futures::stream::{Fuse, SplitSink};
@@ -382,6 +382,8 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
     let search = web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
+    // The first socket already carries the address bar's filter.
+    task.ctl.filter = crate::filters::UrlFilter::from_search(&search).query();
     if !(share_wanted(&search) && tab_share::available()) {
         // A socket of its own.
         lead(&mut task, &base).await;
@@ -390,7 +392,8 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
     let me = tab_share::tab_id();
     let mut backoff = Backoff::new();
     loop {
-        let name = lock_name(&socket_url(&base, false, task.ctl.records));
+        let url = socket_url(&base, false, task.ctl.records);
+        let name = lock_name(&crate::filters::with_filter(&url, &task.ctl.filter));
         let (Ok(mut channel), Some(mut lock)) = (Channel::open(&name), Lock::request(&name)) else {
             lead(&mut task, &base).await;
             return;
@@ -513,6 +516,7 @@ async fn lead(task: &mut Task, base: &str) -> Left {
         let mut ended = Ended::NeverOpened;
         if !sse {
             let url = socket_url(base, open_paused, task.ctl.records);
+            let url = crate::filters::with_filter(&url, &task.ctl.filter);
             ended = match WebSocket::open(&url) {
                 Ok(ws) => session(ws, task).await,
                 Err(_) => Ended::NeverOpened,
@@ -527,7 +531,8 @@ async fn lead(task: &mut Task, base: &str) -> Left {
                     if last_id.is_none() {
                         tracker.reset();
                     }
-                    let url = stream_url(base, viewer_token().as_deref(), last_id.as_deref());
+                    let ws = crate::filters::with_filter(base, &task.ctl.filter);
+                    let url = stream_url(&ws, viewer_token().as_deref(), last_id.as_deref());
                     sse_session(&url, task, &mut tracker, &mut last_id).await
                 }
             };

@@ -30,6 +30,18 @@ pub fn dom_id(w: &Widget) -> String {
     format!("widget-{}", w.id)
 }
 
+/// A breakdown chart filters by the category clicked (not while editing).
+fn click_to_filter(w: &Widget, cx: &Cx) -> Option<Callback<String>> {
+    let by = w
+        .query
+        .by
+        .filter(|_| w.query.source == QuerySource::Breakdown)?;
+    let on_filter = cx.on_filter.clone().filter(|_| cx.on_edit.is_none())?;
+    Some(Callback::from(move |name: String| {
+        on_filter.emit((by.as_str().to_string(), name))
+    }))
+}
+
 pub fn view(w: &Widget, cx: &Cx) -> Html {
     let Some(opt) = options::for_widget(w, cx.state, cx.offset_min, &cx.palette) else {
         return Html::default();
@@ -67,7 +79,7 @@ pub fn view(w: &Widget, cx: &Cx) -> Html {
                 </div>
             </div>
             <Chart id={dom_id(w)} testid={AttrValue::from(w.id.clone())} options={opt}
-                   theme={AttrValue::Static(cx.theme)} />
+                   theme={AttrValue::Static(cx.theme)} on_click={click_to_filter(w, cx)} />
         </section>
     }
 }

@@ -41,6 +41,9 @@ pub struct Cx<'a> {
     /// While editing: where each widget's move / resize / remove / title /
     /// kind controls send their edits.
     pub on_edit: Option<Callback<crate::edit::Edit>>,
+    /// A breakdown bar was clicked: `(variable, value)` to add to the
+    /// page's filter (see [`crate::components::filter_bar`]).
+    pub on_filter: Option<Callback<(String, String)>>,
 }
 
 /// Where a widget sits: CSS grid lines from its `grid` (columns and rows

@@ -1,0 +1,143 @@
+//! The page's filter: Grafana's `?var-NAME=value` in the address bar
+//! (repeatable), sent to the server, which computes the numbers over the
+//! matching records (see PROTOCOL.md "Filters"). Pure: parsing, the
+//! canonical query, adding and removing a value, and the address with its
+//! `var-` parameters replaced (kept in sync with `history.replaceState`
+//! by [`crate::components::filter_bar`]).
+
+/// The variables the server knows.
+pub const VARS: [&str; 6] = [
+    "country",
+    "traffic_source",
+    "category",
+    "item_status",
+    "gender",
+    "age_band",
+];
+
+/// The active filter: `(variable, value)` pairs, sorted and unique, so
+/// equal filters have equal queries (and share one server aggregator).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UrlFilter {
+    /// Sorted by variable, then value; no duplicates.
+    pairs: Vec<(String, String)>,
+}
+
+impl UrlFilter {
+    /// The `var-` parameters of a query string (`?a=1&var-country=China`);
+    /// other parameters are not filters. Unknown variables are kept: the
+    /// server answers them with a clear error instead of silently
+    /// showing unfiltered numbers.
+    pub fn from_search(search: &str) -> UrlFilter {
+        let q = search.strip_prefix('?').unwrap_or(search);
+        let pairs = form_urlencoded::parse(q.as_bytes())
+            .filter_map(|(k, v)| Some((k.strip_prefix("var-")?.to_string(), v.into_owned())))
+            .filter(|(_, v)| !v.is_empty());
+        UrlFilter::from_pairs(pairs)
+    }
+
+    fn from_pairs(pairs: impl Iterator<Item = (String, String)>) -> UrlFilter {
+        let mut pairs: Vec<(String, String)> = pairs.collect();
+        pairs.sort();
+        pairs.dedup();
+        UrlFilter { pairs }
+    }
+
+    /// The pairs, sorted.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// No filter.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// This filter plus `var=value`.
+    pub fn with(&self, var: &str, value: &str) -> UrlFilter {
+        let more = self.pairs.iter().cloned();
+        UrlFilter::from_pairs(more.chain([(var.to_string(), value.to_string())]))
+    }
+
+    /// This filter without `var=value`.
+    pub fn without(&self, var: &str, value: &str) -> UrlFilter {
+        let pairs = self.pairs.iter().filter(|(k, v)| k != var || v != value);
+        UrlFilter::from_pairs(pairs.cloned())
+    }
+
+    /// The canonical query (`var-country=China&var-traffic_source=Search`),
+    /// percent-encoded; empty without a filter.
+    pub fn query(&self) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.pairs {
+            s.append_pair(&format!("var-{k}"), v);
+        }
+        s.finish()
+    }
+
+    /// `search` (with or without `?`) with its `var-` parameters replaced
+    /// by this filter's, other parameters kept in order; `?`-prefixed, or
+    /// empty when nothing is left.
+    pub fn in_search(&self, search: &str) -> String {
+        let q = search.strip_prefix('?').unwrap_or(search);
+        let mut parts: Vec<String> = q
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("var-"))
+            .map(str::to_string)
+            .collect();
+        if !self.is_empty() {
+            parts.push(self.query());
+        }
+        match parts.is_empty() {
+            true => String::new(),
+            false => format!("?{}", parts.join("&")),
+        }
+    }
+}
+
+/// `url` (a `/ws` or `/api/stream` address) with the filter's parameters.
+pub fn with_filter(url: &str, query: &str) -> String {
+    match (query.is_empty(), url.contains('?')) {
+        (true, _) => url.to_string(),
+        (false, true) => format!("{url}&{query}"),
+        (false, false) => format!("{url}?{query}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_only_var_parameters_canonically() {
+        let f = UrlFilter::from_search(
+            "?dashboard=x&var-traffic_source=Search&var-country=United+States&var-country=China&var-country=China&theme=dark",
+        );
+        assert_eq!(
+            f.query(),
+            "var-country=China&var-country=United+States&var-traffic_source=Search"
+        );
+        assert_eq!(f.pairs()[1], ("country".into(), "United States".into()));
+        assert!(UrlFilter::from_search("?dashboard=x&var-country=").is_empty());
+    }
+
+    #[test]
+    fn add_remove_and_back_into_the_address() {
+        let f = UrlFilter::default()
+            .with("country", "China")
+            .with("gender", "F");
+        assert_eq!(f.query(), "var-country=China&var-gender=F");
+        let f = f.with("country", "China").without("gender", "F");
+        assert_eq!(f.query(), "var-country=China");
+        assert_eq!(
+            f.in_search("?dashboard=d&var-country=Spain&theme=light"),
+            "?dashboard=d&theme=light&var-country=China"
+        );
+        assert_eq!(UrlFilter::default().in_search("?var-country=Spain"), "");
+        assert_eq!(
+            with_filter("ws://h/ws?history=60", &f.query()),
+            "ws://h/ws?history=60&var-country=China"
+        );
+        assert_eq!(with_filter("ws://h/ws", ""), "ws://h/ws");
+    }
+}
