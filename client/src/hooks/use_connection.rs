@@ -175,7 +175,7 @@ struct Task {
     share: Option<Shared>,
 }
 
-/// The holder's side of a shared socket (see [`crate::share`]).
+/// The holder's side of a shared socket (see [`crate::tabs`]).
 struct Shared {
     /// The stream's lock and channel name.
     name: String,
