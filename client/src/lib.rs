@@ -3,6 +3,7 @@
 //! are tested natively; `hooks`, `components` and the widget views run in
 //! the browser.
 
+pub mod alerts_api;
 pub mod api;
 pub mod backoff;
 pub mod charts;
@@ -14,6 +15,8 @@ pub mod edit;
 pub mod export;
 pub mod format;
 pub mod hooks;
+pub mod playback;
+pub mod rule_form;
 pub mod state;
 pub mod theme;
 pub mod widgets;

@@ -1,5 +1,6 @@
 //! One file per widget.
 
+pub mod alert_rules;
 pub mod alert_toast;
 pub mod app;
 pub mod chart;
@@ -11,4 +12,5 @@ pub mod kpi_trends;
 pub mod live_counter;
 pub mod series_chart;
 pub mod system_panel;
+pub mod time_bar;
 pub mod token_form;

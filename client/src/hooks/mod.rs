@@ -3,4 +3,5 @@
 pub mod event_source;
 pub mod use_connection;
 pub mod use_dashboard;
+pub mod use_playback;
 pub mod use_theme;
