@@ -27,13 +27,13 @@ async fn read(b: &Browser) -> Value {
     b.js(READ).await.unwrap_or(Value::Null)
 }
 
+/// The element with `testid`, once it is there.
 async fn el(b: &Browser, testid: &str) -> Result<fantoccini::elements::Element, String> {
-    b.client
-        .find(fantoccini::Locator::Css(&format!(
-            "[data-testid='{testid}']"
-        )))
-        .await
-        .map_err(|e| format!("{testid}: {e}"))
+    let css = format!("[data-testid='{testid}']");
+    wait_for(testid, T, || async {
+        b.client.find(fantoccini::Locator::Css(&css)).await.ok()
+    })
+    .await
 }
 
 async fn click(b: &Browser, testid: &str) -> Result<(), String> {

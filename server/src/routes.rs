@@ -330,6 +330,7 @@ pub fn routes(
     });
     let dashboards = crate::dashboards::routes(hub.clone(), store.clone());
     let history = crate::history::api::routes(hub.clone(), store.clone());
+    let export = crate::history::export::route(hub.clone(), store.clone());
     let alerts = crate::alerts::api::routes(hub.clone(), store);
     let all = ws
         .or(sse)
@@ -341,6 +342,8 @@ pub fn routes(
         .or(dashboards)
         .unify()
         .or(history)
+        .unify()
+        .or(export)
         .unify()
         .or(alerts)
         .unify()
