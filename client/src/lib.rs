@@ -15,6 +15,7 @@ pub mod edit;
 pub mod export;
 pub mod format;
 pub mod hooks;
+pub mod notify;
 pub mod playback;
 pub mod rule_form;
 pub mod state;

@@ -213,3 +213,94 @@ async fn a_rule_created_in_the_page_fires_a_toast_and_a_feed_entry() {
     })
     .await;
 }
+
+/// Stands in for the browser's Notification (headless Chromium shows
+/// none): granted, the person opted in, each one shown recorded per tab.
+const STUB_NOTIFICATION: &str = r#"
+localStorage.setItem('livedash.notify', 'on');
+window.__shown = window.__shown || [];
+window.Notification = class { constructor(title, o) { window.__shown.push(o.tag); } static get permission() { return 'granted'; } };
+return true;
+"#;
+
+#[tokio::test]
+async fn three_tabs_show_one_notification_per_alert() {
+    let server = Server::start(&["--system-ms", "200", "--tick-ms", "200"]);
+    let b = Browser::start("notify_once").await;
+    b.check(|| async {
+        for i in 0..3 {
+            if i > 0 {
+                let w = b.client.new_window(true).await.map_err(|e| e.to_string())?;
+                b.client.switch_to_window(w.handle).await.map_err(|e| e.to_string())?;
+            }
+            b.client.goto(&server.url()).await.map_err(|e| e.to_string())?;
+            el(&b, "alert-rules-open").await?;
+            b.js(STUB_NOTIFICATION).await.ok_or("stub")?;
+        }
+        // Fires at every sample, again every second while firing.
+        let rule = r#"{"series":"system.cpu_percent","op":">=","threshold":0,"repeat_s":1,"level":"warn","name":"always"}"#;
+        let made = livedash_e2e::http_request(server.port, "POST", "/api/alerts/rules", &[], Some(rule)).await;
+        let made: Value = serde_json::from_str(&made.ok_or("no answer")?.1).map_err(|e| e.to_string())?;
+        let id = made["id"].as_u64().ok_or(format!("not created: {made}"))?;
+        let windows = b.client.windows().await.map_err(|e| e.to_string())?;
+        let mut shown: Vec<u64> = Vec::new();
+        let mut per_tab = Vec::new();
+        let deadline = std::time::Instant::now() + T;
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            shown.clear();
+            per_tab.clear();
+            for w in &windows {
+                b.client.switch_to_window(w.clone()).await.map_err(|e| e.to_string())?;
+                let tags = b.js("return window.__shown").await.unwrap_or_default();
+                let seqs: Vec<u64> = tags
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str()?.strip_prefix("livedash-alert-")?.parse().ok())
+                    .collect();
+                per_tab.push(seqs.len());
+                shown.extend(seqs);
+            }
+            let mut distinct = shown.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() != shown.len() {
+                return Err(format!("an alert was notified twice: {shown:?} (per tab {per_tab:?})"));
+            }
+            if distinct.len() >= 4 {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("too few notifications: {shown:?}"));
+            }
+        }
+        // Every alert of the rule the server logged meanwhile was shown once.
+        let log = livedash_e2e::http_get(server.port, "/api/alerts/log?limit=1000").await.unwrap_or_default();
+        let log: Value = serde_json::from_str(&log).map_err(|e| e.to_string())?;
+        let last = *shown.iter().max().unwrap();
+        let first = *shown.iter().min().unwrap();
+        let logged: Vec<u64> = log
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["rule_id"] == id)
+            .filter_map(|e| e["seq"].as_u64())
+            .filter(|s| (first..=last).contains(s))
+            .collect();
+        let mut all = shown.clone();
+        all.sort_unstable();
+        let logged_all: Vec<u64> = log
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["seq"].as_u64())
+            .filter(|s| (first..=last).contains(s))
+            .collect();
+        if logged.is_empty() || logged_all != all {
+            return Err(format!("shown {all:?}, logged {logged_all:?} (rule {id}: {logged:?})"));
+        }
+        Ok(())
+    })
+    .await;
+}

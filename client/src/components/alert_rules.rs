@@ -85,8 +85,11 @@ pub fn alert_rules(p: &AlertRulesProps) -> Html {
         })
     };
     let toggle = html! {
-        <button class="btn mini" data-testid="alert-rules-open" aria-expanded={open.to_string()}
-                onclick={on_toggle}>{ "Alert rules" }</button>
+        <>
+            <crate::components::notify_button::NotifyButton />
+            <button class="btn mini" data-testid="alert-rules-open" aria-expanded={open.to_string()}
+                    onclick={on_toggle}>{ "Alert rules" }</button>
+        </>
     };
     if !*open {
         return html! { <div class="alert-rules-bar">{ toggle }</div> };

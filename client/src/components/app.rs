@@ -38,6 +38,8 @@ pub fn app() -> Html {
     let (playback, playback_error, on_playback) =
         use_playback(compatible && state.conn != ConnStatus::Connecting);
     let replay = crate::playback::view::replay(&playback, &state);
+    // One browser Notification per alert per browser, when allowed.
+    crate::hooks::use_notify::use_notify(state.last_alert.clone());
     // The draft while editing, and why the last edit was refused.
     let draft = use_state(|| None::<Rc<Dashboard>>);
     let edit_error = use_state(|| None::<AttrValue>);

@@ -10,6 +10,7 @@ pub mod header;
 pub mod kpi_card;
 pub mod kpi_trends;
 pub mod live_counter;
+pub mod notify_button;
 pub mod series_chart;
 pub mod system_panel;
 pub mod time_bar;
