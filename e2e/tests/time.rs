@@ -230,6 +230,14 @@ async fn playback_draws_history_scrubs_and_returns_to_live_without_a_gap() {
         if v["kpi"].as_str().map(|s| s.replace(',', "")) != Some(last.to_string()) {
             return Err(format!("KPI card {} at the end, history says {last}", v["kpi"]));
         }
+        // The README's picture of playback (`LIVEDASH_UPDATE_SCREENSHOT=1`).
+        if std::env::var("LIVEDASH_UPDATE_SCREENSHOT").is_ok() {
+            if let Some(p) = b.screenshot("playback.png").await {
+                let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+                std::fs::create_dir_all(&docs).map_err(|e| e.to_string())?;
+                std::fs::copy(p, docs.join("playback.png")).map_err(|e| e.to_string())?;
+            }
+        }
         // Scrub to the middle of the history: the points up to the cursor.
         let mid = h[0][h[0].len() / 2].0;
         b.js(&format!(
