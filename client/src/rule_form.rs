@@ -211,7 +211,8 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let cases: [(fn(&mut RuleForm), &str); 7] = [
+        type Spoil = fn(&mut RuleForm);
+        let cases: [(Spoil, &str); 7] = [
             (|f| f.series.clear(), "series:"),
             (|f| f.threshold = "lots".into(), "threshold:"),
             (|f| f.threshold = "NaN".into(), "threshold:"),

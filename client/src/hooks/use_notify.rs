@@ -48,7 +48,7 @@ pub fn ask(done: Callback<String>) {
     };
     let Ok(p) = request
         .call0(&n)
-        .and_then(|p| p.dyn_into::<js_sys::Promise>().map_err(Into::into))
+        .and_then(|p| p.dyn_into::<js_sys::Promise>())
     else {
         return;
     };
