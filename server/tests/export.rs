@@ -191,3 +191,42 @@ async fn bad_exports_are_clear_and_cors_is_granted() {
     assert!(head.contains("text/csv"), "{head}");
     srv.stop().await;
 }
+
+/// The cost of exporting a day of 1 s data (86,000 rows), for
+/// BENCHMARKS.md: `cargo test --release -p livedash-server --test export
+/// -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn export_of_24_hours_of_1_s_data() {
+    let srv = TestServer::start(&["--ingest-token", TOKEN]).await;
+    let end = now_ms() - 1000;
+    // Just under a day: the oldest point is not on the retention edge.
+    let n = 86_000u64;
+    let lines: String = (0..n)
+        .map(|i| format!("day v={} {}\n", i % 100, end - (n - 1 - i) * 1000))
+        .collect();
+    assert_eq!(influx_write(srv.addr, TOKEN, &lines).await, 204);
+    wait_for_last(&srv, "day.v", end).await;
+    let from = end - (n - 1) * 1000;
+    for format in ["csv", "json"] {
+        let path = format!("/api/export?series=day.v&from={from}&to={end}&format={format}");
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..10 {
+            let t0 = std::time::Instant::now();
+            let (status, body) = http(srv.addr, &path, "").await;
+            times.push(t0.elapsed());
+            assert_eq!(status, 200);
+            bytes = body.len();
+            if format == "csv" {
+                assert_eq!(body.lines().count() as u64, n + 1);
+            }
+        }
+        times.sort();
+        println!(
+            "/api/export {format}, {n} rows, {bytes} bytes: median {:?}, max {:?}",
+            times[5], times[9]
+        );
+    }
+    srv.stop().await;
+}
