@@ -51,14 +51,14 @@ impl std::fmt::Display for WriteError {
     }
 }
 
-fn authed(r: RequestBuilder) -> RequestBuilder {
+pub(crate) fn authed(r: RequestBuilder) -> RequestBuilder {
     match admin_token() {
         Some(t) => r.header("Authorization", &format!("Bearer {t}")),
         None => r,
     }
 }
 
-async fn message(resp: Response) -> String {
+pub(crate) async fn message(resp: Response) -> String {
     let status = resp.status();
     let body: Option<serde_json::Value> = resp.json().await.ok();
     let text = body

@@ -3,6 +3,7 @@
 //! are tested natively; `hooks`, `components` and the widget views run in
 //! the browser.
 
+pub mod alerts_api;
 pub mod api;
 pub mod backoff;
 pub mod charts;
@@ -15,8 +16,11 @@ pub mod export;
 pub mod filters;
 pub mod format;
 pub mod hooks;
+pub mod notify;
+pub mod playback;
+pub mod rule_form;
 pub mod share;
-pub mod tabs;
 pub mod state;
+pub mod tabs;
 pub mod theme;
 pub mod widgets;

@@ -266,6 +266,10 @@ pub struct DashState {
     pub items_total: u64,
     /// Frames applied since the page loaded (debug panel).
     pub frames: u64,
+    /// Snapshots applied since the page loaded (`data-snapshots`): one per
+    /// connection, one more per resync; a test of a seamless return from
+    /// playback checks that none came.
+    pub snapshots: u64,
     /// Each stream's status (running / stopped by an admin / failed), so a
     /// stopped stream is not mistaken for a lost connection.
     pub streams: Streams,
@@ -302,6 +306,7 @@ impl Default for DashState {
             seq: Seqs::default(),
             items_total: 0,
             frames: 0,
+            snapshots: 0,
             streams: Streams::default(),
             series: Rc::default(),
             series_names: Rc::default(),
@@ -463,6 +468,7 @@ impl DashState {
                     incompatible: old.incompatible,
                     undecodable: old.undecodable,
                     frames: old.frames,
+                    snapshots: old.snapshots + 1,
                     series_selected: old.series_selected,
                     ..DashState::default()
                 };
@@ -789,6 +795,7 @@ mod tests {
     fn snapshot_fills_everything_at_once() {
         let mut s = DashState::default();
         s.apply(frame(snapshot(80, 70)));
+        assert_eq!(s.snapshots, 1);
         assert_eq!(s.kpis.len(), POINTS);
         assert_eq!(s.kpis.last().unwrap().seq, 80);
         assert_eq!(s.sys_points.len(), POINTS);

@@ -343,7 +343,12 @@ pub fn routes(
         r
     });
     let dashboards = crate::dashboards::routes(hub.clone(), store.clone());
-    let history = crate::history::api::routes(hub.clone(), store.clone());
+    // Boxed: one more `or` in this chain overflows the compiler's type
+    // recursion limit in the release binary.
+    let history = crate::history::api::routes(hub.clone(), store.clone())
+        .or(crate::history::export::route(hub.clone(), store.clone()))
+        .unify()
+        .boxed();
     let alerts = crate::alerts::api::routes(hub.clone(), store);
     let all = ws
         .or(sse)

@@ -8,6 +8,7 @@ use crate::components::{editor::Editor, header::Header, token_form::TokenForm};
 use crate::edit::{self, Edit};
 use crate::hooks::use_connection::{use_connection, Command};
 use crate::hooks::use_dashboard::{use_dashboard, Loaded, When};
+use crate::hooks::use_playback::use_playback;
 use crate::hooks::use_theme::use_theme;
 use crate::state::ConnStatus;
 use crate::state::{Action, DashState};
@@ -39,6 +40,12 @@ pub fn app() -> Html {
         let (f, set) = (filter.filter.clone(), filter.set.clone());
         Callback::from(move |(var, value): (String, String)| set.emit(f.with(&var, &value)))
     };
+    // Playback of a past range; the live state keeps taking frames meanwhile.
+    let (playback, playback_error, on_playback) =
+        use_playback(compatible && state.conn != ConnStatus::Connecting);
+    let replay = crate::playback::view::replay(&playback, &state);
+    // One browser Notification per alert per browser, when allowed.
+    crate::hooks::use_notify::use_notify(state.last_alert.clone());
     // The draft while editing, and why the last edit was refused.
     let draft = use_state(|| None::<Rc<Dashboard>>);
     let edit_error = use_state(|| None::<AttrValue>);
@@ -117,6 +124,8 @@ pub fn app() -> Html {
              data-seq-clients={state.seq_of(Topic::Clients).to_string()}
              data-seq-events={state.seq_of(Topic::Events).to_string()}
              data-seq-series={state.seq_of(Topic::Series).to_string()}
+             data-snapshots={state.snapshots.to_string()}
+             data-playback={replay.is_some().to_string()}
              data-dashboard={loaded.as_ref().map(|l| l.dashboard.uid.clone())}
              data-dashboard-version={loaded.as_ref().map(|l| l.dashboard.version.to_string())}>
             <Header conn={state.conn} stale={state.stale()} clients={state.clients}
@@ -124,6 +133,8 @@ pub fn app() -> Html {
                     streams={state.streams.clone()}
                     on_connect={on_connect} on_pause={on_pause}
                     theme={theme.pref} on_theme={theme.set.clone()} />
+            <crate::components::time_bar::TimeBar model={playback} error={playback_error}
+                    on_command={on_playback} offset_min={offset_min()} />
             if state.need_token {
                 <TokenForm on_done={on_token} />
             }
@@ -139,7 +150,10 @@ pub fn app() -> Html {
                         on_edit={on_edit.clone()} on_saved={on_saved} error={(*edit_error).clone()}
                         streams={state.streams.clone()} theme={AttrValue::Static(theme.resolved)} />
             }
-            { dashboard(loaded.as_ref(), draft.as_deref(), &state, theme.resolved, on_series, on_edit, on_filter) }
+            if let Some(l) = loaded.as_ref().filter(|_| compatible) {
+                <crate::components::alert_rules::AlertRules api={l.api.clone()} />
+            }
+            { dashboard(loaded.as_ref(), draft.as_deref(), replay.as_ref().unwrap_or(&state), theme.resolved, on_series, on_edit, on_filter) }
             <crate::components::alert_toast::AlertToast alert={state.last_alert.clone()} />
             <footer class="footer muted small">
                 { format!("seq orders {} · system {} · clients {} · events {}",

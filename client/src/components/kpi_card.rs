@@ -13,6 +13,9 @@ pub struct KpiCardProps {
     /// Formatted signed change (`+3`, `-$4.00`).
     pub delta: AttrValue,
     pub trend: Trend,
+    /// Drawn under the figure (the KPI's trend line).
+    #[prop_or_default]
+    pub children: Html,
 }
 
 #[function_component(KpiCard)]
@@ -31,6 +34,7 @@ pub fn kpi_card(p: &KpiCardProps) -> Html {
                 <span class="delta-num">{ &p.delta }</span>
                 <span class="delta-note">{ "since last update" }</span>
             </div>
+            <div class="kpi-trend">{ p.children.clone() }</div>
         </section>
     }
 }

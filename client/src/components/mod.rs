@@ -1,5 +1,6 @@
 //! One file per widget.
 
+pub mod alert_rules;
 pub mod alert_toast;
 pub mod app;
 pub mod chart;
@@ -10,7 +11,9 @@ pub mod header;
 pub mod kpi_card;
 pub mod kpi_trends;
 pub mod live_counter;
+pub mod notify_button;
 pub mod series_chart;
 pub mod share_button;
 pub mod system_panel;
+pub mod time_bar;
 pub mod token_form;

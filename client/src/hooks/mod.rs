@@ -4,4 +4,6 @@ pub mod event_source;
 pub mod tab_share;
 pub mod use_connection;
 pub mod use_dashboard;
+pub mod use_notify;
+pub mod use_playback;
 pub mod use_theme;

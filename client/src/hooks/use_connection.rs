@@ -135,7 +135,7 @@ fn adopt_url_token() -> Option<()> {
 }
 
 /// The stored viewer token.
-fn viewer_token() -> Option<String> {
+pub fn viewer_token() -> Option<String> {
     session_storage()?
         .get_item(TOKEN_KEY)
         .ok()?

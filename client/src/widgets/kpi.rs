@@ -3,10 +3,12 @@
 //! default dashboard, as v1).
 
 use super::{select, Cx};
+use crate::components::chart::Chart;
 use crate::components::kpi_card::KpiCard;
+use crate::components::kpi_trends;
 use crate::format::{self, Trend};
 use crate::state::DashState;
-use livedash_shared::dashboard::{QuerySource, Widget};
+use livedash_shared::dashboard::{QuerySource, Widget, KPI_NAMES};
 use yew::prelude::*;
 
 /// The value and its signed change as shown, and the trend; placeholders
@@ -52,7 +54,24 @@ pub fn view(w: &Widget, cx: &Cx) -> Html {
     let (value, delta, trend) = figures(w, cx.state);
     html! {
         <KpiCard label={w.title.clone()} testid={w.id.clone()} value={value}
-                 delta={delta} trend={trend} />
+                 delta={delta} trend={trend}>
+            { trend_line(w, cx) }
+        </KpiCard>
+    }
+}
+
+/// The KPI's history as a sparkline under the figure
+/// (`kpi-trend-NAME`), for KPI queries of one known name.
+fn trend_line(w: &Widget, cx: &Cx) -> Html {
+    let name = w.query.names.first().map(String::as_str).unwrap_or("");
+    if w.query.source != QuerySource::Kpi || !KPI_NAMES.contains(&name) {
+        return Html::default();
+    }
+    let t = kpi_trends::trend(cx.state, name);
+    let options = kpi_trends::sparkline(&w.title, t, kpi_trends::color(name));
+    html! {
+        <Chart id={format!("widget-{}-trend", w.id)} testid={AttrValue::from(format!("kpi-trend-{name}"))}
+               options={options} theme={AttrValue::Static(cx.theme)} />
     }
 }
 

@@ -15,6 +15,7 @@
 //! for `/api/series`.
 
 pub mod api;
+pub mod export;
 pub mod minute;
 pub mod names;
 pub mod query;

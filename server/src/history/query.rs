@@ -57,35 +57,9 @@ impl Point {
     }
 }
 
-/// Parse a time: Unix ms, `now`, or `now-N<unit>` with unit `ms`, `s`,
-/// `m`, `h`, `d`, `w` (Grafana's relative forms).
-pub fn parse_time(s: &str, now: u64) -> Result<u64, String> {
-    let s = s.trim();
-    if let Ok(ms) = s.parse::<u64>() {
-        return Ok(ms);
-    }
-    let bad = || format!("{s:?} is not a time: use Unix ms, now, or now-5m / now-1h / now-7d");
-    let Some(rest) = s.strip_prefix("now") else {
-        return Err(bad());
-    };
-    if rest.is_empty() {
-        return Ok(now);
-    }
-    let rest = rest.strip_prefix('-').ok_or_else(bad)?;
-    let digits = rest.chars().take_while(char::is_ascii_digit).count();
-    let (n, unit) = rest.split_at(digits);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    let unit_ms: u64 = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 7 * 86_400_000,
-        _ => return Err(bad()),
-    };
-    Ok(now.saturating_sub(n.saturating_mul(unit_ms)))
-}
+/// Parse a time: Unix ms, `now`, or `now-N<unit>` (shared with the page's
+/// playback URL).
+pub use livedash_shared::time::parse_time;
 
 /// Bucket of `ts` among `buckets` equal buckets over `[from, to]`.
 fn bucket(ts: u64, from: u64, to: u64, buckets: usize) -> usize {
