@@ -29,11 +29,6 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// Frames kept for catch-up after a (possibly cached) snapshot, all topics
-/// together. A cached snapshot is at most [`crate::snapshot::MAX_AGE`] old;
-/// at the fastest rates (20 ms ticks, 200 ms samples) that is ~60 frames.
-pub const RECENT_CAPACITY: usize = 512;
-
 /// Activity-feed entries kept for snapshots (the page shows 20).
 pub const EVENTS_KEPT: usize = 20;
 
@@ -91,8 +86,11 @@ struct Published {
     /// What snapshots are built from.
     history: History,
     /// The newest frames of every topic, oldest first, for catch-up after
-    /// a cached snapshot (and, later, resume by seq).
+    /// a cached snapshot and resume by seq (`--resume-frames` of them).
     recent: VecDeque<Frame>,
+    /// The epoch the seqs belong to: a fresh one per process (seqs start
+    /// at 1 again after a restart, so old seqs mean nothing here).
+    epoch: Arc<str>,
 }
 
 /// A copy of the snapshot parts at one instant, taken under the lock.
@@ -103,6 +101,8 @@ pub struct SnapshotParts {
     pub history: History,
     /// The points of history asked for (`None` = all kept).
     pub cap: Option<usize>,
+    /// The epoch of `seq`.
+    pub epoch: Arc<str>,
 }
 
 /// The hub, shared by producers, connections and routes.
@@ -146,6 +146,15 @@ pub struct Hub {
     topic_locks: [Mutex<()>; Topic::ALL.len()],
     /// Seqs, history, recent frames: the shared state.
     state: Mutex<Published>,
+}
+
+/// A new epoch: unique per process start (time in nanoseconds and a
+/// random part), short enough for a URL.
+pub fn new_epoch() -> Arc<str> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    Arc::from(format!("{nanos:x}-{:x}", rand::random::<u32>()))
 }
 
 /// Lock, ignoring poisoning.
@@ -203,7 +212,10 @@ impl Hub {
             snapshots: SnapshotCache::default(),
             tx,
             topic_locks: Default::default(),
-            state: Mutex::new(Published::default()),
+            state: Mutex::new(Published {
+                epoch: new_epoch(),
+                ..Published::default()
+            }),
         })
     }
 
@@ -220,6 +232,18 @@ impl Hub {
     /// Each topic's last published seq.
     pub fn seqs(&self) -> Seqs {
         lock(&self.state).seq
+    }
+
+    /// The epoch the seqs belong to (`hello`, snapshots).
+    pub fn epoch(&self) -> Arc<str> {
+        lock(&self.state).epoch.clone()
+    }
+
+    /// The `streams` control frame for the status now (sent first when a
+    /// connection resumes without a snapshot).
+    pub fn streams_frame(&self) -> Utf8Bytes {
+        let now = lock(&self.state).history.streams.clone();
+        Utf8Bytes::from(ServerMessage::Streams(now).to_json())
     }
 
     /// Publish one topic frame. `make` builds the message for the assigned
@@ -254,7 +278,7 @@ impl Hub {
         let mut st = lock(&self.state);
         *st.seq.get_mut(topic) = seq;
         record(&mut st.history, seq, extra);
-        if st.recent.len() >= RECENT_CAPACITY {
+        if st.recent.len() >= self.config.resume_frames as usize {
             st.recent.pop_front();
         }
         st.recent.push_back(frame.clone());
@@ -465,35 +489,65 @@ impl Hub {
                 series: h.series.clone(),
             },
             cap,
+            epoch: st.epoch.clone(),
         }
     }
 
     /// The frames published after `since` (per topic), oldest first, or
-    /// `None` when some of them already left the recent buffer.
+    /// `None` when some of them already left the recent buffer (or `since`
+    /// is ahead of this server: another epoch's seqs). Walks back from the
+    /// newest frame only as far as the oldest frame needed, so a catch-up
+    /// after a cached snapshot costs what it returns, not the buffer size.
     pub fn frames_since(&self, since: &Seqs) -> Option<Vec<Frame>> {
+        Self::frames_in(&lock(&self.state), since)
+    }
+
+    /// [`Hub::frames_since`] for a client's `since` from `epoch`: `None`
+    /// as well when the epoch is not this stream's (checked under the
+    /// same lock, so an epoch change cannot slip in between).
+    pub fn frames_resume(&self, since: &Seqs, epoch: &str) -> Option<Vec<Frame>> {
         let st = lock(&self.state);
+        if *st.epoch != *epoch {
+            return None;
+        }
+        Self::frames_in(&st, since)
+    }
+
+    fn frames_in(st: &Published, since: &Seqs) -> Option<Vec<Frame>> {
+        // Topics with frames the caller lacks; each is settled when the
+        // walk reaches its frame `since + 1`.
+        let mut open = 0usize;
+        let mut pending = [false; Topic::ALL.len()];
         for t in Topic::ALL {
             let (have, last) = (since.get(t), st.seq.get(t));
-            if have >= last {
-                continue;
-            }
-            // The next frame the caller needs must still be here.
-            let held = st
-                .recent
-                .iter()
-                .find(|f| f.topic == Some(t))
-                .is_some_and(|f| f.seq <= have + 1);
-            if !held {
+            if have > last {
                 return None;
             }
+            if have < last {
+                pending[t.index()] = true;
+                open += 1;
+            }
         }
-        Some(
-            st.recent
-                .iter()
-                .filter(|f| f.topic.is_some_and(|t| f.seq > since.get(t)))
-                .cloned()
-                .collect(),
-        )
+        let mut out = Vec::new();
+        for f in st.recent.iter().rev() {
+            if open == 0 {
+                break;
+            }
+            let Some(t) = f.topic else { continue };
+            let have = since.get(t);
+            if f.seq > have {
+                out.push(f.clone());
+                if f.seq == have + 1 && pending[t.index()] {
+                    pending[t.index()] = false;
+                    open -= 1;
+                }
+            }
+        }
+        if open > 0 {
+            return None;
+        }
+        out.reverse();
+        Some(out)
     }
 
     /// Resume after the frame `(topic, seq)` (a Server-Sent Events
@@ -536,6 +590,7 @@ impl Hub {
             events: h.events.iter().map(|e| (**e).clone()).collect(),
             streams: h.streams,
             series: h.series.snapshot(parts.cap),
+            epoch: Some(parts.epoch.to_string()),
         }
     }
 }
@@ -611,11 +666,16 @@ mod tests {
                 (Some(Topic::Events), 1)
             ]
         );
-        for _ in 0..RECENT_CAPACITY {
+        for _ in 0..hub.config.resume_frames {
             hub.publish_orders(orders());
         }
         assert!(hub.frames_since(&since).is_none(), "seq 2 was trimmed");
         assert!(hub.frames_since(&hub.seqs()).unwrap().is_empty());
+        let ahead = Seqs {
+            orders: hub.seqs().orders + 1,
+            ..hub.seqs()
+        };
+        assert!(hub.frames_since(&ahead).is_none(), "another epoch's seqs");
     }
 
     #[test]

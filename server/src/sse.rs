@@ -147,6 +147,7 @@ impl Live {
             tick_ms: cfg.tick_ms,
             system_ms: cfg.system_period().as_millis() as u64,
             lookback_ms: cfg.lookback.as_millis() as u64,
+            epoch: Some(self.hub.epoch().to_string()),
         });
         let e = Event::default()
             .retry(RETRY)
