@@ -290,9 +290,16 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
         let started = now_ms();
         let mut ended = Ended::NeverOpened;
         if !sse {
-            let url = socket_url(&base, task.ctl.paused, task.ctl.records);
+            // Resume where the page stands (the server sends what was
+            // missed, or a snapshot when it cannot).
+            let url = socket_url(
+                &base,
+                task.ctl.paused,
+                task.ctl.records,
+                tracker.resume_point(),
+            );
             ended = match WebSocket::open(&url) {
-                Ok(ws) => session(ws, &mut task).await,
+                Ok(ws) => session(ws, &mut task, &mut tracker).await,
                 Err(_) => Ended::NeverOpened,
             };
             // Refused before any frame: try the same frames over SSE.
@@ -361,17 +368,20 @@ fn on_text(text: &str, tracker: &mut SeqTracker, task: &Task) -> Judged {
             code: ErrorCode::Unauthorized,
             ..
         } => return Judged::End(Ended::Unauthorized),
-        // Opened with ?paused=1: no snapshot comes until resume; the
-        // connection is up and the page shows what it had.
-        ServerMessage::Hello(_) if task.ctl.paused => {
-            task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
-        }
         _ => {}
     }
     match tracker.check(&msg) {
         SeqVerdict::Apply => {}
         SeqVerdict::Duplicate => return Judged::Done,
         SeqVerdict::Gap => return Judged::Gap,
+    }
+    // Opened with ?paused=1 (no snapshot comes until resume), or resuming
+    // within the same epoch (the missed frames come, no snapshot): the
+    // connection is up and the page shows what it had.
+    if matches!(*msg, ServerMessage::Hello(_))
+        && (task.ctl.paused || tracker.resume_point().is_some())
+    {
+        task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
     }
     if matches!(*msg, ServerMessage::Snapshot(_)) {
         task.dispatch.dispatch(Action::Conn(ConnStatus::Live));
@@ -431,8 +441,9 @@ async fn sse_session(
     }
 }
 
-/// One connection, from open to end.
-async fn session(ws: WebSocket, task: &mut Task) -> Ended {
+/// One connection, from open to end. `tracker` outlives it: the next
+/// socket resumes from the seqs applied here.
+async fn session(ws: WebSocket, task: &mut Task, tracker: &mut SeqTracker) -> Ended {
     let (mut sink, stream) = ws.split();
     let mut stream = stream.fuse();
     if let Some(token) = viewer_token() {
@@ -445,7 +456,6 @@ async fn session(ws: WebSocket, task: &mut Task) -> Ended {
             return Ended::Lost;
         }
     }
-    let mut tracker = SeqTracker::default();
     let mut ticks = IntervalStream::new(1000).fuse();
     let mut last_rx = now_ms();
     let mut since_ping = 0u32;
@@ -465,7 +475,7 @@ async fn session(ws: WebSocket, task: &mut Task) -> Ended {
                 };
                 last_rx = now_ms();
                 opened = true;
-                match on_text(&text, &mut tracker, task) {
+                match on_text(&text, tracker, task) {
                     Judged::Done => {}
                     Judged::Gap => {
                         let _ = sink.send(Message::Text(ClientMessage::Resync.to_json())).await;
