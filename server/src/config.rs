@@ -90,6 +90,21 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(512..=1_000_000))]
     pub resume_frames: u64,
 
+    /// Several replicas on one stream: Redis assigns every topic frame its
+    /// `seq` (one Lua script appends it to the topic's stream) and every
+    /// replica serves what it reads back, so all serve the same frames with
+    /// the same seqs. e.g. `redis://127.0.0.1:6379/` or
+    /// `redis+unix:///run/redis.sock`. Without it, seqs come from this
+    /// process (one replica).
+    #[arg(long, env = "LIVEDASH_REDIS", value_parser = crate::broker::redis::parse_url)]
+    pub redis: Option<String>,
+
+    /// Entries kept per topic stream in Redis (`XADD MAXLEN ~`): how far
+    /// back a client can resume on any replica.
+    #[arg(long, env = "LIVEDASH_REDIS_STREAM_LEN", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    pub redis_stream_len: u64,
+
     /// A write to a client blocked this long closes it as too slow (4008).
     #[arg(long, env = "LIVEDASH_WRITE_TIMEOUT_MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(100..))]

@@ -342,7 +342,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.snapshot_owed = false;
         self.last_snapshot = Some(Instant::now());
         let snap = self.hub.snapshot(self.history).await;
-        let (snap, catch_up) = match self.hub.frames_since(&snap.seq) {
+        let (snap, catch_up) = match self.hub.frames_resume(&snap.seq, &snap.epoch) {
             Some(frames) => (snap, frames),
             // Built after we subscribed: the ring has everything newer.
             None => (self.hub.fresh_snapshot(self.history).await, Vec::new()),
@@ -528,6 +528,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let mut written = 0;
         while let Some(item) = next.take() {
             match item {
+                // Another epoch (Redis lost its data): seqs start over.
+                Ok(f) if f.reset => {
+                    self.start_live().await?;
+                    written = 0;
+                }
                 Ok(mut f) => {
                     if let Some(fanout) = f.fanout.take() {
                         self.fanouts.push(fanout);

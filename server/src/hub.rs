@@ -53,6 +53,9 @@ pub struct Frame {
     /// For topic frames: the permessage-deflate bytes, made by the first
     /// connection that negotiated it and written by all that did.
     pub deflated: Option<Arc<crate::deflate::Deflated>>,
+    /// The stream's epoch changed (Redis lost its data): seqs start over,
+    /// so every connection takes a fresh snapshot. A control frame.
+    pub reset: bool,
 }
 
 /// What snapshots are made of. Items are shared (`Arc`) or small `Copy`
@@ -138,6 +141,8 @@ pub struct Hub {
     /// Every series over time (`/api/history`) and the alert rules: the
     /// hub offers it each published value without waiting.
     pub history: crate::history::History,
+    /// Where `seq`s come from: this process, or Redis (`--redis`).
+    pub broker: crate::broker::Broker,
     /// The broadcast ring.
     tx: broadcast::Sender<Frame>,
     /// One lock per topic, held while a frame of that topic is built and
@@ -196,7 +201,9 @@ impl Hub {
             error: pg.as_ref().map(|_| "connecting".to_string()),
         });
         let history = crate::history::History::new(&config);
+        let broker = crate::broker::Broker::new(&config);
         Arc::new(Hub {
+            broker,
             history,
             compat,
             limits,
@@ -248,15 +255,25 @@ impl Hub {
 
     /// Publish one topic frame. `make` builds the message for the assigned
     /// seq and serializes nothing; `record` files it into the history.
-    /// Serialization happens under the topic's lock only.
+    /// Serialization happens under the topic's lock only. `given`: the seq
+    /// Redis assigned (a frame read from the stream); `None` for a frame
+    /// produced here, which with `--redis` goes to Redis instead (and comes
+    /// back through the tail). Whether it was filed here.
     fn publish<T>(
         &self,
         topic: Topic,
+        given: Option<u64>,
         make: impl FnOnce(u64) -> (ServerMessage, T),
         record: impl FnOnce(&mut History, u64, T),
-    ) {
+    ) -> bool {
+        if given.is_none() {
+            if let crate::broker::Broker::Redis(r) = &self.broker {
+                r.offer(topic, || make(0).0.to_json(), &self.metrics);
+                return false;
+            }
+        }
         let _topic = lock(&self.topic_locks[topic.index()]);
-        let seq = lock(&self.state).seq.get(topic) + 1;
+        let seq = given.unwrap_or_else(|| lock(&self.state).seq.get(topic) + 1);
         let (mut msg, extra) = make(seq);
         let text = Utf8Bytes::from(msg.to_json());
         let lite = match &mut msg {
@@ -274,6 +291,7 @@ impl Hub {
             lite,
             fanout: Some(fanout.clone()),
             deflated: Some(Arc::default()),
+            reset: false,
         };
         let mut st = lock(&self.state);
         *st.seq.get_mut(topic) = seq;
@@ -288,15 +306,21 @@ impl Hub {
         let receivers = self.tx.send(frame).unwrap_or(0);
         drop(st);
         fanout.sent(receivers, &self.metrics.fanout);
+        true
     }
 
     /// Publish an `orders` frame (its seq is replaced by the hub's). The
     /// aggregate was computed by the producer, outside the hub.
-    pub fn publish_orders(&self, mut orders: Orders) {
+    pub fn publish_orders(&self, orders: Orders) {
+        self.orders_at(orders, None)
+    }
+
+    fn orders_at(&self, mut orders: Orders, given: Option<u64>) {
         let history = self.config.history as usize;
         let mut filed = None;
-        self.publish(
+        let here = self.publish(
             Topic::Orders,
+            given,
             |seq| {
                 orders.seq = seq;
                 // Copy everything but the records (which may be many).
@@ -320,18 +344,23 @@ impl Hub {
                 h.latest_orders = Some(latest);
             },
         );
-        if let Some(o) = filed {
+        if let Some(o) = filed.filter(|_| here) {
             self.history.offer(crate::history::Sample::Orders(o));
         }
         Metrics::add(&self.metrics.orders_ticks, 1);
     }
 
     /// Publish a `system` frame (its seq is replaced by the hub's).
-    pub fn publish_system(&self, mut sample: System) {
+    pub fn publish_system(&self, sample: System) {
+        self.system_at(sample, None)
+    }
+
+    fn system_at(&self, mut sample: System, given: Option<u64>) {
         let history = self.config.history as usize;
         let mut filed = None;
-        self.publish(
+        let here = self.publish(
             Topic::System,
+            given,
             |seq| {
                 sample.seq = seq;
                 let shared = Arc::new(sample.clone());
@@ -345,7 +374,7 @@ impl Hub {
                 }
             },
         );
-        if let Some(s) = filed {
+        if let Some(s) = filed.filter(|_| here) {
             self.history.offer(crate::history::Sample::System(s));
         }
         Metrics::add(&self.metrics.system_samples, 1);
@@ -353,12 +382,17 @@ impl Hub {
 
     /// Publish an `event` frame for the activity feed.
     pub fn publish_event(&self, level: Level, text: String) {
+        self.event_at(level, text, livedash_shared::now_ms(), None)
+    }
+
+    fn event_at(&self, level: Level, text: String, ts: u64, given: Option<u64>) {
         self.publish(
             Topic::Events,
+            given,
             |seq| {
                 let e = Event {
                     seq,
-                    ts: livedash_shared::now_ms(),
+                    ts,
                     level,
                     text,
                 };
@@ -378,14 +412,19 @@ impl Hub {
     /// Publish a `series` frame: the points of one named series written
     /// since its previous frame.
     pub fn publish_series(&self, name: Arc<str>, points: Vec<SeriesPoint>) {
+        self.series_at(name, points, livedash_shared::now_ms(), None)
+    }
+
+    fn series_at(&self, name: Arc<str>, points: Vec<SeriesPoint>, ts: u64, given: Option<u64>) {
         let keep = self.config.series_points as usize;
         let mut offered = None;
         self.publish(
             Topic::Series,
+            given,
             |seq| {
                 let msg = Series {
                     seq,
-                    ts: livedash_shared::now_ms(),
+                    ts,
                     name: name.to_string(),
                     points,
                 };
@@ -404,11 +443,20 @@ impl Hub {
     }
 
     /// Publish an `alert` frame (its seq is replaced by the hub's); returns
-    /// it as sent.
-    pub fn publish_alert(&self, mut alert: livedash_shared::Alert) -> livedash_shared::Alert {
+    /// it as sent (with `--redis`, seq 0: Redis assigns it later).
+    pub fn publish_alert(&self, alert: livedash_shared::Alert) -> livedash_shared::Alert {
+        self.alert_at(alert, None)
+    }
+
+    fn alert_at(
+        &self,
+        mut alert: livedash_shared::Alert,
+        given: Option<u64>,
+    ) -> livedash_shared::Alert {
         let mut sent = None;
         self.publish(
             Topic::Alerts,
+            given,
             |seq| {
                 alert.seq = seq;
                 sent = Some(alert.clone());
@@ -429,19 +477,67 @@ impl Hub {
                 return false;
             }
         }
+        self.clients_at(count, livedash_shared::now_ms(), None);
+        true
+    }
+
+    fn clients_at(&self, count: u64, ts: u64, given: Option<u64>) {
         self.publish(
             Topic::Clients,
+            given,
             |seq| {
-                let c = Clients {
-                    seq,
-                    ts: livedash_shared::now_ms(),
-                    count,
-                };
+                let c = Clients { seq, ts, count };
                 (ServerMessage::Clients(c), ())
             },
             |h, _, ()| h.clients = count,
         );
-        true
+    }
+
+    /// File a frame read from the Redis stream of `topic` with the `seq`
+    /// Redis gave it: decoded, then published here exactly as a local
+    /// frame is (serialized once, history, recent, ring). Frames of one
+    /// topic arrive in seq order from one tailer task.
+    pub fn apply_remote(&self, topic: Topic, seq: u64, json: &str) -> Result<(), String> {
+        let msg: ServerMessage = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        if msg.topic_seq().map(|(t, _)| t) != Some(topic) {
+            return Err(format!("not a {} frame", topic.as_str()));
+        }
+        match msg {
+            ServerMessage::Orders(o) => self.orders_at(o, Some(seq)),
+            ServerMessage::System(s) => self.system_at(s, Some(seq)),
+            ServerMessage::Event(e) => self.event_at(e.level, e.text, e.ts, Some(seq)),
+            ServerMessage::Series(s) => self.series_at(s.name.into(), s.points, s.ts, Some(seq)),
+            ServerMessage::Clients(c) => self.clients_at(c.count, c.ts, Some(seq)),
+            ServerMessage::Alert(a) => {
+                self.alert_at(a, Some(seq));
+            }
+            _ => unreachable!("topic frames only"),
+        }
+        Ok(())
+    }
+
+    /// Adopt the stream's epoch and its seqs as they are now (`seqs`): the
+    /// first read from Redis, or Redis came back with another epoch (it
+    /// lost its data). On a change the recent frames are forgotten and
+    /// every connection is told to take a snapshot.
+    pub fn adopt_epoch(&self, epoch: &str, seqs: Seqs) {
+        let mut st = lock(&self.state);
+        if *st.epoch == *epoch {
+            return;
+        }
+        st.epoch = Arc::from(epoch);
+        st.seq = seqs;
+        st.recent.clear();
+        let text = Utf8Bytes::from(ServerMessage::Streams(st.history.streams.clone()).to_json());
+        let _ = self.tx.send(Frame {
+            topic: None,
+            seq: 0,
+            text,
+            lite: None,
+            fanout: None,
+            deflated: None,
+            reset: true,
+        });
     }
 
     /// Publish the streams' status if it changed: a control frame every
@@ -461,6 +557,7 @@ impl Hub {
             lite: None,
             fanout: None,
             deflated: None,
+            reset: false,
         });
     }
 

@@ -160,6 +160,9 @@ pub struct Metrics {
     /// Resume asks answered with a snapshot: the frames were gone, or the
     /// epoch was another's.
     pub resumes_failed: AtomicU64,
+    /// Frames produced here that got no seq: Redis was unreachable or the
+    /// publisher's queue was full (`--redis`).
+    pub broker_dropped: AtomicU64,
     /// Stream producers restarted after a failure.
     pub producer_restarts: AtomicU64,
     /// Order records ignored because their item id was already in the
@@ -361,6 +364,12 @@ impl Metrics {
             "counter",
             "Connections resumed by seq with the frames they missed.",
             g(&self.resumes),
+        );
+        m(
+            "broker_frames_dropped_total",
+            "counter",
+            "Frames produced while Redis was unreachable (never given a seq).",
+            g(&self.broker_dropped),
         );
         m(
             "resumes_failed_total",

@@ -128,6 +128,8 @@ impl Live {
                 biased;
                 _ = self.shutdown.changed() => self.ended = true,
                 r = self.rx.recv() => match r {
+                    // Another epoch: the seqs start over, a snapshot.
+                    Ok(f) if f.reset => self.snapshot().await,
                     Ok(f) => self.push_frame(f),
                     Err(broadcast::error::RecvError::Lagged(n)) => self.lagged(n).await,
                     Err(broadcast::error::RecvError::Closed) => self.ended = true,
@@ -178,7 +180,7 @@ impl Live {
     /// Queue a snapshot and the frames published since it was built.
     async fn snapshot(&mut self) {
         let snap = self.hub.snapshot(self.history).await;
-        let (snap, catch_up) = match self.hub.frames_since(&snap.seq) {
+        let (snap, catch_up) = match self.hub.frames_resume(&snap.seq, &snap.epoch) {
             Some(frames) => (snap, frames),
             None => (self.hub.fresh_snapshot(self.history).await, Vec::new()),
         };
