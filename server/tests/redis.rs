@@ -217,3 +217,104 @@ async fn redis_restarted_without_its_data_starts_a_new_epoch() {
     assert_eq!(next(&mut old).await["type"], "snapshot");
     a.stop().await;
 }
+
+/// A `livedash` process (the binary) on `redis`: killable with SIGKILL,
+/// which an in-process server is not.
+struct Proc {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    _data: tempfile::TempDir,
+}
+
+impl Proc {
+    fn start(redis: &TestRedis) -> Proc {
+        use std::io::BufRead;
+        let data = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_livedash"))
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--dist",
+                "/nonexistent",
+                "--tick-ms",
+                "100",
+            ])
+            .arg("--redis")
+            .arg(redis.url())
+            .arg("--data-dir")
+            .arg(data.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("livedash starts");
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap();
+        std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Proc {
+            child,
+            addr,
+            _data: data,
+        }
+    }
+
+    async fn broker(&self) -> Value {
+        let (_, body) = common::http(self.addr, "/healthz", "").await;
+        serde_json::from_str::<Value>(&body).unwrap()["broker"].clone()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_lease_moves_within_seconds_when_its_holder_is_killed() {
+    let redis = TestRedis::start();
+    let mut procs = vec![Proc::start(&redis), Proc::start(&redis)];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let leader = loop {
+        let mut leading = Vec::new();
+        for (i, p) in procs.iter().enumerate() {
+            if p.broker().await["leader"] == true {
+                leading.push(i);
+            }
+        }
+        assert!(leading.len() <= 1, "two leaders: {leading:?}");
+        if let [i] = leading[..] {
+            break i;
+        }
+        assert!(Instant::now() < deadline, "nobody leads");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let survivor = procs.remove(1 - leader);
+    let url = format!("ws://{}/ws", survivor.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let (_, mut have) = open(&mut ws).await;
+    orders_in_order(&mut ws, &mut have, 3).await;
+    // SIGKILL: the lease is not released, it runs out.
+    let killed = Instant::now();
+    drop(procs);
+    loop {
+        if survivor.broker().await["leader"] == true {
+            break;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(6), "no take-over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = killed.elapsed();
+    assert!(took <= Duration::from_millis(4500), "took {took:?}");
+    eprintln!("lease taken over after {took:?}");
+    // The stream goes on with the next seq: nothing lost, nothing twice.
+    let before = have.orders;
+    let got = orders_in_order(&mut ws, &mut have, 3).await;
+    assert_eq!(got.keys().next(), Some(&(before + 1)));
+}
