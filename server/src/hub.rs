@@ -162,6 +162,14 @@ pub fn new_epoch() -> Arc<str> {
     Arc::from(format!("{nanos:x}-{:x}", rand::random::<u32>()))
 }
 
+/// Memory in use, percent of the total (0 when the total is unknown).
+fn mem_percent(s: &System) -> f64 {
+    match s.mem_total_bytes {
+        0 => 0.0,
+        total => s.mem_used_bytes as f64 * 100.0 / total as f64,
+    }
+}
+
 /// Lock, ignoring poisoning.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock cannot leave the state half-updated in a
@@ -352,6 +360,21 @@ impl Hub {
 
     /// Publish a `system` frame (its seq is replaced by the hub's).
     pub fn publish_system(&self, sample: System) {
+        if let crate::broker::Broker::Redis(r) = &self.broker {
+            // The `system` topic is the lease holder's host; every replica
+            // publishes its own host as series (`system.cpu_percent{host=H}`).
+            for (field, value) in [
+                ("cpu_percent", f64::from(sample.cpu_percent)),
+                ("mem_used_percent", mem_percent(&sample)),
+            ] {
+                let name = format!("system.{field}{{host={}}}", r.host());
+                let point = SeriesPoint {
+                    ts: sample.ts,
+                    value,
+                };
+                self.publish_series(Arc::from(name), vec![point]);
+            }
+        }
         self.system_at(sample, None)
     }
 

@@ -120,6 +120,24 @@ async fn two_replicas_serve_identical_frames_and_seqs() {
     for s in common {
         assert_eq!(from_a[&s], from_b[&s], "orders seq {s} differs");
     }
+    // Host metrics per host: each replica's own, as series on every replica
+    // (past the snapshot cache's second).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, snap) = common::http(b.addr, "/api/snapshot", "").await;
+    let snap: Value = serde_json::from_str(&snap).unwrap();
+    let host_cpu = snap["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("system.cpu_percent{host=")
+        })
+        .unwrap_or_else(|| panic!("no per-host series in {}", snap["series"]));
+    let v = host_cpu["points"][0]["value"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&v), "{v}");
     a.stop().await;
     b.stop().await;
 }

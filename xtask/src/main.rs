@@ -134,11 +134,13 @@ fn run(extra: &[String]) -> Result<(), String> {
 fn test() -> Result<(), String> {
     let t = Instant::now();
     let pg_bin = tools::ensure_postgres()?;
+    let redis_bin = tools::ensure_redis()?;
     step(
         "unit and integration tests",
         cargo()
             .args(["test", "--workspace", "--exclude", "livedash-e2e"])
-            .env("LIVEDASH_PG_BIN", &pg_bin),
+            .env("LIVEDASH_PG_BIN", &pg_bin)
+            .env("LIVEDASH_REDIS_BIN", &redis_bin),
     )?;
     let bin = build_all()?;
     let (chromium, chromedriver) = tools::ensure_browser()?;
@@ -147,6 +149,7 @@ fn test() -> Result<(), String> {
         cargo()
             .args(["test", "-p", "livedash-e2e", "--", "--test-threads=1"])
             .env("LIVEDASH_PG_BIN", &pg_bin)
+            .env("LIVEDASH_REDIS_BIN", &redis_bin)
             .env("LIVEDASH_BIN", &bin)
             .env("LIVEDASH_DIST", root().join("dist"))
             .env("CHROMIUM", chromium)

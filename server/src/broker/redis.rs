@@ -117,6 +117,9 @@ pub struct RedisBroker {
     leader: AtomicBool,
     /// This replica's name in the lease (host, pid, random).
     replica: String,
+    /// The host name as a series tag value (`system.cpu_percent{host=H}`):
+    /// letters, digits, `.`, `-`, `_` only.
+    host: String,
     /// `--redis-stream-len`.
     stream_len: u64,
 }
@@ -134,6 +137,13 @@ impl RedisBroker {
             ok: AtomicBool::new(false),
             leader: AtomicBool::new(false),
             replica: format!("{host}:{}:{:x}", std::process::id(), rand::random::<u32>()),
+            host: host
+                .chars()
+                .map(|c| match c {
+                    'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' => c,
+                    _ => '_',
+                })
+                .collect(),
             stream_len: config.redis_stream_len,
         }
     }
@@ -151,6 +161,11 @@ impl RedisBroker {
     /// This replica's lease name.
     pub fn replica(&self) -> &str {
         &self.replica
+    }
+
+    /// This replica's host, as a series tag value.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     fn set_ok(&self, ok: bool) {
