@@ -363,12 +363,12 @@ fn on_text(text: &str, tracker: &mut SeqTracker, task: &Task) -> Judged {
             return Judged::End(Ended::Incompatible);
         }
     };
-    match &*msg {
-        ServerMessage::Error {
-            code: ErrorCode::Unauthorized,
-            ..
-        } => return Judged::End(Ended::Unauthorized),
-        _ => {}
+    if let ServerMessage::Error {
+        code: ErrorCode::Unauthorized,
+        ..
+    } = &*msg
+    {
+        return Judged::End(Ended::Unauthorized);
     }
     match tracker.check(&msg) {
         SeqVerdict::Apply => {}
