@@ -6,6 +6,7 @@
 //! tests) is installed first, then skipped on later runs.
 
 mod bench;
+mod cluster;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +23,9 @@ commands:
   soak [--minutes N]      one tab at 20 updates/s for N minutes (default 30):
                           JS heap and wasm memory slopes, DOM nodes, ECharts
                           instances; writes its section of BENCHMARKS.md
-  soak --record           put the last soak's target/soak.md into BENCHMARKS.md";
+  soak --record           put the last soak's target/soak.md into BENCHMARKS.md
+  cluster                 Redis + three `livedash --redis` replicas + HAProxy on
+                          loopback; prints `cluster ready: URL`; Ctrl-C stops all";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +34,7 @@ fn main() {
         Some("test") => test(),
         Some("bench") => bench::main(&args[1..]),
         Some("soak") => soak(&args[1..]),
+        Some("cluster") => cluster::main(),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())

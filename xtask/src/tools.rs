@@ -50,7 +50,7 @@ pub fn locked_version(package: &str) -> Result<String, String> {
 }
 
 /// Debian packages, installed with apt-get (as root, or through sudo).
-fn apt_install(packages: &[&str]) -> Result<(), String> {
+pub fn apt_install(packages: &[&str]) -> Result<(), String> {
     let root_user = output("id", &["-u"]).as_deref() == Some("0");
     let apt = |args: &[&str]| {
         let mut c = if root_user {
