@@ -3,7 +3,7 @@
 //! token handling, the protocol version check and frame classification, and
 //! the one command handler. No I/O: tested natively.
 
-use livedash_shared::{ClientMessage, ServerMessage, PROTOCOL_VERSION};
+use livedash_shared::{ClientMessage, Seqs, ServerMessage, PROTOCOL_VERSION};
 
 /// What the page asks of the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +105,10 @@ impl Control {
                     Phase::Session if changed => Step::Send(if p {
                         ClientMessage::Pause
                     } else {
-                        ClientMessage::Resume
+                        ClientMessage::Resume {
+                            since: None,
+                            epoch: None,
+                        }
                     }),
                     Phase::Paused if !p => Step::ConnectNow,
                     _ => Step::Stay,
@@ -153,8 +156,10 @@ impl Control {
 /// an `auth` frame (a wrong one is then answered with a readable `error`
 /// frame instead of an opaque failed upgrade).
 /// Without `records`, `records=0`: the page then draws aggregates only and
-/// does not need each tick's rows.
-pub fn socket_url(base: &str, paused: bool, records: bool) -> String {
+/// does not need each tick's rows. With `resume` (the seqs the page
+/// applied and their epoch) and not paused, `since=...&epoch=...`: the
+/// server sends what was missed instead of a snapshot when it can.
+pub fn socket_url(base: &str, paused: bool, records: bool, resume: Option<(Seqs, &str)>) -> String {
     let mut url = base.to_string();
     let mut add = |p: &str| {
         url.push(if url.contains('?') { '&' } else { '?' });
@@ -165,6 +170,9 @@ pub fn socket_url(base: &str, paused: bool, records: bool) -> String {
     }
     if paused {
         add("paused=1");
+    } else if let Some((seqs, epoch)) = resume {
+        add(&format!("since={}", seqs.to_since()));
+        add(&format!("epoch={}", form_encode(epoch)));
     }
     url
 }
@@ -341,16 +349,37 @@ mod tests {
     #[test]
     fn socket_url_adds_paused_and_leaves_records_out_unless_asked() {
         let base = "ws://h:1/ws?history=60";
-        assert_eq!(socket_url(base, false, true), base);
+        assert_eq!(socket_url(base, false, true, None), base);
         assert_eq!(
-            socket_url(base, false, false),
+            socket_url(base, false, false, None),
             "ws://h:1/ws?history=60&records=0"
         );
         assert_eq!(
-            socket_url(base, true, false),
+            socket_url(base, true, false, None),
             "ws://h:1/ws?history=60&records=0&paused=1"
         );
-        assert_eq!(socket_url("ws://h/ws", true, true), "ws://h/ws?paused=1");
+        assert_eq!(
+            socket_url("ws://h/ws", true, true, None),
+            "ws://h/ws?paused=1"
+        );
+    }
+
+    #[test]
+    fn socket_url_resumes_from_the_applied_seqs_unless_paused() {
+        let seqs = Seqs {
+            orders: 12,
+            system: 4,
+            ..Seqs::default()
+        };
+        assert_eq!(
+            socket_url("ws://h/ws", false, true, Some((seqs, "18a-f0"))),
+            "ws://h/ws?since=orders:12,system:4,clients:0,events:0,series:0,alerts:0&epoch=18a-f0"
+        );
+        assert_eq!(
+            socket_url("ws://h/ws", true, true, Some((seqs, "e"))),
+            "ws://h/ws?paused=1",
+            "a paused page takes nothing until it resumes"
+        );
     }
 
     #[test]
@@ -496,7 +525,10 @@ mod tests {
         assert_eq!(c.on(Command::Pause(true), Session), Step::Stay, "no repeat");
         assert_eq!(
             c.on(Command::Pause(false), Session),
-            Step::Send(ClientMessage::Resume)
+            Step::Send(ClientMessage::Resume {
+                since: None,
+                epoch: None
+            })
         );
         // Paused while counting down: remembered, sent as ?paused=1 later.
         assert_eq!(c.on(Command::Pause(true), Backoff), Step::Stay);

@@ -185,19 +185,36 @@ pub enum SeqVerdict {
     Gap,
 }
 
-/// Per-topic seq bookkeeping of the connection loop.
+/// Per-topic seq bookkeeping of the connection loop. It outlives each
+/// socket, so a reconnect can resume (`?since=`) where the page stands.
 #[derive(Debug, Clone, Default)]
 pub struct SeqTracker {
     /// Last seq applied per topic; `None` until the first snapshot.
     have: Option<Seqs>,
+    /// The epoch those seqs belong to (from `hello` or the snapshot): seqs
+    /// of another epoch (another server process, Redis that lost its data)
+    /// mean nothing.
+    epoch: Option<String>,
 }
 
 impl SeqTracker {
-    /// Judge a frame, and advance when it applies.
+    /// Judge a frame, and advance when it applies. A `hello` of another
+    /// epoch than the seqs held drops them (a snapshot follows).
     pub fn check(&mut self, msg: &ServerMessage) -> SeqVerdict {
-        if let ServerMessage::Snapshot(s) = msg {
-            self.have = Some(s.seq);
-            return SeqVerdict::Apply;
+        match msg {
+            ServerMessage::Snapshot(s) => {
+                self.have = Some(s.seq);
+                self.epoch = s.epoch.clone();
+                return SeqVerdict::Apply;
+            }
+            ServerMessage::Hello(h) => {
+                if h.epoch.is_some() && h.epoch != self.epoch {
+                    self.have = None;
+                }
+                self.epoch = h.epoch.clone();
+                return SeqVerdict::Apply;
+            }
+            _ => {}
         }
         let Some((topic, seq)) = msg.topic_seq() else {
             return SeqVerdict::Apply;
@@ -227,6 +244,12 @@ impl SeqTracker {
     /// Whether a snapshot was applied (frames can be judged).
     pub fn synced(&self) -> bool {
         self.have.is_some()
+    }
+
+    /// Where to resume from on a reconnect: the seqs applied and their
+    /// epoch, once both are known.
+    pub fn resume_point(&self) -> Option<(Seqs, &str)> {
+        Some((self.have?, self.epoch.as_deref()?))
     }
 }
 
@@ -626,6 +649,7 @@ mod tests {
                 })
                 .collect(),
             system_history: (1..=sys_n).map(|s| system(s, 10.0)).collect(),
+            epoch: None,
             clients: 2,
             events: vec![Event {
                 seq: 1,
@@ -882,6 +906,46 @@ mod tests {
             t.check(&ServerMessage::Pong { nonce: None, ts: 0 }),
             SeqVerdict::Apply
         );
+    }
+
+    fn hello(epoch: Option<&str>) -> ServerMessage {
+        ServerMessage::Hello(livedash_shared::Hello {
+            protocol: livedash_shared::PROTOCOL_VERSION,
+            server_version: "0".into(),
+            client_id: 1,
+            tick_ms: 1000,
+            system_ms: 1000,
+            lookback_ms: 1000,
+            epoch: epoch.map(str::to_string),
+        })
+    }
+
+    #[test]
+    fn seq_tracker_resumes_within_an_epoch_only() {
+        let mut t = SeqTracker::default();
+        let o = |i| ServerMessage::Orders(orders(i, 1));
+        t.check(&hello(Some("a")));
+        assert_eq!(t.resume_point(), None, "nothing applied yet");
+        let mut snap = snapshot(3, 3);
+        if let ServerMessage::Snapshot(s) = &mut snap {
+            s.epoch = Some("a".into());
+        }
+        t.check(&snap);
+        assert_eq!(t.check(&o(4)), SeqVerdict::Apply);
+        let (seqs, epoch) = t.resume_point().unwrap();
+        assert_eq!((seqs.orders, epoch), (4, "a"));
+        // Reconnected to the same stream: frames continue, no snapshot.
+        t.check(&hello(Some("a")));
+        assert_eq!(t.check(&o(5)), SeqVerdict::Apply);
+        assert_eq!(t.check(&o(5)), SeqVerdict::Duplicate);
+        // Another epoch: the old seqs are dropped until its snapshot.
+        t.check(&hello(Some("b")));
+        assert_eq!(t.resume_point(), None);
+        assert_eq!(t.check(&o(6)), SeqVerdict::Duplicate);
+        // A server without epochs never resumes.
+        t.check(&snap);
+        t.check(&hello(None));
+        assert_eq!(t.resume_point(), None);
     }
 
     /// An orders frame whose server delta is against the previous tick.

@@ -81,6 +81,30 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(16..=65536))]
     pub ring_capacity: u64,
 
+    /// Frames (all topics together) kept for resume by seq: a client that
+    /// reconnects with `?since=` or `resume {since}` gets what it missed
+    /// from these instead of a snapshot. At the default rates (about four
+    /// frames a second) 4096 frames are ~17 minutes; each holds its JSON
+    /// (and the records-free copy of `orders`), ~1-6 KiB: ~4-25 MiB.
+    #[arg(long, env = "LIVEDASH_RESUME_FRAMES", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(512..=1_000_000))]
+    pub resume_frames: u64,
+
+    /// Several replicas on one stream: Redis assigns every topic frame its
+    /// `seq` (one Lua script appends it to the topic's stream) and every
+    /// replica serves what it reads back, so all serve the same frames with
+    /// the same seqs. e.g. `redis://127.0.0.1:6379/` or
+    /// `redis+unix:///run/redis.sock`. Without it, seqs come from this
+    /// process (one replica).
+    #[arg(long, env = "LIVEDASH_REDIS", value_parser = crate::broker::redis::parse_url)]
+    pub redis: Option<String>,
+
+    /// Entries kept per topic stream in Redis (`XADD MAXLEN ~`): how far
+    /// back a client can resume on any replica.
+    #[arg(long, env = "LIVEDASH_REDIS_STREAM_LEN", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    pub redis_stream_len: u64,
+
     /// A write to a client blocked this long closes it as too slow (4008).
     #[arg(long, env = "LIVEDASH_WRITE_TIMEOUT_MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(100..))]

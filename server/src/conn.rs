@@ -173,6 +173,18 @@ pub struct Options {
     pub deflate: bool,
     /// `?var-NAME=value...`: the filter to start with (empty: none).
     pub filter: FilterSet,
+    /// `?since=...&epoch=E`: a reconnecting client's last applied seqs,
+    /// to resume from instead of taking a snapshot.
+    pub resume: Option<Resume>,
+}
+
+/// Where a reconnecting client stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// Per topic, the newest seq it applied.
+    pub since: Seqs,
+    /// The epoch those seqs are from (`None`: unknown, so a snapshot).
+    pub epoch: Option<String>,
 }
 
 /// Serve one upgraded connection until it ends or `shutdown` fires. `slot`
@@ -243,6 +255,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             tick_ms: cfg.tick_ms,
             system_ms: cfg.system_period().as_millis() as u64,
             lookback_ms: cfg.lookback.as_millis() as u64,
+            epoch: Some(self.hub.epoch().to_string()),
         });
         if let Err(e) = self.send_now(Utf8Bytes::from(hello.to_json())).await {
             return e;
@@ -264,10 +277,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 }
             }
         }
-        if !opts.paused {
-            if let Err(e) = self.start_live().await {
-                return e;
+        let started = match (opts.paused, &opts.resume) {
+            (true, _) => Ok(()),
+            // A filter set has seqs of its own: a fresh filtered snapshot.
+            (false, Some(r)) if self.filter.is_none() => {
+                self.resume_from(r.since, r.epoch.as_deref()).await
             }
+            (false, _) => self.start_live().await,
+        };
+        if let Err(e) = started {
+            return e;
         }
         match self.live(shutdown).await {
             Ok(never) => match never {},
@@ -371,7 +390,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             return self.send_now(text).await;
         }
         let snap = self.hub.snapshot(self.history).await;
-        let (snap, catch_up) = match self.hub.frames_since(&snap.seq) {
+        let (snap, catch_up) = match self.hub.frames_resume(&snap.seq, &snap.epoch) {
             Some(frames) => (snap, frames),
             // Built after we subscribed: the ring has everything newer.
             None => (self.hub.fresh_snapshot(self.history).await, Vec::new()),
@@ -389,13 +408,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Ok(())
     }
 
+    /// Resume after `since` (seqs of `epoch`): subscribe, then the current
+    /// `streams` status and the frames published after `since`, no
+    /// snapshot; a snapshot instead when they are gone or the epoch is not
+    /// this stream's.
+    async fn resume_from(&mut self, since: Seqs, epoch: Option<&str>) -> Result<(), End> {
+        let rx = self.hub.subscribe();
+        let frames = epoch.and_then(|e| self.hub.frames_resume(&since, e));
+        let Some(frames) = frames else {
+            Metrics::add(&self.hub.metrics.resumes_failed, 1);
+            return self.start_live().await;
+        };
+        Metrics::add(&self.hub.metrics.resumes, 1);
+        self.rx = Some(rx);
+        self.snapshot_owed = false;
+        // Counts as the one catch-up of the resync interval.
+        self.last_snapshot = Some(Instant::now());
+        self.have = since;
+        self.send_now(self.hub.streams_frame()).await?;
+        let mut written = 0;
+        for f in frames {
+            written += self.feed_frame(f, false).await? as usize;
+        }
+        if written > 0 {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
     /// A `resync` or `resume`: a snapshot now, or one owed at the end of
     /// [`RESYNC_INTERVAL`] (later asks merge into it).
     async fn snapshot_requested(&mut self) -> Result<(), End> {
-        let too_soon = self
-            .last_snapshot
-            .is_some_and(|t| t.elapsed() < RESYNC_INTERVAL);
-        if too_soon {
+        if self.too_soon() {
             if self.snapshot_owed {
                 Metrics::add(&self.hub.metrics.resyncs_merged, 1);
             }
@@ -404,6 +448,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         } else {
             self.start_live().await
         }
+    }
+
+    /// Whether the last snapshot (or resume) is younger than
+    /// [`RESYNC_INTERVAL`].
+    fn too_soon(&self) -> bool {
+        self.last_snapshot
+            .is_some_and(|t| t.elapsed() < RESYNC_INTERVAL)
     }
 
     /// Write one text frame and flush.
@@ -532,6 +583,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let mut written = 0;
         while let Some(item) = next.take() {
             match item {
+                // Another epoch (Redis lost its data): seqs start over.
+                Ok(f) if f.reset => {
+                    self.start_live().await?;
+                    written = 0;
+                }
                 Ok(mut f) => {
                     if let Some(fanout) = f.fanout.take() {
                         self.fanouts.push(fanout);
@@ -616,7 +672,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 self.snapshot_owed = false;
                 Ok(())
             }
-            ClientMessage::Resume | ClientMessage::Resync => self.snapshot_requested().await,
+            ClientMessage::Resume {
+                since: Some(since),
+                epoch,
+            } if !self.too_soon() && self.filter.is_none() => {
+                self.resume_from(since, epoch.as_deref()).await
+            }
+            ClientMessage::Resume { .. } | ClientMessage::Resync => self.snapshot_requested().await,
             // Already authorized (or no token required).
             ClientMessage::Auth { .. } => Ok(()),
             ClientMessage::Tabs { count } => {

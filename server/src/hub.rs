@@ -29,11 +29,6 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// Frames kept for catch-up after a (possibly cached) snapshot, all topics
-/// together. A cached snapshot is at most [`crate::snapshot::MAX_AGE`] old;
-/// at the fastest rates (20 ms ticks, 200 ms samples) that is ~60 frames.
-pub const RECENT_CAPACITY: usize = 512;
-
 /// Activity-feed entries kept for snapshots (the page shows 20).
 pub const EVENTS_KEPT: usize = 20;
 
@@ -58,6 +53,9 @@ pub struct Frame {
     /// For topic frames: the permessage-deflate bytes, made by the first
     /// connection that negotiated it and written by all that did.
     pub deflated: Option<Arc<crate::deflate::Deflated>>,
+    /// The stream's epoch changed (Redis lost its data): seqs start over,
+    /// so every connection takes a fresh snapshot. A control frame.
+    pub reset: bool,
 }
 
 /// What snapshots are made of. Items are shared (`Arc`) or small `Copy`
@@ -91,8 +89,11 @@ struct Published {
     /// What snapshots are built from.
     history: History,
     /// The newest frames of every topic, oldest first, for catch-up after
-    /// a cached snapshot (and, later, resume by seq).
+    /// a cached snapshot and resume by seq (`--resume-frames` of them).
     recent: VecDeque<Frame>,
+    /// The epoch the seqs belong to: a fresh one per process (seqs start
+    /// at 1 again after a restart, so old seqs mean nothing here).
+    epoch: Arc<str>,
 }
 
 /// A copy of the snapshot parts at one instant, taken under the lock.
@@ -103,6 +104,8 @@ pub struct SnapshotParts {
     pub history: History,
     /// The points of history asked for (`None` = all kept).
     pub cap: Option<usize>,
+    /// The epoch of `seq`.
+    pub epoch: Arc<str>,
 }
 
 /// The hub, shared by producers, connections and routes.
@@ -141,6 +144,8 @@ pub struct Hub {
     /// The active filter sets (`?var-...`), each with its own aggregator
     /// and ring, fed by the orders task.
     pub filters: Arc<crate::filters::registry::FilterSets>,
+    /// Where `seq`s come from: this process, or Redis (`--redis`).
+    pub broker: crate::broker::Broker,
     /// The broadcast ring.
     tx: broadcast::Sender<Frame>,
     /// One lock per topic, held while a frame of that topic is built and
@@ -149,6 +154,23 @@ pub struct Hub {
     topic_locks: [Mutex<()>; Topic::ALL.len()],
     /// Seqs, history, recent frames: the shared state.
     state: Mutex<Published>,
+}
+
+/// A new epoch: unique per process start (time in nanoseconds and a
+/// random part), short enough for a URL.
+pub fn new_epoch() -> Arc<str> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    Arc::from(format!("{nanos:x}-{:x}", rand::random::<u32>()))
+}
+
+/// Memory in use, percent of the total (0 when the total is unknown).
+fn mem_percent(s: &System) -> f64 {
+    match s.mem_total_bytes {
+        0 => 0.0,
+        total => s.mem_used_bytes as f64 * 100.0 / total as f64,
+    }
 }
 
 /// Lock, ignoring poisoning.
@@ -195,8 +217,10 @@ impl Hub {
             config.history as usize,
             config.lookback.as_millis() as u64,
         );
+        let broker = crate::broker::Broker::new(&config);
         Arc::new(Hub {
             filters,
+            broker,
             history,
             compat,
             limits,
@@ -212,7 +236,10 @@ impl Hub {
             snapshots: SnapshotCache::default(),
             tx,
             topic_locks: Default::default(),
-            state: Mutex::new(Published::default()),
+            state: Mutex::new(Published {
+                epoch: new_epoch(),
+                ..Published::default()
+            }),
         })
     }
 
@@ -231,17 +258,39 @@ impl Hub {
         lock(&self.state).seq
     }
 
+    /// The epoch the seqs belong to (`hello`, snapshots).
+    pub fn epoch(&self) -> Arc<str> {
+        lock(&self.state).epoch.clone()
+    }
+
+    /// The `streams` control frame for the status now (sent first when a
+    /// connection resumes without a snapshot).
+    pub fn streams_frame(&self) -> Utf8Bytes {
+        let now = lock(&self.state).history.streams.clone();
+        Utf8Bytes::from(ServerMessage::Streams(now).to_json())
+    }
+
     /// Publish one topic frame. `make` builds the message for the assigned
     /// seq and serializes nothing; `record` files it into the history.
-    /// Serialization happens under the topic's lock only.
+    /// Serialization happens under the topic's lock only. `given`: the seq
+    /// Redis assigned (a frame read from the stream); `None` for a frame
+    /// produced here, which with `--redis` goes to Redis instead (and comes
+    /// back through the tail). Whether it was filed here.
     fn publish<T>(
         &self,
         topic: Topic,
+        given: Option<u64>,
         make: impl FnOnce(u64) -> (ServerMessage, T),
         record: impl FnOnce(&mut History, u64, T),
-    ) {
+    ) -> bool {
+        if given.is_none() {
+            if let crate::broker::Broker::Redis(r) = &self.broker {
+                r.offer(topic, || make(0).0.to_json(), &self.metrics);
+                return false;
+            }
+        }
         let _topic = lock(&self.topic_locks[topic.index()]);
-        let seq = lock(&self.state).seq.get(topic) + 1;
+        let seq = given.unwrap_or_else(|| lock(&self.state).seq.get(topic) + 1);
         let (mut msg, extra) = make(seq);
         let text = Utf8Bytes::from(msg.to_json());
         let lite = match &mut msg {
@@ -259,11 +308,12 @@ impl Hub {
             lite,
             fanout: Some(fanout.clone()),
             deflated: Some(Arc::default()),
+            reset: false,
         };
         let mut st = lock(&self.state);
         *st.seq.get_mut(topic) = seq;
         record(&mut st.history, seq, extra);
-        if st.recent.len() >= RECENT_CAPACITY {
+        if st.recent.len() >= self.config.resume_frames as usize {
             st.recent.pop_front();
         }
         st.recent.push_back(frame.clone());
@@ -273,15 +323,21 @@ impl Hub {
         let receivers = self.tx.send(frame).unwrap_or(0);
         drop(st);
         fanout.sent(receivers, &self.metrics.fanout);
+        true
     }
 
     /// Publish an `orders` frame (its seq is replaced by the hub's). The
     /// aggregate was computed by the producer, outside the hub.
-    pub fn publish_orders(&self, mut orders: Orders) {
+    pub fn publish_orders(&self, orders: Orders) {
+        self.orders_at(orders, None)
+    }
+
+    fn orders_at(&self, mut orders: Orders, given: Option<u64>) {
         let history = self.config.history as usize;
         let mut filed = None;
-        self.publish(
+        let here = self.publish(
             Topic::Orders,
+            given,
             |seq| {
                 orders.seq = seq;
                 // Copy everything but the records (which may be many).
@@ -305,18 +361,38 @@ impl Hub {
                 h.latest_orders = Some(latest);
             },
         );
-        if let Some(o) = filed {
+        if let Some(o) = filed.filter(|_| here) {
             self.history.offer(crate::history::Sample::Orders(o));
         }
         Metrics::add(&self.metrics.orders_ticks, 1);
     }
 
     /// Publish a `system` frame (its seq is replaced by the hub's).
-    pub fn publish_system(&self, mut sample: System) {
+    pub fn publish_system(&self, sample: System) {
+        if let crate::broker::Broker::Redis(r) = &self.broker {
+            // The `system` topic is the lease holder's host; every replica
+            // publishes its own host as series (`system.cpu_percent{host=H}`).
+            for (field, value) in [
+                ("cpu_percent", f64::from(sample.cpu_percent)),
+                ("mem_used_percent", mem_percent(&sample)),
+            ] {
+                let name = format!("system.{field}{{host={}}}", r.host());
+                let point = SeriesPoint {
+                    ts: sample.ts,
+                    value,
+                };
+                self.publish_series(Arc::from(name), vec![point]);
+            }
+        }
+        self.system_at(sample, None)
+    }
+
+    fn system_at(&self, mut sample: System, given: Option<u64>) {
         let history = self.config.history as usize;
         let mut filed = None;
-        self.publish(
+        let here = self.publish(
             Topic::System,
+            given,
             |seq| {
                 sample.seq = seq;
                 let shared = Arc::new(sample.clone());
@@ -330,7 +406,7 @@ impl Hub {
                 }
             },
         );
-        if let Some(s) = filed {
+        if let Some(s) = filed.filter(|_| here) {
             self.history.offer(crate::history::Sample::System(s));
         }
         Metrics::add(&self.metrics.system_samples, 1);
@@ -338,12 +414,17 @@ impl Hub {
 
     /// Publish an `event` frame for the activity feed.
     pub fn publish_event(&self, level: Level, text: String) {
+        self.event_at(level, text, livedash_shared::now_ms(), None)
+    }
+
+    fn event_at(&self, level: Level, text: String, ts: u64, given: Option<u64>) {
         self.publish(
             Topic::Events,
+            given,
             |seq| {
                 let e = Event {
                     seq,
-                    ts: livedash_shared::now_ms(),
+                    ts,
                     level,
                     text,
                 };
@@ -363,14 +444,19 @@ impl Hub {
     /// Publish a `series` frame: the points of one named series written
     /// since its previous frame.
     pub fn publish_series(&self, name: Arc<str>, points: Vec<SeriesPoint>) {
+        self.series_at(name, points, livedash_shared::now_ms(), None)
+    }
+
+    fn series_at(&self, name: Arc<str>, points: Vec<SeriesPoint>, ts: u64, given: Option<u64>) {
         let keep = self.config.series_points as usize;
         let mut offered = None;
         self.publish(
             Topic::Series,
+            given,
             |seq| {
                 let msg = Series {
                     seq,
-                    ts: livedash_shared::now_ms(),
+                    ts,
                     name: name.to_string(),
                     points,
                 };
@@ -389,11 +475,20 @@ impl Hub {
     }
 
     /// Publish an `alert` frame (its seq is replaced by the hub's); returns
-    /// it as sent.
-    pub fn publish_alert(&self, mut alert: livedash_shared::Alert) -> livedash_shared::Alert {
+    /// it as sent (with `--redis`, seq 0: Redis assigns it later).
+    pub fn publish_alert(&self, alert: livedash_shared::Alert) -> livedash_shared::Alert {
+        self.alert_at(alert, None)
+    }
+
+    fn alert_at(
+        &self,
+        mut alert: livedash_shared::Alert,
+        given: Option<u64>,
+    ) -> livedash_shared::Alert {
         let mut sent = None;
         self.publish(
             Topic::Alerts,
+            given,
             |seq| {
                 alert.seq = seq;
                 sent = Some(alert.clone());
@@ -414,19 +509,67 @@ impl Hub {
                 return false;
             }
         }
+        self.clients_at(count, livedash_shared::now_ms(), None);
+        true
+    }
+
+    fn clients_at(&self, count: u64, ts: u64, given: Option<u64>) {
         self.publish(
             Topic::Clients,
+            given,
             |seq| {
-                let c = Clients {
-                    seq,
-                    ts: livedash_shared::now_ms(),
-                    count,
-                };
+                let c = Clients { seq, ts, count };
                 (ServerMessage::Clients(c), ())
             },
             |h, _, ()| h.clients = count,
         );
-        true
+    }
+
+    /// File a frame read from the Redis stream of `topic` with the `seq`
+    /// Redis gave it: decoded, then published here exactly as a local
+    /// frame is (serialized once, history, recent, ring). Frames of one
+    /// topic arrive in seq order from one tailer task.
+    pub fn apply_remote(&self, topic: Topic, seq: u64, json: &str) -> Result<(), String> {
+        let msg: ServerMessage = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        if msg.topic_seq().map(|(t, _)| t) != Some(topic) {
+            return Err(format!("not a {} frame", topic.as_str()));
+        }
+        match msg {
+            ServerMessage::Orders(o) => self.orders_at(o, Some(seq)),
+            ServerMessage::System(s) => self.system_at(s, Some(seq)),
+            ServerMessage::Event(e) => self.event_at(e.level, e.text, e.ts, Some(seq)),
+            ServerMessage::Series(s) => self.series_at(s.name.into(), s.points, s.ts, Some(seq)),
+            ServerMessage::Clients(c) => self.clients_at(c.count, c.ts, Some(seq)),
+            ServerMessage::Alert(a) => {
+                self.alert_at(a, Some(seq));
+            }
+            _ => unreachable!("topic frames only"),
+        }
+        Ok(())
+    }
+
+    /// Adopt the stream's epoch and its seqs as they are now (`seqs`): the
+    /// first read from Redis, or Redis came back with another epoch (it
+    /// lost its data). On a change the recent frames are forgotten and
+    /// every connection is told to take a snapshot.
+    pub fn adopt_epoch(&self, epoch: &str, seqs: Seqs) {
+        let mut st = lock(&self.state);
+        if *st.epoch == *epoch {
+            return;
+        }
+        st.epoch = Arc::from(epoch);
+        st.seq = seqs;
+        st.recent.clear();
+        let text = Utf8Bytes::from(ServerMessage::Streams(st.history.streams.clone()).to_json());
+        let _ = self.tx.send(Frame {
+            topic: None,
+            seq: 0,
+            text,
+            lite: None,
+            fanout: None,
+            deflated: None,
+            reset: true,
+        });
     }
 
     /// Publish the streams' status if it changed: a control frame every
@@ -446,6 +589,7 @@ impl Hub {
             lite: None,
             fanout: None,
             deflated: None,
+            reset: false,
         });
     }
 
@@ -474,35 +618,65 @@ impl Hub {
                 series: h.series.clone(),
             },
             cap,
+            epoch: st.epoch.clone(),
         }
     }
 
     /// The frames published after `since` (per topic), oldest first, or
-    /// `None` when some of them already left the recent buffer.
+    /// `None` when some of them already left the recent buffer (or `since`
+    /// is ahead of this server: another epoch's seqs). Walks back from the
+    /// newest frame only as far as the oldest frame needed, so a catch-up
+    /// after a cached snapshot costs what it returns, not the buffer size.
     pub fn frames_since(&self, since: &Seqs) -> Option<Vec<Frame>> {
+        Self::frames_in(&lock(&self.state), since)
+    }
+
+    /// [`Hub::frames_since`] for a client's `since` from `epoch`: `None`
+    /// as well when the epoch is not this stream's (checked under the
+    /// same lock, so an epoch change cannot slip in between).
+    pub fn frames_resume(&self, since: &Seqs, epoch: &str) -> Option<Vec<Frame>> {
         let st = lock(&self.state);
+        if *st.epoch != *epoch {
+            return None;
+        }
+        Self::frames_in(&st, since)
+    }
+
+    fn frames_in(st: &Published, since: &Seqs) -> Option<Vec<Frame>> {
+        // Topics with frames the caller lacks; each is settled when the
+        // walk reaches its frame `since + 1`.
+        let mut open = 0usize;
+        let mut pending = [false; Topic::ALL.len()];
         for t in Topic::ALL {
             let (have, last) = (since.get(t), st.seq.get(t));
-            if have >= last {
-                continue;
-            }
-            // The next frame the caller needs must still be here.
-            let held = st
-                .recent
-                .iter()
-                .find(|f| f.topic == Some(t))
-                .is_some_and(|f| f.seq <= have + 1);
-            if !held {
+            if have > last {
                 return None;
             }
+            if have < last {
+                pending[t.index()] = true;
+                open += 1;
+            }
         }
-        Some(
-            st.recent
-                .iter()
-                .filter(|f| f.topic.is_some_and(|t| f.seq > since.get(t)))
-                .cloned()
-                .collect(),
-        )
+        let mut out = Vec::new();
+        for f in st.recent.iter().rev() {
+            if open == 0 {
+                break;
+            }
+            let Some(t) = f.topic else { continue };
+            let have = since.get(t);
+            if f.seq > have {
+                out.push(f.clone());
+                if f.seq == have + 1 && pending[t.index()] {
+                    pending[t.index()] = false;
+                    open -= 1;
+                }
+            }
+        }
+        if open > 0 {
+            return None;
+        }
+        out.reverse();
+        Some(out)
     }
 
     /// Resume after the frame `(topic, seq)` (a Server-Sent Events
@@ -545,6 +719,7 @@ impl Hub {
             events: h.events.iter().map(|e| (**e).clone()).collect(),
             streams: h.streams,
             series: h.series.snapshot(parts.cap),
+            epoch: Some(parts.epoch.to_string()),
         }
     }
 }
@@ -620,11 +795,16 @@ mod tests {
                 (Some(Topic::Events), 1)
             ]
         );
-        for _ in 0..RECENT_CAPACITY {
+        for _ in 0..hub.config.resume_frames {
             hub.publish_orders(orders());
         }
         assert!(hub.frames_since(&since).is_none(), "seq 2 was trimmed");
         assert!(hub.frames_since(&hub.seqs()).unwrap().is_empty());
+        let ahead = Seqs {
+            orders: hub.seqs().orders + 1,
+            ..hub.seqs()
+        };
+        assert!(hub.frames_since(&ahead).is_none(), "another epoch's seqs");
     }
 
     #[test]

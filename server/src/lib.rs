@@ -5,6 +5,7 @@ pub mod accept;
 pub mod aggregate;
 pub mod alerts;
 pub mod body;
+pub mod broker;
 pub mod compat;
 pub mod config;
 pub mod conn;
@@ -77,6 +78,7 @@ pub async fn run(
         .map_err(|e| std::io::Error::other(format!("the store opener panicked: {e}")))??;
     let hub = hub::Hub::new(config);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let broker = broker::Broker::spawn(&hub, stop_rx.clone());
     producers::spawn(hub.clone(), stop_rx.clone());
     compat::spawn(hub.clone(), stop_rx.clone());
     history::load(&hub, &store).await;
@@ -98,6 +100,10 @@ pub async fn run(
     // The history task writes the open minutes to the store, then ends.
     if tokio::time::timeout(HISTORY_GRACE, history).await.is_err() {
         tracing::warn!("the history task did not finish its last write in time");
+    }
+    // The lease is released at once (another replica takes over now).
+    for task in broker {
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     }
     if let Some(feed) = &hub.pg {
         feed.finished(Duration::from_secs(3)).await; // its last cursor save

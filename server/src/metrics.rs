@@ -154,6 +154,15 @@ pub struct Metrics {
     /// `resync`/`resume` asks merged into a snapshot already owed to the
     /// same connection (at most one snapshot per 2 s per connection).
     pub resyncs_merged: AtomicU64,
+    /// Connections resumed by seq (`?since=`, `resume {since}`) with the
+    /// frames they missed instead of a snapshot.
+    pub resumes: AtomicU64,
+    /// Resume asks answered with a snapshot: the frames were gone, or the
+    /// epoch was another's.
+    pub resumes_failed: AtomicU64,
+    /// Frames produced here that got no seq: Redis was unreachable or the
+    /// publisher's queue was full (`--redis`).
+    pub broker_dropped: AtomicU64,
     /// Stream producers restarted after a failure.
     pub producer_restarts: AtomicU64,
     /// Order records ignored because their item id was already in the
@@ -352,6 +361,24 @@ impl Metrics {
             "counter",
             "Snapshot asks merged into one already owed to the connection.",
             g(&self.resyncs_merged),
+        );
+        m(
+            "resumes_total",
+            "counter",
+            "Connections resumed by seq with the frames they missed.",
+            g(&self.resumes),
+        );
+        m(
+            "broker_frames_dropped_total",
+            "counter",
+            "Frames produced while Redis was unreachable (never given a seq).",
+            g(&self.broker_dropped),
+        );
+        m(
+            "resumes_failed_total",
+            "counter",
+            "Resume asks answered with a snapshot (frames gone or another epoch).",
+            g(&self.resumes_failed),
         );
         m(
             "producer_restarts_total",

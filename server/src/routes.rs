@@ -196,6 +196,7 @@ pub fn health(hub: &Hub) -> serde_json::Value {
         "clients": hub.presence.count(),
         "uptime_s": hub.started.elapsed().as_secs_f64(),
         "streams": streams,
+        "broker": hub.broker.health(),
         "source": {
             "kind": source.kind,
             "ok": source.ok,
@@ -270,6 +271,14 @@ pub fn routes(
                 .metrics
                 .render(hub.queue_depth(), hub.started.elapsed().as_secs_f64());
             body.push_str(&hub.filters.render_metrics());
+            body.push_str(&format!(
+                "# HELP livedash_broker_up 1 while the broker (Redis with --redis) is reachable.\n\
+                 # TYPE livedash_broker_up gauge\nlivedash_broker_up {}\n\
+                 # HELP livedash_broker_leader 1 while this replica runs the shared producers.\n\
+                 # TYPE livedash_broker_leader gauge\nlivedash_broker_leader {}\n",
+                hub.broker.ok() as u8,
+                hub.broker.leads() as u8
+            ));
             let mut r = Response::new(body.into());
             r.headers_mut().insert(
                 header::CONTENT_TYPE,

@@ -68,6 +68,9 @@ pub struct SnapshotBytes {
     pub seq: Seqs,
     /// When it was built (cache age).
     pub built: Instant,
+    /// The epoch of `seq`: a cached snapshot of an older epoch is never
+    /// caught up from, only replaced.
+    pub epoch: Arc<str>,
 }
 
 /// One cache slot per history size.
@@ -89,11 +92,13 @@ impl SnapshotCache {
         let built = Instant::now();
         let parts = hub.snapshot_parts(cap.points());
         let seq = parts.seq;
+        let epoch = parts.epoch.clone();
         let text = ServerMessage::Snapshot(Hub::snapshot_body(parts)).to_json();
         let bytes = Arc::new(SnapshotBytes {
             text: Utf8Bytes::from(text),
             seq,
             built,
+            epoch,
         });
         Metrics::add(&hub.metrics.snapshots_built, 1);
         *slot = Some(bytes.clone());

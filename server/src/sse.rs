@@ -146,6 +146,8 @@ impl Live {
                 biased;
                 _ = self.shutdown.changed() => self.ended = true,
                 r = self.rx.recv() => match r {
+                    // Another epoch: the seqs start over, a snapshot.
+                    Ok(f) if f.reset => self.snapshot().await,
                     Ok(f) => self.push_frame(f, false),
                     Err(broadcast::error::RecvError::Lagged(n)) => self.lagged(n).await,
                     Err(broadcast::error::RecvError::Closed) => self.ended = true,
@@ -170,6 +172,7 @@ impl Live {
             tick_ms: cfg.tick_ms,
             system_ms: cfg.system_period().as_millis() as u64,
             lookback_ms: cfg.lookback.as_millis() as u64,
+            epoch: Some(self.hub.epoch().to_string()),
         });
         let e = Event::default()
             .retry(RETRY)
@@ -214,7 +217,7 @@ impl Live {
             return;
         }
         let snap = self.hub.snapshot(self.history).await;
-        let (snap, catch_up) = match self.hub.frames_since(&snap.seq) {
+        let (snap, catch_up) = match self.hub.frames_resume(&snap.seq, &snap.epoch) {
             Some(frames) => (snap, frames),
             None => (self.hub.fresh_snapshot(self.history).await, Vec::new()),
         };

@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::routes::{origin_allowed, parse_ws_params, text};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use hyper_util::rt::TokioIo;
+use livedash_shared::Seqs;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -91,6 +92,8 @@ fn check_upgrade(
         .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, &format!("{e}\n"))))?;
     let filter = crate::filters::FilterSet::from_query_string(raw_query)
         .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, &format!("{e}\n"))))?;
+    let resume = parse_resume(query)
+        .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, &format!("{e}\n"))))?;
     let extensions = headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS);
     let deflate = crate::deflate::negotiate(extensions.iter().filter_map(|v| v.to_str().ok()));
     let opts = conn::Options {
@@ -100,8 +103,23 @@ fn check_upgrade(
         paused,
         deflate: deflate.is_some(),
         filter,
+        resume,
     };
     Ok((key.to_string(), opts, deflate))
+}
+
+/// `?since=orders:N,system:M,...` and `&epoch=E`: where a reconnecting
+/// client stands (`None` without `since`).
+pub fn parse_resume(q: &HashMap<String, String>) -> Result<Option<conn::Resume>, String> {
+    let Some(since) = q.get("since") else {
+        return Ok(None);
+    };
+    let since = Seqs::parse_since(since).map_err(|e| format!("since: {e}"))?;
+    let epoch = q.get("epoch").filter(|e| !e.is_empty()).cloned();
+    if epoch.as_ref().is_some_and(|e| e.len() > 64) {
+        return Err("epoch: longer than 64 characters".into());
+    }
+    Ok(Some(conn::Resume { since, epoch }))
 }
 
 fn upgrade_required() -> Response {

@@ -86,13 +86,18 @@ impl Topic {
 /// next live frame of a topic has `seq + 1`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seqs {
-    /// Last `orders` seq included in the snapshot.
+    /// Last `orders` seq included in the snapshot. Every field defaults
+    /// to 0 so a `resume {since}` may name only some topics.
+    #[serde(default)]
     pub orders: u64,
     /// Last `system` seq included in the snapshot.
+    #[serde(default)]
     pub system: u64,
     /// Last `clients` seq included in the snapshot.
+    #[serde(default)]
     pub clients: u64,
     /// Last `event` seq included in the snapshot.
+    #[serde(default)]
     pub events: u64,
     /// Last `series` seq included in the snapshot (absent from servers
     /// before the topic existed).
@@ -127,6 +132,39 @@ impl Seqs {
             Topic::Series => &mut self.series,
             Topic::Alerts => &mut self.alerts,
         }
+    }
+
+    /// The `?since=` form: `orders:N,system:M,...`, every topic.
+    pub fn to_since(&self) -> String {
+        Topic::ALL
+            .iter()
+            .map(|&t| format!("{}:{}", t.as_str(), self.get(t)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Parse the `?since=` form (`orders:N,system:M,...`); topics not
+    /// named are 0. An unknown topic, a repeated one or a bad number is an
+    /// error that says which.
+    pub fn parse_since(text: &str) -> Result<Seqs, String> {
+        let mut seqs = Seqs::default();
+        let mut seen = [false; Topic::ALL.len()];
+        for part in text.split(',').filter(|p| !p.is_empty()) {
+            let (name, n) = part
+                .split_once(':')
+                .ok_or_else(|| format!("`{part}` is not topic:seq"))?;
+            let topic = Topic::ALL
+                .into_iter()
+                .find(|t| t.as_str() == name)
+                .ok_or_else(|| format!("unknown topic `{name}`"))?;
+            if std::mem::replace(&mut seen[topic.index()], true) {
+                return Err(format!("topic `{name}` given twice"));
+            }
+            *seqs.get_mut(topic) = n
+                .parse()
+                .map_err(|_| format!("`{n}` is not a seq (an integer >= 0)"))?;
+        }
+        Ok(seqs)
     }
 }
 
@@ -327,6 +365,12 @@ pub struct Hello {
     pub system_ms: u64,
     /// Length of the KPI window, milliseconds.
     pub lookback_ms: u64,
+    /// The stream's epoch: seqs are comparable only within one epoch (a
+    /// server process without `--redis`, or one Redis data set). A client
+    /// resumes with `since` only with the epoch it got them in. Absent
+    /// from servers before resume existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 /// The `snapshot` frame body: everything a new tab needs to draw the whole
@@ -353,6 +397,10 @@ pub struct Snapshot {
     /// points (absent from servers before the `series` topic existed).
     #[serde(default)]
     pub series: Vec<SeriesHistory>,
+    /// The epoch these seqs belong to (see [`Hello::epoch`]); absent from
+    /// servers before resume existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 /// What a stream is doing, so a page can tell "no new data because the
@@ -523,8 +571,18 @@ pub enum ClientMessage {
     Unsubscribe { topics: Vec<Topic> },
     /// Stop sending topic frames (control frames still flow).
     Pause,
-    /// Start again: a fresh `snapshot` first, then live frames.
-    Resume,
+    /// Start again: with `since` (and the `epoch` those seqs are from),
+    /// the frames published after them when the server still has them;
+    /// otherwise (or without `since`) a fresh `snapshot` first. Then live
+    /// frames.
+    Resume {
+        /// Per topic, the newest seq the client has applied.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<Seqs>,
+        /// The epoch of `since` (from `hello` or the snapshot).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
+    },
     /// Send a fresh `snapshot` (after the client saw a `seq` gap).
     Resync,
     /// The viewer token, as the first frame, when the server requires one
@@ -681,6 +739,7 @@ mod tests {
             tick_ms: 1000,
             system_ms: 1000,
             lookback_ms: 300_000,
+            epoch: Some("e1".into()),
         }));
         roundtrip(ServerMessage::Orders(sample_orders()));
         roundtrip(ServerMessage::System(system.clone()));
@@ -724,6 +783,7 @@ mod tests {
                 name: "cpu.usage{host=a}".into(),
                 points: vec![SeriesPoint { ts: 1, value: 0.5 }],
             }],
+            epoch: Some("e1".into()),
         }));
         roundtrip(ServerMessage::Series(Series {
             seq: 2,
@@ -740,6 +800,65 @@ mod tests {
     }
 
     #[test]
+    fn resume_with_and_without_since() {
+        assert_eq!(
+            decode_client(r#"{"type":"resume"}"#).unwrap(),
+            ClientMessage::Resume {
+                since: None,
+                epoch: None
+            }
+        );
+        let m = decode_client(r#"{"type":"resume","since":{"orders":5,"system":2},"epoch":"e"}"#)
+            .unwrap();
+        let want = Seqs {
+            orders: 5,
+            system: 2,
+            ..Seqs::default()
+        };
+        assert_eq!(
+            m,
+            ClientMessage::Resume {
+                since: Some(want),
+                epoch: Some("e".into())
+            }
+        );
+        assert_eq!(
+            decode_client(r#"{"type":"resume","since":{"orders":-1}}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::BadMessage
+        );
+    }
+
+    #[test]
+    fn since_text_round_trips_and_names_what_is_wrong() {
+        let s = Seqs {
+            orders: 12,
+            system: 3,
+            alerts: 9,
+            ..Seqs::default()
+        };
+        assert_eq!(
+            s.to_since(),
+            "orders:12,system:3,clients:0,events:0,series:0,alerts:9"
+        );
+        assert_eq!(Seqs::parse_since(&s.to_since()), Ok(s));
+        assert_eq!(
+            Seqs::parse_since("orders:4").unwrap(),
+            Seqs {
+                orders: 4,
+                ..Seqs::default()
+            }
+        );
+        assert!(Seqs::parse_since("nope:1").unwrap_err().contains("nope"));
+        assert!(Seqs::parse_since("orders:x").unwrap_err().contains("`x`"));
+        assert!(Seqs::parse_since("orders:1,orders:2")
+            .unwrap_err()
+            .contains("twice"));
+        assert!(Seqs::parse_since("orders").is_err());
+    }
+
+    #[test]
     fn a_snapshot_from_a_server_without_series_still_decodes() {
         let mut v = serde_json::to_value(ServerMessage::Snapshot(Snapshot {
             ts: 1,
@@ -751,6 +870,7 @@ mod tests {
             events: vec![],
             streams: Streams::default(),
             series: vec![],
+            epoch: None,
         }))
         .unwrap();
         v.as_object_mut().unwrap().remove("series");

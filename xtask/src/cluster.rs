@@ -1,330 +1,218 @@
-//! `cargo xtask cluster [--replicas N] [--port P]`: a Redis, N livedash
-//! replicas started with `--redis`, and nginx in front of them (WebSocket
-//! upgrades and Server-Sent Events passed through), all on loopback, built
-//! first. Prints `cluster ready: http://127.0.0.1:P/` once the page, `/ws`
-//! and `/healthz` answer through the balancer, then runs until Ctrl-C (or
-//! SIGTERM) and stops everything it started. A replica killed by hand stays
-//! dead (that is the point: its clients move to the others).
+//! `cargo xtask cluster`: on loopback, a Redis, three `livedash --redis`
+//! replicas and HAProxy in front (WebSocket upgrades pass through its HTTP
+//! mode; `timeout tunnel` keeps idle sockets), then
+//! `cluster ready: http://127.0.0.1:PORT/` once the page and `/ws` answer
+//! through the balancer. Runs until Ctrl-C (or SIGTERM), then stops
+//! everything it started.
 
-use crate::{root, tools};
+use crate::{build_all, root, tools};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A child process stopped (SIGTERM, then SIGKILL after 5 s) on drop.
-struct Proc {
-    name: String,
-    child: Child,
-}
+/// Replicas behind the balancer.
+const REPLICAS: usize = 3;
 
-impl Drop for Proc {
+/// Everything started, stopped on drop (SIGTERM, then SIGKILL after 3 s).
+struct Started(Vec<(String, Child)>);
+
+impl Drop for Started {
     fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let until = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                println!("    stopped {}", self.name);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        for (_, c) in &self.0 {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        println!("    killed {}", self.name);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        for (name, c) in &mut self.0 {
+            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+            println!("    stopped {name}");
+        }
     }
 }
 
-fn spawn(name: &str, cmd: &mut Command, log: &Path) -> Result<Proc, String> {
-    let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("start {name}: {e}"))?;
-    println!(
-        "    started {name} (pid {}, log {})",
-        child.id(),
-        log.display()
-    );
-    Ok(Proc {
-        name: name.to_string(),
-        child,
+pub fn main() -> Result<(), String> {
+    let bin = build_all()?;
+    let redis_bin = tools::ensure_redis()?;
+    if !Path::new("/usr/sbin/haproxy").exists() {
+        tools::apt_install(&["haproxy"])?;
+    }
+    let dir = root().join("target/cluster");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
     })
+    .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
+    let mut started = Started(Vec::new());
+    let sock = dir.join("redis.sock");
+    let redis = Command::new(redis_bin)
+        .args(["--port", "0", "--unixsocket"])
+        .arg(&sock)
+        .arg("--dir")
+        .arg(&dir)
+        .args([
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--logfile",
+            "redis.log",
+        ])
+        .spawn()
+        .map_err(|e| format!("redis-server: {e}"))?;
+    started.0.push(("redis-server".into(), redis));
+    wait_for(
+        || std::os::unix::net::UnixStream::connect(&sock).is_ok(),
+        "Redis",
+    )?;
+    let mut replicas = Vec::new();
+    for i in 1..=REPLICAS {
+        let (child, addr) = replica(&bin, &sock, &dir.join(format!("r{i}")))?;
+        println!("    replica {i}: http://{addr}");
+        started.0.push((format!("replica {i}"), child));
+        replicas.push(addr);
+    }
+    let port = free_port()?;
+    let cfg = dir.join("haproxy.cfg");
+    std::fs::write(&cfg, haproxy_config(port, &replicas)).map_err(|e| e.to_string())?;
+    let lb = Command::new("/usr/sbin/haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("haproxy: {e}"))?;
+    started.0.push(("haproxy".into(), lb));
+    let front: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_for(
+        || answers(front, "/", "HTTP/1.1 200"),
+        "the page through HAProxy",
+    )?;
+    wait_for(
+        || answers(front, "/ws", "HTTP/1.1 101"),
+        "/ws through HAProxy",
+    )?;
+    println!("cluster ready: http://127.0.0.1:{port}/");
+    loop {
+        if rx.recv_timeout(Duration::from_millis(500)).is_ok() {
+            println!("==> stopping the cluster");
+            return Ok(());
+        }
+        for (name, c) in &mut started.0 {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Err(format!("{name} exited ({status}); stopping the rest"));
+            }
+        }
+    }
 }
 
-/// A port free on 127.0.0.1 right now.
+/// Start one replica on a free port; its process and address (from its
+/// first stdout line).
+fn replica(bin: &Path, sock: &Path, data: &Path) -> Result<(Child, SocketAddr), String> {
+    let mut child = Command::new(bin)
+        .current_dir(root())
+        .args(["--addr", "127.0.0.1:0", "--dist", "dist"])
+        .arg("--redis")
+        .arg(format!("redis+unix://{}", sock.display()))
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("livedash: {e}"))?;
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
+    out.read_line(&mut line).map_err(|e| e.to_string())?;
+    // Keep reading its stdout so it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("livedash said {line:?}, not its address"))?;
+    Ok((child, addr))
+}
+
+/// HAProxy in HTTP mode: round robin with health checks, WebSocket
+/// upgrades tunnelled (`timeout tunnel` for long-lived sockets).
+pub fn haproxy_config(port: u16, replicas: &[SocketAddr]) -> String {
+    let mut cfg = format!(
+        "global\n    maxconn 60000\n\
+         defaults\n    mode http\n    timeout connect 5s\n    timeout client 120s\n    \
+         timeout server 120s\n    timeout tunnel 1h\n\
+         frontend livedash\n    bind 127.0.0.1:{port}\n    default_backend replicas\n\
+         backend replicas\n    balance roundrobin\n    option httpchk GET /healthz\n"
+    );
+    for (i, a) in replicas.iter().enumerate() {
+        cfg.push_str(&format!(
+            "    server r{} {a} check inter 1s fall 2 rise 1\n",
+            i + 1
+        ));
+    }
+    cfg
+}
+
+/// A free loopback port (bound, then released).
 fn free_port() -> Result<u16, String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
-/// The nginx configuration: one upstream of the replicas, WebSocket
-/// upgrades passed through (`Upgrade`/`Connection` by `$http_upgrade`),
-/// no buffering (Server-Sent Events), the client's `Host` kept (the
-/// replicas' Origin check compares the two), the next replica tried when
-/// one is down. Pure: unit-tested.
-pub fn nginx_conf(dir: &Path, port: u16, replicas: &[u16], as_root: bool) -> String {
-    let d = dir.display();
-    let servers: String = replicas
-        .iter()
-        .map(|p| format!("        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n"))
-        .collect();
-    let user = if as_root { "user root;\n" } else { "" };
-    format!(
-        "# Written by cargo xtask cluster.\n\
-         {user}worker_processes 1;\n\
-         daemon off;\n\
-         pid {d}/nginx.pid;\n\
-         error_log {d}/nginx-error.log warn;\n\
-         events {{ worker_connections 8192; }}\n\
-         http {{\n\
-         \x20   access_log off;\n\
-         \x20   client_body_temp_path {d}/nginx-tmp/body;\n\
-         \x20   proxy_temp_path {d}/nginx-tmp/proxy;\n\
-         \x20   fastcgi_temp_path {d}/nginx-tmp/fastcgi;\n\
-         \x20   uwsgi_temp_path {d}/nginx-tmp/uwsgi;\n\
-         \x20   scgi_temp_path {d}/nginx-tmp/scgi;\n\
-         \x20   map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}\n\
-         \x20   upstream livedash {{\n{servers}\x20   }}\n\
-         \x20   server {{\n\
-         \x20       listen 127.0.0.1:{port};\n\
-         \x20       client_max_body_size 20m;\n\
-         \x20       location / {{\n\
-         \x20           proxy_pass http://livedash;\n\
-         \x20           proxy_http_version 1.1;\n\
-         \x20           proxy_set_header Upgrade $http_upgrade;\n\
-         \x20           proxy_set_header Connection $connection_upgrade;\n\
-         \x20           proxy_set_header Host $http_host;\n\
-         \x20           proxy_set_header X-Forwarded-For $remote_addr;\n\
-         \x20           proxy_buffering off;\n\
-         \x20           proxy_read_timeout 1h;\n\
-         \x20           proxy_send_timeout 1h;\n\
-         \x20           proxy_next_upstream error timeout http_502 http_503;\n\
-         \x20       }}\n\
-         \x20   }}\n\
-         }}\n"
-    )
-}
-
-/// `redis-server` and `nginx`, installed with apt when missing.
-fn ensure_tools() -> Result<(PathBuf, PathBuf), String> {
-    let find = |name: &str, extra: &[&str]| -> Option<PathBuf> {
-        let from_path = std::env::var_os("PATH").and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(name))
-                .find(|f| f.is_file())
-        });
-        from_path.or_else(|| extra.iter().map(PathBuf::from).find(|p| p.is_file()))
+/// Whether a GET of `path` (a WebSocket upgrade for `/ws`) is answered
+/// with a status line starting with `want`.
+fn answers(addr: SocketAddr, path: &str, want: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+        return false;
     };
-    let redis = || find("redis-server", &["/usr/bin/redis-server"]);
-    let nginx = || find("nginx", &["/usr/sbin/nginx"]);
-    let mut missing = Vec::new();
-    if redis().is_none() {
-        missing.push("redis-server");
-    }
-    if nginx().is_none() {
-        missing.push("nginx");
-    }
-    if !missing.is_empty() {
-        tools::apt_install(&missing)?;
-    }
-    match (redis(), nginx()) {
-        (Some(r), Some(n)) => {
-            println!("ok  {} and {}", r.display(), n.display());
-            Ok((r, n))
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let upgrade = match path {
+        "/ws" => {
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         }
-        _ => Err("redis-server or nginx still missing after apt-get install".into()),
-    }
-}
-
-/// One HTTP/1.1 exchange on loopback; the status code.
-fn http_status(port: u16, request: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    s.write_all(request.as_bytes()).ok()?;
-    let mut buf = [0u8; 512];
-    let n = s.read(&mut buf).ok()?;
-    let head = String::from_utf8_lossy(&buf[..n]);
-    head.split(' ').nth(1)?.parse().ok()
-}
-
-/// Whether the page, `/healthz` and a WebSocket upgrade answer on `port`.
-fn answers(port: u16) -> bool {
-    let get = |path: &str| {
-        http_status(
-            port,
-            &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"),
-        )
+        _ => "Connection: close\r\n",
     };
-    let upgrade = http_status(
-        port,
-        &format!(
-            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
-             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-             Sec-WebSocket-Version: 13\r\n\r\n"
-        ),
-    );
-    get("/") == Some(200) && get("/healthz") == Some(200) && upgrade == Some(101)
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{upgrade}\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).starts_with(want)
 }
 
-fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Result<(), String> {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
+/// Poll `ok` for up to 30 s.
+fn wait_for(mut ok: impl FnMut() -> bool, what: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
         if ok() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!("{what}: not ready within {limit:?}"))
-}
-
-fn flag(args: &[String], name: &str) -> Option<String> {
-    let i = args.iter().position(|a| a == name)?;
-    args.get(i + 1).cloned()
-}
-
-pub fn main(args: &[String]) -> Result<(), String> {
-    let replicas: usize = flag(args, "--replicas")
-        .map(|s| {
-            s.parse()
-                .map_err(|_| format!("--replicas {s}: not a number"))
-        })
-        .transpose()?
-        .unwrap_or(3)
-        .clamp(1, 16);
-    let port: u16 = flag(args, "--port")
-        .map(|s| s.parse().map_err(|_| format!("--port {s}: not a port")))
-        .transpose()?
-        .unwrap_or(8000);
-    let bin = crate::build_all()?;
-    let (redis_bin, nginx_bin) = ensure_tools()?;
-    let dir = std::env::temp_dir().join(format!("livedash-cluster-{}", std::process::id()));
-    for sub in ["nginx-tmp", "redis"] {
-        std::fs::create_dir_all(dir.join(sub)).map_err(|e| e.to_string())?;
-    }
-    // Stopped in reverse order: the balancer, the replicas, then Redis.
-    let mut procs: Vec<Proc> = Vec::new();
-    let redis_port = free_port()?;
-    procs.push(spawn(
-        "redis",
-        Command::new(&redis_bin).args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &redis_port.to_string(),
-            "--dir",
-            &dir.join("redis").display().to_string(),
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-        ]),
-        &dir.join("redis.log"),
-    )?);
-    wait_until("redis", Duration::from_secs(10), || {
-        TcpStream::connect(("127.0.0.1", redis_port)).is_ok()
-    })?;
-    let redis_url = format!("redis://127.0.0.1:{redis_port}/");
-    let mut ports = Vec::new();
-    for i in 0..replicas {
-        let p = free_port()?;
-        let data = dir.join(format!("replica-{i}"));
-        procs.push(spawn(
-            &format!("replica {i} (:{p})"),
-            Command::new(&bin)
-                .args(["--addr", &format!("127.0.0.1:{p}")])
-                .arg("--dist")
-                .arg(root().join("dist"))
-                .arg("--data-dir")
-                .arg(&data)
-                .args(["--redis", &redis_url]),
-            &dir.join(format!("replica-{i}.log")),
-        )?);
-        ports.push(p);
-    }
-    for &p in &ports {
-        wait_until(&format!("replica :{p}"), Duration::from_secs(30), || {
-            answers(p)
-        })?;
-    }
-    let as_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let conf = dir.join("nginx.conf");
-    std::fs::write(&conf, nginx_conf(&dir, port, &ports, as_root)).map_err(|e| e.to_string())?;
-    procs.push(spawn(
-        "nginx",
-        Command::new(&nginx_bin)
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(&conf),
-        &dir.join("nginx.log"),
-    )?);
-    wait_until(
-        "nginx in front of the replicas",
-        Duration::from_secs(15),
-        || answers(port),
-    )?;
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-            .map_err(|e| format!("signal handler: {e}"))?;
-    }
-    println!(
-        "    Redis {redis_url} (appendonly), {replicas} replicas on {:?}, logs in {}",
-        ports,
-        dir.display()
-    );
-    println!("cluster ready: http://127.0.0.1:{port}/");
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(200));
-        for p in procs.iter_mut() {
-            if let Ok(Some(status)) = p.child.try_wait() {
-                if !p.name.is_empty() {
-                    println!("    {} exited ({status})", p.name);
-                }
-                p.name.clear();
-            }
-        }
-    }
-    println!("==> stopping the cluster");
-    while let Some(p) = procs.pop() {
-        drop(p);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    Err(format!("{what} did not answer within 30 s"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn nginx_passes_upgrades_and_streams_to_every_replica() {
-        let c = nginx_conf(Path::new("/tmp/c"), 8000, &[7001, 7002, 7003], true);
-        for p in [7001, 7002, 7003] {
-            assert!(c.contains(&format!("server 127.0.0.1:{p} ")), "{c}");
-        }
-        assert!(c.contains("listen 127.0.0.1:8000;"));
-        assert!(c.contains("proxy_set_header Upgrade $http_upgrade;"));
-        assert!(c.contains("proxy_set_header Connection $connection_upgrade;"));
-        assert!(c.contains("proxy_http_version 1.1;"));
-        assert!(c.contains("proxy_buffering off;"));
-        assert!(c.contains("proxy_set_header Host $http_host;"));
-        assert!(c.starts_with("# Written by cargo xtask cluster.\nuser root;\n"));
-        assert!(!nginx_conf(Path::new("/tmp/c"), 1, &[2], false).contains("user root;"));
-        // Balanced braces: nginx would refuse the file otherwise.
-        assert_eq!(c.matches('{').count(), c.matches('}').count());
+    fn haproxy_config_lists_every_replica_and_tunnels_sockets() {
+        let r = [
+            "127.0.0.1:9001".parse().unwrap(),
+            "127.0.0.1:9002".parse().unwrap(),
+        ];
+        let cfg = super::haproxy_config(8080, &r);
+        assert!(cfg.contains("bind 127.0.0.1:8080"));
+        assert!(cfg.contains("server r1 127.0.0.1:9001 check"));
+        assert!(cfg.contains("server r2 127.0.0.1:9002 check"));
+        assert!(cfg.contains("timeout tunnel 1h"));
     }
 }

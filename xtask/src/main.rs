@@ -7,8 +7,8 @@
 
 mod bench;
 mod cluster;
-mod page;
 mod filter_bench;
+mod page;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -26,9 +26,8 @@ commands:
                           JS heap and wasm memory slopes, DOM nodes, ECharts
                           instances; writes its section of BENCHMARKS.md
   soak --record           put the last soak's target/soak.md into BENCHMARKS.md
-  cluster [--replicas N] [--port P]
-                          Redis, N livedash replicas (default 3) on it and nginx in
-                          front (default port 8000), on loopback; runs until Ctrl-C";
+  cluster                 Redis + three `livedash --redis` replicas + HAProxy on
+                          loopback; prints `cluster ready: URL`; Ctrl-C stops all";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,7 +36,7 @@ fn main() {
         Some("test") => test(),
         Some("bench") => bench::main(&args[1..]),
         Some("soak") => soak(&args[1..]),
-        Some("cluster") => cluster::main(&args[1..]),
+        Some("cluster") => cluster::main(),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -141,16 +140,20 @@ fn run(extra: &[String]) -> Result<(), String> {
 fn test() -> Result<(), String> {
     let t = Instant::now();
     let pg_bin = tools::ensure_postgres()?;
+    let redis_bin = tools::ensure_redis()?;
     step(
         "unit and integration tests",
         cargo()
             .args(["test", "--workspace", "--exclude", "livedash-e2e"])
-            .env("LIVEDASH_PG_BIN", &pg_bin),
+            .env("LIVEDASH_PG_BIN", &pg_bin)
+            .env("LIVEDASH_REDIS_BIN", &redis_bin),
     )?;
     let bin = build_all()?;
     step(
         "end-to-end tests in headless Chromium",
-        e2e_tests(&bin, Some(&pg_bin))?.args(["--", "--test-threads=1"]),
+        e2e_tests(&bin, Some(&pg_bin))?
+            .env("LIVEDASH_REDIS_BIN", &redis_bin)
+            .args(["--", "--test-threads=1"]),
     )?;
     println!("==> all tests passed in {:.0} s", t.elapsed().as_secs_f64());
     Ok(())

@@ -276,6 +276,29 @@ pub fn ensure_postgres() -> Result<PathBuf, String> {
         .ok_or_else(|| "postgresql installed but no initdb under /usr/lib/postgresql".into())
 }
 
+/// `redis-server` on PATH or in /usr/bin (Debian's `redis-server`).
+fn redis_bin() -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([PathBuf::from("/usr/bin")])
+        .map(|d| d.join("redis-server"))
+        .find(|b| b.exists())
+}
+
+/// Debian's `redis-server` (the `--redis` tests start one per test and
+/// `cargo xtask cluster` one for the replicas), installed when missing;
+/// its path goes to the tests as `LIVEDASH_REDIS_BIN`.
+pub fn ensure_redis() -> Result<PathBuf, String> {
+    if let Some(bin) = redis_bin() {
+        println!("ok  redis-server ({})", bin.display());
+        return Ok(bin);
+    }
+    apt_install(&["redis-server"])?;
+    redis_bin().ok_or_else(|| "redis-server installed but not found in /usr/bin".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

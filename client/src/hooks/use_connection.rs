@@ -15,8 +15,8 @@ use crate::connection::{
 };
 use crate::hooks::event_source::{Events, Item};
 use crate::hooks::tab_share::{self, Channel, Lock};
-use crate::tabs::{lock_name, share_wanted, Replay, TabMsg};
 use crate::state::{Action, ConnStatus, DashState, SeqTracker, SeqVerdict};
+use crate::tabs::{lock_name, share_wanted, Replay, TabMsg};
 use futures::channel::mpsc;
 use futures::stream::{Fuse, SplitSink};
 use futures::{select, FutureExt, SinkExt, StreamExt};
@@ -197,7 +197,10 @@ impl Shared {
     /// server must send one (`resync`).
     fn answer(&self, tab: u64) -> Option<ClientMessage> {
         if self.socket_paused.replace(false) {
-            return Some(ClientMessage::Resume);
+            return Some(ClientMessage::Resume {
+                since: None,
+                epoch: None,
+            });
         }
         match self.replay.borrow().catchup() {
             Some(texts) => {
@@ -384,21 +387,22 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
         .unwrap_or_default();
     // The first socket already carries the address bar's filter.
     task.ctl.filter = crate::filters::UrlFilter::from_search(&search).query();
+    let mut tracker = SeqTracker::default();
     if !(share_wanted(&search) && tab_share::available()) {
         // A socket of its own.
-        lead(&mut task, &base).await;
+        lead(&mut task, &base, &mut tracker).await;
         return;
     }
     let me = tab_share::tab_id();
     let mut backoff = Backoff::new();
     loop {
-        let url = socket_url(&base, false, task.ctl.records);
+        let url = socket_url(&base, false, task.ctl.records, None);
         let name = lock_name(&crate::filters::with_filter(&url, &task.ctl.filter));
         let (Ok(mut channel), Some(mut lock)) = (Channel::open(&name), Lock::request(&name)) else {
-            lead(&mut task, &base).await;
+            lead(&mut task, &base, &mut tracker).await;
             return;
         };
-        let left = match follow(&mut task, &mut channel, &mut lock, me).await {
+        let left = match follow(&mut task, &mut channel, &mut lock, me, &mut tracker).await {
             Left::Leader => {
                 task.share = Some(Shared {
                     name,
@@ -408,7 +412,9 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
                     reported: 1,
                     socket_paused: Cell::new(false),
                 });
-                let left = lead(&mut task, &base).await;
+                // Resumes from what this tab applied as a follower: the
+                // frames the old holder did not relay come from the server.
+                let left = lead(&mut task, &base, &mut tracker).await;
                 task.share = None;
                 left
             }
@@ -430,8 +436,14 @@ async fn run(dispatch: UseReducerDispatcher<DashState>, rx: mpsc::Receiver<Comma
 
 /// Wait for the shared socket's lock, showing the frames its holder
 /// relays; returns when this tab must do something else.
-async fn follow(task: &mut Task, channel: &mut Channel, lock: &mut Lock, me: u64) -> Left {
-    let mut tracker = SeqTracker::default();
+async fn follow(
+    task: &mut Task,
+    channel: &mut Channel,
+    lock: &mut Lock,
+    me: u64,
+    tracker: &mut SeqTracker,
+) -> Left {
+    tracker.reset();
     let want = TabMsg::Want { tab: me };
     channel.post(&want);
     let mut asked = now_ms();
@@ -442,7 +454,7 @@ async fn follow(task: &mut Task, channel: &mut Channel, lock: &mut Lock, me: u64
             _ = lock.granted().fuse() => return Left::Leader,
             m = channel.messages().next() => match m {
                 Some(TabMsg::Frame { text }) if !task.ctl.paused => {
-                    if let Judged::Gap = on_text(&text, &mut tracker, task) {
+                    if let Judged::Gap = on_text(&text, tracker, task) {
                         channel.post(&want);
                         asked = now_ms();
                     }
@@ -450,7 +462,7 @@ async fn follow(task: &mut Task, channel: &mut Channel, lock: &mut Lock, me: u64
                 Some(TabMsg::Catchup { tab, texts }) if tab == me && !task.ctl.paused => {
                     tracker.reset();
                     for t in &texts {
-                        let _ = on_text(t, &mut tracker, task);
+                        let _ = on_text(t, tracker, task);
                     }
                 }
                 Some(m) => {
@@ -493,13 +505,13 @@ async fn follow(task: &mut Task, channel: &mut Channel, lock: &mut Lock, me: u64
 /// Hold a socket (this tab's own, or the browser's shared one) until the
 /// page goes away — or, when shared, until this tab goes offline or
 /// changes stream, which hands the socket to the next tab.
-async fn lead(task: &mut Task, base: &str) -> Left {
+async fn lead(task: &mut Task, base: &str, tracker: &mut SeqTracker) -> Left {
     let mut backoff = Backoff::new();
     // Server-Sent Events once a WebSocket could not open and a stream
-    // did; where the stream is (its last event id) and what was applied.
+    // did; where the stream is (its last event id). `tracker` (what was
+    // applied) outlives every socket and stream: the next one resumes.
     let mut sse = false;
     let mut last_id: Option<String> = None;
-    let mut tracker = SeqTracker::default();
     let alone = task.share.is_none();
     loop {
         task.conn(ConnStatus::Connecting);
@@ -515,10 +527,12 @@ async fn lead(task: &mut Task, base: &str) -> Left {
         let started = now_ms();
         let mut ended = Ended::NeverOpened;
         if !sse {
-            let url = socket_url(base, open_paused, task.ctl.records);
+            // Resume where the page stands (the server sends what was
+            // missed, or a snapshot when it cannot).
+            let url = socket_url(base, open_paused, task.ctl.records, tracker.resume_point());
             let url = crate::filters::with_filter(&url, &task.ctl.filter);
             ended = match WebSocket::open(&url) {
-                Ok(ws) => session(ws, task).await,
+                Ok(ws) => session(ws, task, tracker).await,
                 Err(_) => Ended::NeverOpened,
             };
             // Refused before any frame: try the same frames over SSE.
@@ -533,7 +547,7 @@ async fn lead(task: &mut Task, base: &str) -> Left {
                     }
                     let ws = crate::filters::with_filter(base, &task.ctl.filter);
                     let url = stream_url(&ws, viewer_token().as_deref(), last_id.as_deref());
-                    sse_session(&url, task, &mut tracker, &mut last_id).await
+                    sse_session(&url, task, tracker, &mut last_id).await
                 }
             };
             // Neither transport opened: back to the WebSocket next time.
@@ -591,17 +605,12 @@ fn on_text(text: &str, tracker: &mut SeqTracker, task: &Task) -> Judged {
             return Judged::End(Ended::Incompatible);
         }
     };
-    match &*msg {
-        ServerMessage::Error {
-            code: ErrorCode::Unauthorized,
-            ..
-        } => return Judged::End(Ended::Unauthorized),
-        // Opened with ?paused=1: no snapshot comes until resume; the
-        // connection is up and the page shows what it had.
-        ServerMessage::Hello(_) if task.ctl.paused => {
-            task.conn(ConnStatus::Live);
-        }
-        _ => {}
+    if let ServerMessage::Error {
+        code: ErrorCode::Unauthorized,
+        ..
+    } = &*msg
+    {
+        return Judged::End(Ended::Unauthorized);
     }
     if let Some(sh) = &task.share {
         let snapshot = matches!(*msg, ServerMessage::Snapshot(_));
@@ -615,6 +624,14 @@ fn on_text(text: &str, tracker: &mut SeqTracker, task: &Task) -> Judged {
         SeqVerdict::Apply => {}
         SeqVerdict::Duplicate => return Judged::Done,
         SeqVerdict::Gap => return Judged::Gap,
+    }
+    // Opened with ?paused=1 (no snapshot comes until resume), or resuming
+    // within the same epoch (the missed frames come, no snapshot): the
+    // connection is up and the page shows what it had.
+    if matches!(*msg, ServerMessage::Hello(_))
+        && (task.ctl.paused || tracker.resume_point().is_some())
+    {
+        task.conn(ConnStatus::Live);
     }
     if matches!(*msg, ServerMessage::Snapshot(_)) {
         task.conn(ConnStatus::Live);
@@ -681,8 +698,9 @@ async fn sse_session(
     }
 }
 
-/// One connection, from open to end.
-async fn session(ws: WebSocket, task: &mut Task) -> Ended {
+/// One connection, from open to end. `tracker` outlives it: the next
+/// socket resumes from the seqs applied here.
+async fn session(ws: WebSocket, task: &mut Task, tracker: &mut SeqTracker) -> Ended {
     let (mut sink, stream) = ws.split();
     let mut stream = stream.fuse();
     if let Some(token) = viewer_token() {
@@ -695,7 +713,6 @@ async fn session(ws: WebSocket, task: &mut Task) -> Ended {
             return Ended::Lost;
         }
     }
-    let mut tracker = SeqTracker::default();
     let mut ticks = IntervalStream::new(1000).fuse();
     let mut last_rx = now_ms();
     let mut since_ping = 0u32;
@@ -715,7 +732,7 @@ async fn session(ws: WebSocket, task: &mut Task) -> Ended {
                 };
                 last_rx = now_ms();
                 opened = true;
-                match on_text(&text, &mut tracker, task) {
+                match on_text(&text, tracker, task) {
                     Judged::Done => {}
                     Judged::Gap => {
                         let _ = sink.send(Message::Text(ClientMessage::Resync.to_json())).await;

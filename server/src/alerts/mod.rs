@@ -17,6 +17,11 @@ use std::sync::Arc;
 /// Announce what a sample changed: frames, feed entries, and (without
 /// waiting) the log.
 pub fn announce(hub: &Arc<Hub>, store: &Store, changed: Vec<Transition>) {
+    // With --redis every replica evaluates the rules on the same samples;
+    // only the producer lease holder announces.
+    if !hub.broker.leads() {
+        return;
+    }
     let mut logged = Vec::with_capacity(changed.len());
     for t in changed {
         let text = rule::text(&t.rule, t.state, t.value);

@@ -352,6 +352,7 @@ impl Entry {
             lite,
             fanout: None,
             deflated: Some(Arc::default()),
+            reset: false,
         });
     }
 

@@ -383,6 +383,12 @@ fn unavailable(hub: &Hub, shutdown: &watch::Receiver<bool>) -> Option<IngestErro
             "the server is shutting down",
         ));
     }
+    if !hub.broker.ok() {
+        return Some(IngestError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the broker (Redis) is unreachable: nothing can be published",
+        ));
+    }
     if !hub.streams.is_on(crate::streams::Stream::Orders) {
         return Some(IngestError::new(
             StatusCode::SERVICE_UNAVAILABLE,

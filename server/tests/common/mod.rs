@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
 pub mod pg;
+pub mod redis;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

@@ -291,6 +291,12 @@ fn check(
             "the server is shutting down",
         ));
     }
+    if !hub.broker.ok() {
+        return Err(InfluxError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the broker (Redis) is unreachable: nothing can be published",
+        ));
+    }
     if query.get("bucket").is_none_or(|b| b.trim().is_empty()) {
         return Err(InfluxError::invalid(
             "missing the bucket parameter (?bucket=NAME)",
