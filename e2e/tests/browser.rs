@@ -22,7 +22,7 @@ return {
   country: bars('chart-revenue-by-country'), source: bars('chart-revenue-by-traffic-source'),
   system: lines(),
   charts: document.querySelectorAll('[_echarts_instance_]').length,
-  chart_boxes: document.querySelectorAll('[data-testid^="chart-"]').length,
+  chart_boxes: document.querySelectorAll('[data-testid^="chart-"], [data-testid^="kpi-trend-"]').length,
   state: app ? app.dataset.state : null, stale: app ? app.dataset.stale : null,
   seq_orders: app ? Number(app.dataset.seqOrders) : -1,
   seq_system: app ? Number(app.dataset.seqSystem) : -1,

@@ -40,7 +40,7 @@ if (window.__cspObserver) {
 return {
   state: app ? app.dataset.state : null,
   charts: document.querySelectorAll('[_echarts_instance_]').length,
-  chart_boxes: document.querySelectorAll('[data-testid^="chart-"]').length,
+  chart_boxes: document.querySelectorAll('[data-testid^="chart-"], [data-testid^="kpi-trend-"]').length,
   country: canvas('chart-revenue-by-country'), source: canvas('chart-revenue-by-traffic-source'),
   system: canvas('chart-system'),
   orders: q('kpi-num_orders') ? q('kpi-num_orders').textContent.trim() : '',
