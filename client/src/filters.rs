@@ -25,14 +25,14 @@ pub struct UrlFilter {
 
 impl UrlFilter {
     /// The `var-` parameters of a query string (`?a=1&var-country=China`);
-    /// other parameters are not filters. Unknown variables are kept: the
-    /// server answers them with a clear error instead of silently
-    /// showing unfiltered numbers.
+    /// other parameters are not filters. Variables the server does not
+    /// know are left out (it would refuse the socket with a 400 the page
+    /// cannot read); the chips show what is applied.
     pub fn from_search(search: &str) -> UrlFilter {
         let q = search.strip_prefix('?').unwrap_or(search);
         let pairs = form_urlencoded::parse(q.as_bytes())
             .filter_map(|(k, v)| Some((k.strip_prefix("var-")?.to_string(), v.into_owned())))
-            .filter(|(_, v)| !v.is_empty());
+            .filter(|(k, v)| !v.is_empty() && VARS.contains(&k.as_str()));
         UrlFilter::from_pairs(pairs)
     }
 
@@ -119,6 +119,7 @@ mod tests {
         );
         assert_eq!(f.pairs()[1], ("country".into(), "United States".into()));
         assert!(UrlFilter::from_search("?dashboard=x&var-country=").is_empty());
+        assert!(UrlFilter::from_search("?var-colour=red").is_empty());
     }
 
     #[test]

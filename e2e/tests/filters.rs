@@ -335,3 +335,79 @@ async fn a_share_link_opens_the_same_view_read_only_in_another_browser() {
     .await;
     assert_eq!(put.map(|p| p.0), Some(401));
 }
+
+/// A dashboard of one recent-orders table.
+const TABLE_DASHBOARD: &str = r#"{"uid": "recent", "title": "Recent", "widgets": [
+  {"id": "recent", "kind": "table", "title": "Recent orders",
+   "query": {"source": "records"}, "options": {"limit": 20},
+   "grid": {"x": 0, "y": 0, "w": 12, "h": 8}}]}"#;
+
+/// The table's rows: (order, country, source, price).
+const TABLE_ROWS: &str = r#"
+const t = document.querySelector('[data-testid="recent"]');
+if (!t || t.tagName !== 'TABLE') return null;
+return [...t.querySelectorAll('tbody tr')].map(tr => [...tr.children].map(td => td.textContent.trim()))
+  .filter(r => r.length === 7).map(r => [r[1], r[2], r[3], r[6]]);
+"#;
+
+#[tokio::test]
+async fn the_recent_orders_table_lists_the_filtered_rows() {
+    let server = Server::start(&[
+        "--source",
+        "ingest",
+        "--ingest-token",
+        TOKEN,
+        "--tick-ms",
+        "200",
+    ]);
+    let made = http_request(
+        server.port,
+        "POST",
+        "/api/dashboards",
+        &["Content-Type: application/json"],
+        Some(TABLE_DASHBOARD),
+    )
+    .await;
+    assert_eq!(made.map(|m| m.0), Some(201));
+    let b = Browser::start("filters_table").await;
+    b.check(|| async {
+        let url = format!("{}/?d=recent&var-country=Spain", server.url());
+        b.client.goto(&url).await.map_err(|e| e.to_string())?;
+        wait_for("the live table", T, || async {
+            let v = b.js(READ).await?;
+            (v["state"] == "live").then_some(())
+        })
+        .await?;
+        // Rows arrive with the frames: pushed now, after the page is live.
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let body: Vec<String> = RECORDS.iter().map(|r| record(*r, now)).collect();
+        if push(server.port, &body.join("\n")).await != 202 {
+            return Err("ingest refused".into());
+        }
+        let mut rows = wait_for("Spain's two rows", T, || async {
+            let v = b.js(TABLE_ROWS).await?;
+            let rows: Vec<Vec<String>> = serde_json::from_value(v).ok()?;
+            (rows.len() == 2).then_some(rows)
+        })
+        .await?;
+        rows.sort();
+        let want = vec![
+            vec!["3", "Spain", "Search", "$100.00"],
+            vec!["4", "Spain", "Search", "$200.00"],
+        ];
+        if rows != want {
+            return Err(format!("table rows {rows:?}"));
+        }
+        // No other country ever reaches the table.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let again = b.js(TABLE_ROWS).await.unwrap_or_default();
+        if again.as_array().map(Vec::len) != Some(2) {
+            return Err(format!("table later {again}"));
+        }
+        Ok(())
+    })
+    .await;
+}
