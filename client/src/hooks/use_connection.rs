@@ -616,7 +616,11 @@ fn on_text(text: &str, tracker: &mut SeqTracker, task: &Task) -> Judged {
         let snapshot = matches!(*msg, ServerMessage::Snapshot(_));
         sh.replay.borrow_mut().push(text, snapshot);
         if task.ctl.paused {
-            // Paused in this tab only: relayed, not applied.
+            // Paused in this tab only: relayed, not applied; the
+            // connection is up and the page shows what it had.
+            if matches!(*msg, ServerMessage::Hello(_)) {
+                task.conn(ConnStatus::Live);
+            }
             return Judged::Done;
         }
     }
