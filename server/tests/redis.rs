@@ -336,3 +336,30 @@ async fn the_lease_moves_within_seconds_when_its_holder_is_killed() {
     let got = orders_in_order(&mut ws, &mut have, 3).await;
     assert_eq!(got.keys().next(), Some(&(before + 1)));
 }
+
+#[tokio::test]
+async fn a_replica_resumes_from_the_stream_what_its_buffer_never_held() {
+    let redis = TestRedis::start();
+    let url = redis.url();
+    let a = TestServer::start(&["--redis", &url, "--tick-ms", "20", "--system-ms", "1000"]).await;
+    wait_broker(&a, "leading", |b| b["leader"] == true && b["ok"] == true).await;
+    let mut ws = a.connect().await;
+    let (epoch, mut have) = open(&mut ws).await;
+    orders_in_order(&mut ws, &mut have, 3).await;
+    drop(ws);
+    // ~400 orders frames later a new replica starts: it reads back only
+    // the newest 300 of each stream, the rest must come from Redis.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let b = TestServer::start(&["--redis", &url, "--resume-frames", "512"]).await;
+    wait_broker(&b, "up", |b| b["ok"] == true).await;
+    let url = format!("{}?since={}&epoch={epoch}", b.url(), have.to_since());
+    let mut ws = b.connect_to(&url).await;
+    assert_eq!(next(&mut ws).await["epoch"].as_str(), Some(epoch.as_str()));
+    assert_eq!(next(&mut ws).await["type"], "streams");
+    let before = have.orders;
+    let got = orders_in_order(&mut ws, &mut have, 380).await;
+    assert_eq!(got.keys().next(), Some(&(before + 1)));
+    assert_eq!(common::metric(&b, "resumes_total").await, 1);
+    a.stop().await;
+    b.stop().await;
+}

@@ -58,11 +58,21 @@ pub fn main() -> Result<(), String> {
         .arg(&sock)
         .arg("--dir")
         .arg(&dir)
-        .args(["--appendonly", "yes", "--save", "", "--logfile", "redis.log"])
+        .args([
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--logfile",
+            "redis.log",
+        ])
         .spawn()
         .map_err(|e| format!("redis-server: {e}"))?;
     started.0.push(("redis-server".into(), redis));
-    wait_for(|| std::os::unix::net::UnixStream::connect(&sock).is_ok(), "Redis")?;
+    wait_for(
+        || std::os::unix::net::UnixStream::connect(&sock).is_ok(),
+        "Redis",
+    )?;
     let mut replicas = Vec::new();
     for i in 1..=REPLICAS {
         let (child, addr) = replica(&bin, &sock, &dir.join(format!("r{i}")))?;
@@ -82,8 +92,14 @@ pub fn main() -> Result<(), String> {
         .map_err(|e| format!("haproxy: {e}"))?;
     started.0.push(("haproxy".into(), lb));
     let front: SocketAddr = ([127, 0, 0, 1], port).into();
-    wait_for(|| answers(front, "/", "HTTP/1.1 200"), "the page through HAProxy")?;
-    wait_for(|| answers(front, "/ws", "HTTP/1.1 101"), "/ws through HAProxy")?;
+    wait_for(
+        || answers(front, "/", "HTTP/1.1 200"),
+        "the page through HAProxy",
+    )?;
+    wait_for(
+        || answers(front, "/ws", "HTTP/1.1 101"),
+        "/ws through HAProxy",
+    )?;
     println!("cluster ready: http://127.0.0.1:{port}/");
     loop {
         if rx.recv_timeout(Duration::from_millis(500)).is_ok() {
@@ -158,8 +174,10 @@ fn answers(addr: SocketAddr, path: &str, want: &str) -> bool {
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let upgrade = match path {
-        "/ws" => "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+        "/ws" => {
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        }
         _ => "Connection: close\r\n",
     };
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{upgrade}\r\n");
@@ -187,7 +205,10 @@ fn wait_for(mut ok: impl FnMut() -> bool, what: &str) -> Result<(), String> {
 mod tests {
     #[test]
     fn haproxy_config_lists_every_replica_and_tunnels_sockets() {
-        let r = ["127.0.0.1:9001".parse().unwrap(), "127.0.0.1:9002".parse().unwrap()];
+        let r = [
+            "127.0.0.1:9001".parse().unwrap(),
+            "127.0.0.1:9002".parse().unwrap(),
+        ];
         let cfg = super::haproxy_config(8080, &r);
         assert!(cfg.contains("bind 127.0.0.1:8080"));
         assert!(cfg.contains("server r1 127.0.0.1:9001 check"));

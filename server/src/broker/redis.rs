@@ -122,7 +122,13 @@ pub struct RedisBroker {
     host: String,
     /// `--redis-stream-len`.
     stream_len: u64,
+    /// A shared connection for reads on behalf of clients (resume by
+    /// `XRANGE`); made on first use, dropped after an error.
+    reader: tokio::sync::Mutex<Option<MultiplexedConnection>>,
 }
+
+/// Most frames one resume may read back from Redis (beyond it: snapshot).
+pub const MAX_RANGE: u64 = 20_000;
 
 impl RedisBroker {
     /// A broker for `url` (checked by the flag's parser).
@@ -145,6 +151,7 @@ impl RedisBroker {
                 })
                 .collect(),
             stream_len: config.redis_stream_len,
+            reader: Default::default(),
         }
     }
 
@@ -193,6 +200,54 @@ impl RedisBroker {
         if !self.ok() || self.outbox.try_send((topic, json())).is_err() {
             Metrics::add(&metrics.broker_dropped, 1);
         }
+    }
+
+    /// The frames after `since` up to `now` (per topic), read from the
+    /// streams for a client this replica's recent buffer cannot serve;
+    /// `None` when some were trimmed, too many are missing, or Redis fails.
+    pub async fn frames_between(&self, since: &Seqs, now: &Seqs) -> Option<Vec<crate::hub::Frame>> {
+        let missing: u64 = Topic::ALL
+            .iter()
+            .map(|&t| now.get(t).saturating_sub(since.get(t)))
+            .sum();
+        if missing > MAX_RANGE {
+            return None;
+        }
+        let mut conn = {
+            let mut slot = self.reader.lock().await;
+            if slot.is_none() {
+                *slot = self.connect().await.ok();
+            }
+            slot.clone()?
+        };
+        let mut frames = Vec::new();
+        for t in Topic::ALL {
+            let (from, to) = (since.get(t) + 1, now.get(t));
+            if from > to {
+                continue;
+            }
+            let r: RedisResult<StreamRangeReply> = redis::cmd("XRANGE")
+                .arg(topic_key("stream", t))
+                .arg(format!("{from}-0"))
+                .arg(format!("{to}-0"))
+                .query_async(&mut conn)
+                .await;
+            let Ok(r) = r else {
+                *self.reader.lock().await = None;
+                return None;
+            };
+            // Every seq from `from` to `to`, none trimmed.
+            if r.ids.len() as u64 != to - from + 1
+                || r.ids.first().and_then(|e| entry_seq(&e.id)) != Some(from)
+            {
+                return None;
+            }
+            for e in r.ids {
+                let json: String = e.get("f")?;
+                frames.push(crate::hub::frame_from_entry(t, entry_seq(&e.id)?, &json)?);
+            }
+        }
+        Some(frames)
     }
 
     /// Start the publisher, the tailer and the lease.
