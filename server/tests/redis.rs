@@ -179,6 +179,7 @@ async fn redis_restarted_with_its_data_loses_no_frame() {
     orders_in_order(&mut ws, &mut have, 3).await;
     redis.kill();
     wait_broker(&a, "down", |b| b["ok"] == false).await;
+    assert_eq!(health(&a).await["status"], "degraded");
     let (status, body) = common::request(
         a.addr,
         "POST",
