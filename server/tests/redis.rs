@@ -364,3 +364,39 @@ async fn a_replica_resumes_from_the_stream_what_its_buffer_never_held() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Milliseconds from each `orders` tick (its `ts`) to its arrival at a
+/// client, over `n` frames: (p50, p99).
+async fn tick_to_client_ms(srv: &TestServer, n: usize) -> (u64, u64) {
+    let mut ws = srv.connect().await;
+    open(&mut ws).await;
+    let mut lat = Vec::new();
+    while lat.len() < n {
+        let v = next(&mut ws).await;
+        if v["type"] == "orders" {
+            lat.push(common::now_ms().saturating_sub(v["ts"].as_u64().unwrap()));
+        }
+    }
+    lat.sort_unstable();
+    (lat[n / 2], lat[n * 99 / 100])
+}
+
+/// The Redis hop's added latency (run by hand: `--ignored --nocapture`).
+#[tokio::test]
+#[ignore]
+async fn measure_the_redis_hop() {
+    let local = TestServer::start(&["--tick-ms", "50"]).await;
+    let (p50, p99) = tick_to_client_ms(&local, 400).await;
+    println!("in process: tick → client p50 {p50} ms, p99 {p99} ms");
+    local.stop().await;
+    let redis = TestRedis::start();
+    let url = redis.url();
+    let a = TestServer::start(&["--redis", &url, "--tick-ms", "50"]).await;
+    let b = TestServer::start(&["--redis", &url, "--tick-ms", "50"]).await;
+    let (lead, other) = leader_of(&a, &b).await;
+    wait_broker(other, "up", |b| b["ok"] == true).await;
+    let (p50, p99) = tick_to_client_ms(lead, 400).await;
+    println!("redis, producing replica: tick → client p50 {p50} ms, p99 {p99} ms");
+    let (p50, p99) = tick_to_client_ms(other, 400).await;
+    println!("redis, other replica: tick → client p50 {p50} ms, p99 {p99} ms");
+}
