@@ -156,6 +156,17 @@ async fn a_client_of_a_stopped_replica_resumes_on_the_other_without_a_gap() {
     orders_in_order(&mut ws, &mut have, 3).await;
     drop(ws);
     let (lead, other) = if lead_addr == a.addr { (a, b) } else { (b, a) };
+    // Orders pushed to a replica that does not run the producer would be
+    // lost: refused with a reason instead.
+    let (status, body) = common::request(
+        other.addr,
+        "POST",
+        "/api/ingest/orders",
+        "Authorization: Bearer t\r\nContent-Type: application/json\r\n",
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("lease"), "{body}");
     lead.stop().await;
     wait_broker(&other, "leading", |b| b["leader"] == true).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
