@@ -531,7 +531,11 @@ impl Hub {
     /// Publish a `clients` frame if the count differs from the last one
     /// published. Returns whether it published.
     pub fn publish_clients_if_changed(&self) -> bool {
-        let count = self.presence.count();
+        // With --redis: the viewers of every replica together.
+        let count = match &self.broker {
+            crate::broker::Broker::Redis(r) => r.viewers().unwrap_or_else(|| self.presence.count()),
+            crate::broker::Broker::InProcess => self.presence.count(),
+        };
         {
             let st = lock(&self.state);
             if st.history.clients == count && st.seq.clients > 0 {

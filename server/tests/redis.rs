@@ -120,6 +120,15 @@ async fn two_replicas_serve_identical_frames_and_seqs() {
     for s in common {
         assert_eq!(from_a[&s], from_b[&s], "orders seq {s} differs");
     }
+    // The clients count is every replica's viewers: one on each.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let v = next(&mut wb).await;
+        if v["type"] == "clients" && v["count"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the count never reached 2");
+    }
     // Host metrics per host: each replica's own, as series on every replica
     // (past the snapshot cache's second).
     tokio::time::sleep(Duration::from_millis(1100)).await;
