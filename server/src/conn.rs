@@ -414,7 +414,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// this stream's.
     async fn resume_from(&mut self, since: Seqs, epoch: Option<&str>) -> Result<(), End> {
         let rx = self.hub.subscribe();
-        let frames = epoch.and_then(|e| self.hub.frames_resume(&since, e));
+        let mut frames = epoch.and_then(|e| self.hub.frames_resume(&since, e));
+        if let (None, Some(e), crate::broker::Broker::Redis(r)) = (&frames, epoch, &self.hub.broker)
+        {
+            // Older than this replica's buffer: from the streams, up to
+            // where the ring (subscribed above) takes over.
+            if let Some(now) = self.hub.seqs_in(e) {
+                frames = r.frames_between(&since, &now).await;
+            }
+        }
         let Some(frames) = frames else {
             Metrics::add(&self.hub.metrics.resumes_failed, 1);
             return self.start_live().await;

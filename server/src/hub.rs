@@ -165,6 +165,45 @@ pub fn new_epoch() -> Arc<str> {
     Arc::from(format!("{nanos:x}-{:x}", rand::random::<u32>()))
 }
 
+/// A topic frame's text, and for `orders` with records the records-free
+/// copy (`?records=0`).
+fn serialize(mut msg: ServerMessage) -> (Utf8Bytes, Option<Utf8Bytes>) {
+    let text = Utf8Bytes::from(msg.to_json());
+    let lite = match &mut msg {
+        ServerMessage::Orders(o) if !o.records.is_empty() => {
+            o.records = Vec::new();
+            Some(Utf8Bytes::from(msg.to_json()))
+        }
+        _ => None,
+    };
+    (text, lite)
+}
+
+/// A frame read back from a Redis stream for one client's resume (not
+/// filed anywhere): the entry's JSON with its seq put in.
+pub fn frame_from_entry(topic: Topic, seq: u64, json: &str) -> Option<Frame> {
+    let mut msg: ServerMessage = serde_json::from_str(json).ok()?;
+    match &mut msg {
+        ServerMessage::Orders(o) => o.seq = seq,
+        ServerMessage::System(s) => s.seq = seq,
+        ServerMessage::Event(e) => e.seq = seq,
+        ServerMessage::Series(s) => s.seq = seq,
+        ServerMessage::Clients(c) => c.seq = seq,
+        ServerMessage::Alert(a) => a.seq = seq,
+        _ => return None,
+    }
+    let (text, lite) = serialize(msg);
+    Some(Frame {
+        topic: Some(topic),
+        seq,
+        text,
+        lite,
+        fanout: None,
+        deflated: Some(Arc::default()),
+        reset: false,
+    })
+}
+
 /// Memory in use, percent of the total (0 when the total is unknown).
 fn mem_percent(s: &System) -> f64 {
     match s.mem_total_bytes {
@@ -263,6 +302,12 @@ impl Hub {
         lock(&self.state).epoch.clone()
     }
 
+    /// The seqs now, if `epoch` is the stream's (one lock: consistent).
+    pub fn seqs_in(&self, epoch: &str) -> Option<Seqs> {
+        let st = lock(&self.state);
+        (*st.epoch == *epoch).then_some(st.seq)
+    }
+
     /// The `streams` control frame for the status now (sent first when a
     /// connection resumes without a snapshot).
     pub fn streams_frame(&self) -> Utf8Bytes {
@@ -291,15 +336,8 @@ impl Hub {
         }
         let _topic = lock(&self.topic_locks[topic.index()]);
         let seq = given.unwrap_or_else(|| lock(&self.state).seq.get(topic) + 1);
-        let (mut msg, extra) = make(seq);
-        let text = Utf8Bytes::from(msg.to_json());
-        let lite = match &mut msg {
-            ServerMessage::Orders(o) if !o.records.is_empty() => {
-                o.records = Vec::new();
-                Some(Utf8Bytes::from(msg.to_json()))
-            }
-            _ => None,
-        };
+        let (msg, extra) = make(seq);
+        let (text, lite) = serialize(msg);
         let fanout = Arc::new(Fanout::new());
         let frame = Frame {
             topic: Some(topic),
@@ -502,7 +540,11 @@ impl Hub {
     /// Publish a `clients` frame if the count differs from the last one
     /// published. Returns whether it published.
     pub fn publish_clients_if_changed(&self) -> bool {
-        let count = self.presence.count();
+        // With --redis: the viewers of every replica together.
+        let count = match &self.broker {
+            crate::broker::Broker::Redis(r) => r.viewers().unwrap_or_else(|| self.presence.count()),
+            crate::broker::Broker::InProcess => self.presence.count(),
+        };
         {
             let st = lock(&self.state);
             if st.history.clients == count && st.seq.clients > 0 {

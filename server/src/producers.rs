@@ -204,10 +204,14 @@ async fn system(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
 async fn clients(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     let stopped = until_stopped(stop);
     tokio::pin!(stopped);
+    // With --redis the count is every replica's: it changes without a
+    // local join or leave, so look every second too.
+    let cluster = matches!(hub.broker, crate::broker::Broker::Redis(_));
     loop {
         tokio::select! {
             _ = &mut stopped => return,
             _ = hub.presence.changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)), if cluster => {}
         }
         hub.publish_clients_if_changed();
         let (joined, left) = hub.presence.take_join_leave();

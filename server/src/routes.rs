@@ -182,13 +182,15 @@ fn control_reply(stream: String, action: String, hub: Arc<Hub>, auth: Option<Str
 }
 
 /// The `/healthz` body: `status` is `ok` while every stream runs or was
-/// stopped on purpose, `degraded` while a producer is failing.
+/// stopped on purpose, `degraded` while a producer is failing (or the
+/// source, or the broker: Redis unreachable).
 pub fn health(hub: &Hub) -> serde_json::Value {
     let streams = hub.streams.status();
     let failing = [&streams.orders, &streams.system]
         .iter()
         .any(|s| s.state == livedash_shared::StreamState::Failed)
-        || !streams.source.ok;
+        || !streams.source.ok
+        || !hub.broker.ok();
     let source = streams.source.clone();
     serde_json::json!({
         "status": if failing { "degraded" } else { "ok" },

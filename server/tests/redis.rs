@@ -120,6 +120,15 @@ async fn two_replicas_serve_identical_frames_and_seqs() {
     for s in common {
         assert_eq!(from_a[&s], from_b[&s], "orders seq {s} differs");
     }
+    // The clients count is every replica's viewers: one on each.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let v = next(&mut wb).await;
+        if v["type"] == "clients" && v["count"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the count never reached 2");
+    }
     // Host metrics per host: each replica's own, as series on every replica
     // (past the snapshot cache's second).
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -156,6 +165,17 @@ async fn a_client_of_a_stopped_replica_resumes_on_the_other_without_a_gap() {
     orders_in_order(&mut ws, &mut have, 3).await;
     drop(ws);
     let (lead, other) = if lead_addr == a.addr { (a, b) } else { (b, a) };
+    // Orders pushed to a replica that does not run the producer would be
+    // lost: refused with a reason instead.
+    let (status, body) = common::request(
+        other.addr,
+        "POST",
+        "/api/ingest/orders",
+        "Authorization: Bearer t\r\nContent-Type: application/json\r\n",
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("lease"), "{body}");
     lead.stop().await;
     wait_broker(&other, "leading", |b| b["leader"] == true).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -179,6 +199,7 @@ async fn redis_restarted_with_its_data_loses_no_frame() {
     orders_in_order(&mut ws, &mut have, 3).await;
     redis.kill();
     wait_broker(&a, "down", |b| b["ok"] == false).await;
+    assert_eq!(health(&a).await["status"], "degraded");
     let (status, body) = common::request(
         a.addr,
         "POST",
@@ -335,4 +356,67 @@ async fn the_lease_moves_within_seconds_when_its_holder_is_killed() {
     let before = have.orders;
     let got = orders_in_order(&mut ws, &mut have, 3).await;
     assert_eq!(got.keys().next(), Some(&(before + 1)));
+}
+
+#[tokio::test]
+async fn a_replica_resumes_from_the_stream_what_its_buffer_never_held() {
+    let redis = TestRedis::start();
+    let url = redis.url();
+    let a = TestServer::start(&["--redis", &url, "--tick-ms", "20", "--system-ms", "1000"]).await;
+    wait_broker(&a, "leading", |b| b["leader"] == true && b["ok"] == true).await;
+    let mut ws = a.connect().await;
+    let (epoch, mut have) = open(&mut ws).await;
+    orders_in_order(&mut ws, &mut have, 3).await;
+    drop(ws);
+    // ~400 orders frames later a new replica starts: it reads back only
+    // the newest 300 of each stream, the rest must come from Redis.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let b = TestServer::start(&["--redis", &url, "--resume-frames", "512"]).await;
+    wait_broker(&b, "up", |b| b["ok"] == true).await;
+    let url = format!("{}?since={}&epoch={epoch}", b.url(), have.to_since());
+    let mut ws = b.connect_to(&url).await;
+    assert_eq!(next(&mut ws).await["epoch"].as_str(), Some(epoch.as_str()));
+    assert_eq!(next(&mut ws).await["type"], "streams");
+    let before = have.orders;
+    let got = orders_in_order(&mut ws, &mut have, 380).await;
+    assert_eq!(got.keys().next(), Some(&(before + 1)));
+    assert_eq!(common::metric(&b, "resumes_total").await, 1);
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Milliseconds from each `orders` tick (its `ts`) to its arrival at a
+/// client, over `n` frames: (p50, p99).
+async fn tick_to_client_ms(srv: &TestServer, n: usize) -> (u64, u64) {
+    let mut ws = srv.connect().await;
+    open(&mut ws).await;
+    let mut lat = Vec::new();
+    while lat.len() < n {
+        let v = next(&mut ws).await;
+        if v["type"] == "orders" {
+            lat.push(common::now_ms().saturating_sub(v["ts"].as_u64().unwrap()));
+        }
+    }
+    lat.sort_unstable();
+    (lat[n / 2], lat[n * 99 / 100])
+}
+
+/// The Redis hop's added latency (run by hand: `--ignored --nocapture`).
+#[tokio::test]
+#[ignore]
+async fn measure_the_redis_hop() {
+    let local = TestServer::start(&["--tick-ms", "50"]).await;
+    let (p50, p99) = tick_to_client_ms(&local, 400).await;
+    println!("in process: tick → client p50 {p50} ms, p99 {p99} ms");
+    local.stop().await;
+    let redis = TestRedis::start();
+    let url = redis.url();
+    let a = TestServer::start(&["--redis", &url, "--tick-ms", "50"]).await;
+    let b = TestServer::start(&["--redis", &url, "--tick-ms", "50"]).await;
+    let (lead, other) = leader_of(&a, &b).await;
+    wait_broker(other, "up", |b| b["ok"] == true).await;
+    let (p50, p99) = tick_to_client_ms(lead, 400).await;
+    println!("redis, producing replica: tick → client p50 {p50} ms, p99 {p99} ms");
+    let (p50, p99) = tick_to_client_ms(other, 400).await;
+    println!("redis, other replica: tick → client p50 {p50} ms, p99 {p99} ms");
 }

@@ -37,8 +37,13 @@ impl Drop for Started {
     }
 }
 
-pub fn main() -> Result<(), String> {
-    let bin = build_all()?;
+/// `args`: `--no-build` uses the built `target/release/livedash` and
+/// `dist/` as they are.
+pub fn main(args: &[String]) -> Result<(), String> {
+    let bin = match args.iter().any(|a| a == "--no-build") {
+        true => root().join("target/release/livedash"),
+        false => build_all()?,
+    };
     let redis_bin = tools::ensure_redis()?;
     if !Path::new("/usr/sbin/haproxy").exists() {
         tools::apt_install(&["haproxy"])?;
@@ -145,7 +150,7 @@ fn replica(bin: &Path, sock: &Path, data: &Path) -> Result<(Child, SocketAddr), 
 /// upgrades tunnelled (`timeout tunnel` for long-lived sockets).
 pub fn haproxy_config(port: u16, replicas: &[SocketAddr]) -> String {
     let mut cfg = format!(
-        "global\n    maxconn 60000\n\
+        "global\n    maxconn 9000\n\
          defaults\n    mode http\n    timeout connect 5s\n    timeout client 120s\n    \
          timeout server 120s\n    timeout tunnel 1h\n\
          frontend livedash\n    bind 127.0.0.1:{port}\n    default_backend replicas\n\

@@ -26,7 +26,7 @@ commands:
                           JS heap and wasm memory slopes, DOM nodes, ECharts
                           instances; writes its section of BENCHMARKS.md
   soak --record           put the last soak's target/soak.md into BENCHMARKS.md
-  cluster                 Redis + three `livedash --redis` replicas + HAProxy on
+  cluster [--no-build]    Redis + three `livedash --redis` replicas + HAProxy on
                           loopback; prints `cluster ready: URL`; Ctrl-C stops all";
 
 fn main() {
@@ -36,7 +36,7 @@ fn main() {
         Some("test") => test(),
         Some("bench") => bench::main(&args[1..]),
         Some("soak") => soak(&args[1..]),
-        Some("cluster") => cluster::main(),
+        Some("cluster") => cluster::main(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())

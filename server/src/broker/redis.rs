@@ -122,7 +122,19 @@ pub struct RedisBroker {
     host: String,
     /// `--redis-stream-len`.
     stream_len: u64,
+    /// A shared connection for reads on behalf of clients (resume by
+    /// `XRANGE`); made on first use, dropped after an error.
+    reader: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// Viewers on every replica together (`livedash:viewers`, refreshed
+    /// each lease tick); `None` until first read.
+    viewers: std::sync::atomic::AtomicI64,
 }
+
+/// A replica's viewer count older than this is not counted (it died).
+const VIEWERS_FRESH_MS: u64 = 5000;
+
+/// Most frames one resume may read back from Redis (beyond it: snapshot).
+pub const MAX_RANGE: u64 = 20_000;
 
 impl RedisBroker {
     /// A broker for `url` (checked by the flag's parser).
@@ -145,6 +157,8 @@ impl RedisBroker {
                 })
                 .collect(),
             stream_len: config.redis_stream_len,
+            reader: Default::default(),
+            viewers: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 
@@ -161,6 +175,45 @@ impl RedisBroker {
     /// This replica's lease name.
     pub fn replica(&self) -> &str {
         &self.replica
+    }
+
+    /// Viewers on every replica together, once known.
+    pub fn viewers(&self) -> Option<u64> {
+        u64::try_from(self.viewers.load(Relaxed)).ok()
+    }
+
+    /// Write this replica's viewer count (`count ts`) and sum the fresh
+    /// ones of every replica; stale entries are removed.
+    async fn count_viewers(&self, c: &mut MultiplexedConnection, mine: u64) -> RedisResult<()> {
+        let key = format!("{PREFIX}:viewers");
+        let now = livedash_shared::now_ms();
+        let all: std::collections::HashMap<String, String> = redis::pipe()
+            .cmd("HSET")
+            .arg(&key)
+            .arg(&self.replica)
+            .arg(format!("{mine} {now}"))
+            .ignore()
+            .cmd("HGETALL")
+            .arg(&key)
+            .query_async::<(std::collections::HashMap<String, String>,)>(c)
+            .await?
+            .0;
+        let mut total = 0;
+        for (replica, v) in all {
+            let mut it = v.split(' ').map(|n| n.parse::<u64>().unwrap_or(0));
+            let (n, ts) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+            if now.saturating_sub(ts) <= VIEWERS_FRESH_MS {
+                total += n;
+            } else {
+                let _: RedisResult<()> = redis::cmd("HDEL")
+                    .arg(&key)
+                    .arg(replica)
+                    .query_async(c)
+                    .await;
+            }
+        }
+        self.viewers.store(total as i64, Relaxed);
+        Ok(())
     }
 
     /// This replica's host, as a series tag value.
@@ -195,6 +248,54 @@ impl RedisBroker {
         }
     }
 
+    /// The frames after `since` up to `now` (per topic), read from the
+    /// streams for a client this replica's recent buffer cannot serve;
+    /// `None` when some were trimmed, too many are missing, or Redis fails.
+    pub async fn frames_between(&self, since: &Seqs, now: &Seqs) -> Option<Vec<crate::hub::Frame>> {
+        let missing: u64 = Topic::ALL
+            .iter()
+            .map(|&t| now.get(t).saturating_sub(since.get(t)))
+            .sum();
+        if missing > MAX_RANGE {
+            return None;
+        }
+        let mut conn = {
+            let mut slot = self.reader.lock().await;
+            if slot.is_none() {
+                *slot = self.connect().await.ok();
+            }
+            slot.clone()?
+        };
+        let mut frames = Vec::new();
+        for t in Topic::ALL {
+            let (from, to) = (since.get(t) + 1, now.get(t));
+            if from > to {
+                continue;
+            }
+            let r: RedisResult<StreamRangeReply> = redis::cmd("XRANGE")
+                .arg(topic_key("stream", t))
+                .arg(format!("{from}-0"))
+                .arg(format!("{to}-0"))
+                .query_async(&mut conn)
+                .await;
+            let Ok(r) = r else {
+                *self.reader.lock().await = None;
+                return None;
+            };
+            // Every seq from `from` to `to`, none trimmed.
+            if r.ids.len() as u64 != to - from + 1
+                || r.ids.first().and_then(|e| entry_seq(&e.id)) != Some(from)
+            {
+                return None;
+            }
+            for e in r.ids {
+                let json: String = e.get("f")?;
+                frames.push(crate::hub::frame_from_entry(t, entry_seq(&e.id)?, &json)?);
+            }
+        }
+        Some(frames)
+    }
+
     /// Start the publisher, the tailer and the lease.
     pub fn spawn(
         self: Arc<Self>,
@@ -204,10 +305,10 @@ impl RedisBroker {
         let inbox = crate::hub::lock(&self.inbox).take();
         let mut tasks = vec![
             tokio::spawn(self.clone().tailer(hub.clone(), stop.clone())),
-            tokio::spawn(self.clone().lease(stop.clone())),
+            tokio::spawn(self.clone().lease(hub.clone(), stop.clone())),
         ];
         if let Some(rx) = inbox {
-            tasks.push(tokio::spawn(self.publisher(hub, rx, stop)));
+            tasks.push(tokio::spawn(self.publisher(hub.clone(), rx, stop.clone())));
         }
         tasks
     }
@@ -345,7 +446,7 @@ impl RedisBroker {
     }
 
     /// Hold the producer lease while alive; release it at shutdown.
-    async fn lease(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    async fn lease(self: Arc<Self>, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
         let script = Script::new(LEASE_LUA);
         let mut conn: Option<MultiplexedConnection> = None;
         let mut tick = tokio::time::interval(LEASE_EVERY);
@@ -365,7 +466,11 @@ impl RedisBroker {
                         .arg(LEASE_MS)
                         .invoke_async(c)
                         .await;
-                    r.inspect_err(|_| conn = None).unwrap_or(0) == 1
+                    let held = r.is_ok_and(|n| n == 1);
+                    if self.count_viewers(c, hub.presence.count()).await.is_err() {
+                        conn = None;
+                    }
+                    held
                 }
                 None => false,
             };

@@ -389,6 +389,14 @@ fn unavailable(hub: &Hub, shutdown: &watch::Receiver<bool>) -> Option<IngestErro
             "the broker (Redis) is unreachable: nothing can be published",
         ));
     }
+    if !hub.broker.leads() {
+        // Its orders task publishes nothing: the records would be lost.
+        return Some(IngestError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this replica does not run the orders producer (another holds the lease): \
+             send to the replica whose /healthz says broker.leader true",
+        ));
+    }
     if !hub.streams.is_on(crate::streams::Stream::Orders) {
         return Some(IngestError::new(
             StatusCode::SERVICE_UNAVAILABLE,
