@@ -45,9 +45,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         false => build_all()?,
     };
     let redis_bin = tools::ensure_redis()?;
-    if !Path::new("/usr/sbin/haproxy").exists() {
-        tools::apt_install(&["haproxy"])?;
-    }
+    let haproxy = tools::ensure_haproxy()?;
     let dir = root().join("target/cluster");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -88,7 +86,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let port = free_port()?;
     let cfg = dir.join("haproxy.cfg");
     std::fs::write(&cfg, haproxy_config(port, &replicas)).map_err(|e| e.to_string())?;
-    let lb = Command::new("/usr/sbin/haproxy")
+    let lb = Command::new(&haproxy)
         .arg("-db")
         .arg("-f")
         .arg(&cfg)

@@ -149,10 +149,12 @@ fn test() -> Result<(), String> {
             .env("LIVEDASH_REDIS_BIN", &redis_bin),
     )?;
     let bin = build_all()?;
+    let haproxy = tools::ensure_haproxy()?;
     step(
         "end-to-end tests in headless Chromium",
         e2e_tests(&bin, Some(&pg_bin))?
             .env("LIVEDASH_REDIS_BIN", &redis_bin)
+            .env("LIVEDASH_HAPROXY_BIN", &haproxy)
             .args(["--", "--test-threads=1"]),
     )?;
     println!("==> all tests passed in {:.0} s", t.elapsed().as_secs_f64());

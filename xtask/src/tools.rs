@@ -299,6 +299,20 @@ pub fn ensure_redis() -> Result<PathBuf, String> {
     redis_bin().ok_or_else(|| "redis-server installed but not found in /usr/bin".into())
 }
 
+/// Debian's HAProxy (the load balancer of `cargo xtask cluster` and of the
+/// browser test behind a balancer), installed when missing.
+pub fn ensure_haproxy() -> Result<PathBuf, String> {
+    let bin = PathBuf::from("/usr/sbin/haproxy");
+    if bin.exists() {
+        println!("ok  haproxy ({})", bin.display());
+        return Ok(bin);
+    }
+    apt_install(&["haproxy"])?;
+    bin.exists()
+        .then_some(bin)
+        .ok_or_else(|| "haproxy installed but not found at /usr/sbin/haproxy".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

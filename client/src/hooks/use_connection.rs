@@ -512,6 +512,10 @@ async fn lead(task: &mut Task, base: &str, tracker: &mut SeqTracker) -> Left {
     // applied) outlives every socket and stream: the next one resumes.
     let mut sse = false;
     let mut last_id: Option<String> = None;
+    // A WebSocket that worked once is not blocked: when a later one closes
+    // before its first frame (a replica gone behind a load balancer, a
+    // restarting server), try it again rather than fall back to SSE.
+    let mut ws_worked = false;
     let alone = task.share.is_none();
     loop {
         task.conn(ConnStatus::Connecting);
@@ -535,8 +539,10 @@ async fn lead(task: &mut Task, base: &str, tracker: &mut SeqTracker) -> Left {
                 Ok(ws) => session(ws, task, tracker).await,
                 Err(_) => Ended::NeverOpened,
             };
-            // Refused before any frame: try the same frames over SSE.
-            sse = matches!(ended, Ended::NeverOpened);
+            // Refused before any frame, and never worked: try the same
+            // frames over SSE.
+            ws_worked |= !matches!(ended, Ended::NeverOpened);
+            sse = matches!(ended, Ended::NeverOpened) && !ws_worked;
         }
         if sse {
             ended = match task.ctl.paused && alone {
