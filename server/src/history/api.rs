@@ -116,7 +116,7 @@ pub async fn series(
     let (from, to) = (req.from, req.to);
     let (split, raw, pending) = {
         let reg = lock(&hub.history.registry);
-        let split = query::split(from, to, reg.first_ts(name));
+        let split = query::split(from, to, reg.full_resolution_from(name));
         let raw = split
             .1
             .map(|(a, b)| reg.raw(name, a, b))

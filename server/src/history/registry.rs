@@ -32,6 +32,9 @@ struct Entry {
     ring: Ring,
     /// Minute rows not yet in the store.
     minutes: Minutes,
+    /// Older points of the series were dropped (retention or the point
+    /// budget): the oldest minute held may be cut in two.
+    trimmed: bool,
 }
 
 /// What [`Registry::record`] did with a point.
@@ -102,6 +105,7 @@ impl Registry {
         entry.minutes.add(ts, v);
         let cutoff = now.saturating_sub(self.bounds.retention_ms);
         let dropped = entry.ring.drop_before(cutoff);
+        entry.trimmed |= dropped > 0;
         self.points = self.points + 1 - dropped;
         while self.points > self.bounds.max_points {
             if !self.evict_oldest_chunk() {
@@ -121,6 +125,7 @@ impl Registry {
         match oldest {
             Some((_, e)) => {
                 self.points -= e.ring.drop_oldest_chunk();
+                e.trimmed = true;
                 true
             }
             None => false,
@@ -132,7 +137,9 @@ impl Registry {
     pub fn tidy(&mut self, now: u64) {
         let cutoff = now.saturating_sub(self.bounds.retention_ms);
         for e in self.series.values_mut() {
-            self.points -= e.ring.drop_before(cutoff);
+            let dropped = e.ring.drop_before(cutoff);
+            e.trimmed |= dropped > 0;
+            self.points -= dropped;
             e.minutes.close_before(now);
         }
     }
@@ -175,6 +182,21 @@ impl Registry {
     /// Time of the series' oldest full-resolution point.
     pub fn first_ts(&self, name: &str) -> Option<u64> {
         self.series.get(name).and_then(|e| e.ring.first_ts())
+    }
+
+    /// Where queries read full resolution from: the oldest point held, or,
+    /// once older points of the series were dropped, the next minute
+    /// boundary. The minute cut in two is read from its minute row, which
+    /// holds every point of it; its held half alone would lose the dropped
+    /// half (and both together would count the held half twice).
+    pub fn full_resolution_from(&self, name: &str) -> Option<u64> {
+        let e = self.series.get(name)?;
+        let s = e.ring.first_ts()?;
+        let cut = e.trimmed && s % super::minute::MINUTE_MS != 0;
+        Some(match cut {
+            true => super::minute::minute_of(s) + super::minute::MINUTE_MS,
+            false => s,
+        })
     }
 
     /// Full-resolution points with `from <= ts <= to`.
@@ -226,6 +248,34 @@ mod tests {
             max_points,
             max_series: 3,
         })
+    }
+
+    #[test]
+    fn a_minute_cut_by_eviction_is_read_whole_from_its_row() {
+        // One point a second for 83 min, a budget of 3 chunks: eviction
+        // cuts a minute in two.
+        let mut r = reg(3 * super::super::ring::CHUNK);
+        let n = 5_000u64;
+        for i in 0..n {
+            let ts = 7_000 + i * 1_000;
+            r.record("a", ts, i as f64, ts);
+        }
+        let held = r.first_ts("a").unwrap();
+        assert_ne!(held % 60_000, 0, "the budget cut a minute in two");
+        let from = r.full_resolution_from("a").unwrap();
+        assert_eq!(from % 60_000, 0);
+        assert!(from > held);
+        // Minute rows before `from` and points from it on: every point once.
+        let rows: u64 = r
+            .pending_minutes("a", 0, from - 1)
+            .iter()
+            .map(|m| m.count)
+            .sum();
+        let raw = r.raw("a", from, u64::MAX).len() as u64;
+        assert_eq!(rows + raw, n);
+        // A series never trimmed reads full resolution from its first point.
+        r.record("b", 7_500, 1.0, 7_500);
+        assert_eq!(r.full_resolution_from("b"), Some(7_500));
     }
 
     #[test]
