@@ -75,11 +75,33 @@ pub fn split_line(p: &Palette) -> SplitLine {
 }
 
 /// What every chart starts from: transparent (the card shows through) and
-/// a short update animation.
+/// no animation. A live chart is redrawn every tick; ECharts' update
+/// animation draws the old and the new axis labels over each other while it
+/// runs ("$1,000" printed over "$800", a leaving country's name under
+/// another's bar), so with it a live chart always shows two states at once.
 pub fn base() -> Chart {
     Chart::new()
         .background_color(Color::from("transparent"))
-        .animation_duration_update(300)
+        .animation(false)
+}
+
+/// The plot area of cartesian charts: it contains its axis labels (none is
+/// clipped at the card's edge, whatever their length or rotation), `top`
+/// pixels left above it (for a legend).
+pub fn grid(top: i64) -> Grid {
+    Grid::new()
+        .left(8)
+        .right(20)
+        .top(top)
+        .bottom(4)
+        .contain_label(true)
+}
+
+/// [`grid`] for a time axis: its newest label sits on the plot's right
+/// edge, centred, and ECharts' `containLabel` does not make room for the
+/// half that sticks out; 44 px do (`HH:MM:SS.d` is ~60 px wide).
+pub fn time_grid(top: i64) -> Grid {
+    grid(top).right(44)
 }
 
 /// A revenue bar chart: bars in the order given (the server sorts them
@@ -103,14 +125,7 @@ pub fn revenue_bars_in(rows: &[Revenue], color: &str, p: &Palette) -> Chart {
                 .background_color(Color::from(p.tooltip_bg))
                 .border_color(Color::from(p.tooltip_border)),
         )
-        .grid(
-            Grid::new()
-                .left(56)
-                .right(16)
-                .top(16)
-                .bottom(84)
-                .contain_label(false),
-        )
+        .grid(grid(16))
         .x_axis(
             Axis::new()
                 .type_(AxisType::Category)
@@ -144,7 +159,7 @@ pub fn series_line(name: &str, points: &[SeriesPoint], labels: Vec<String>, p: &
                 .background_color(Color::from(p.tooltip_bg))
                 .border_color(Color::from(p.tooltip_border)),
         )
-        .grid(Grid::new().left(56).right(16).top(16).bottom(28))
+        .grid(time_grid(16))
         .x_axis(
             Axis::new()
                 .type_(AxisType::Category)

@@ -122,9 +122,36 @@ pub fn clock(ts_ms: u64, offset_min: i64) -> String {
     format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
 }
 
+/// Time-axis labels of a series of times, one per point: `HH:MM:SS`, or
+/// `HH:MM:SS.d` when points come faster than one a second (so no two
+/// neighbouring labels read the same).
+pub fn clock_labels(ts: &[u64], offset_min: i64) -> Vec<String> {
+    let sub_second = ts.windows(2).any(|w| w[1].saturating_sub(w[0]) < 1000);
+    ts.iter()
+        .map(|&t| match sub_second {
+            false => clock(t, offset_min),
+            true => format!("{}.{}", clock(t, offset_min), t % 1000 / 100),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_labels_never_repeat_a_neighbour() {
+        let second = [1_000, 2_000, 3_000];
+        assert_eq!(
+            clock_labels(&second, 0),
+            ["00:00:01", "00:00:02", "00:00:03"]
+        );
+        let fast = [1_000, 1_250, 1_500, 1_750];
+        let l = clock_labels(&fast, 0);
+        assert_eq!(l, ["00:00:01.0", "00:00:01.2", "00:00:01.5", "00:00:01.7"]);
+        assert!(l.windows(2).all(|w| w[0] != w[1]));
+        assert!(clock_labels(&[], 0).is_empty());
+    }
 
     #[test]
     fn thousands() {

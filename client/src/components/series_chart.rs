@@ -53,11 +53,8 @@ pub fn series_chart(p: &SeriesChartProps) -> Html {
         })
     };
     let shown = p.shown.as_deref().unwrap_or("");
-    let labels = p
-        .points
-        .iter()
-        .map(|pt| format::clock(pt.ts, p.offset_min))
-        .collect();
+    let ts: Vec<u64> = p.points.iter().map(|pt| pt.ts).collect();
+    let labels = format::clock_labels(&ts, p.offset_min);
     let last = p.points.last().map(|pt| pt.value);
     html! {
         <section class="card chart-card wide series-card">

@@ -6,7 +6,7 @@ use super::select::{self, History};
 use crate::charts::{self, Palette};
 use crate::format;
 use crate::state::DashState;
-use charming::component::{Axis, Grid, Legend};
+use charming::component::{Axis, Legend};
 use charming::element::{
     AreaStyle, AxisLabel, AxisType, Color, ItemStyle, Label, LineStyle, SplitLine, TextStyle,
     Tooltip, Trigger,
@@ -77,7 +77,7 @@ pub fn for_widget(w: &Widget, s: &DashState, offset_min: i64, p: &Palette) -> Op
         }
         WidgetKind::Line | WidgetKind::Area => {
             let h = select::history(s, q, o.limit.or(Some(crate::state::POINTS as u32)));
-            let labels = h.ts.iter().map(|t| format::clock(*t, offset_min)).collect();
+            let labels = format::clock_labels(&h.ts, offset_min);
             lines(&h, labels, w.kind == WidgetKind::Area, o, p)
         }
         WidgetKind::Pie if breakdown => {
@@ -117,7 +117,7 @@ pub fn value_bars(names: Vec<String>, values: Vec<f64>, o: &WidgetOptions, p: &P
     }
     charts::base()
         .tooltip(tooltip(p, Trigger::Axis))
-        .grid(Grid::new().left(56).right(16).top(16).bottom(40))
+        .grid(charts::grid(16))
         .x_axis(
             Axis::new()
                 .type_(AxisType::Category)
@@ -170,7 +170,7 @@ pub fn lines(
                 .right(8)
                 .text_style(TextStyle::new().color(Color::from(p.label))),
         )
-        .grid(Grid::new().left(56).right(16).top(32).bottom(28))
+        .grid(charts::time_grid(32))
         .x_axis(
             Axis::new()
                 .type_(AxisType::Category)
