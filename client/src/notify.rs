@@ -11,6 +11,10 @@ pub const MARKER_KEY: &str = "livedash.alert.notified";
 /// localStorage key: `on` when the person asked for notifications.
 pub const OPT_IN_KEY: &str = "livedash.notify";
 
+/// How long the tab that notified keeps an alert's lock (ms): tabs that
+/// get the same alert within it find the lock taken and stay silent.
+pub const HOLD_MS: i32 = 30_000;
+
 /// The Web Lock name of an alert.
 pub fn lock_name(seq: u64) -> String {
     format!("livedash-alert-{seq}")

@@ -105,11 +105,25 @@ fn notify_once(a: Alert) {
     let opts = Object::new();
     let _ = Reflect::set(&opts, &"ifAvailable".into(), &true.into());
     let name = notify::lock_name(a.seq);
-    let cb = Closure::once_into_js(move |lock: JsValue| {
-        // `null`: another tab holds this alert's lock right now.
-        if !lock.is_null() {
-            decide_and_show(&a);
+    let cb = Closure::once_into_js(move |lock: JsValue| -> JsValue {
+        if lock.is_null() {
+            // Another tab holds this alert's lock: it notifies.
+            return JsValue::UNDEFINED;
         }
+        decide_and_show(&a);
+        // Keep the lock a while: tabs that see the alert a moment later
+        // (frames relayed from another tab, a slower tab) find it taken.
+        // The localStorage marker alone is not enough: another tab's
+        // process may read it before this write reaches it.
+        js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(w) = web_sys::window() {
+                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                    &resolve,
+                    notify::HOLD_MS,
+                );
+            }
+        })
+        .into()
     });
     let _ = request.call3(&locks, &name.into(), &opts, &cb);
 }
