@@ -4,6 +4,7 @@
 //! controls. Edits themselves are pure ([`crate::edit`]).
 
 use crate::api::{self, WriteError};
+use crate::components::import_export::ImportExport;
 use crate::components::share_button::ShareButton;
 use crate::edit::{self, Edit};
 use crate::hooks::use_dashboard::Loaded;
@@ -286,6 +287,7 @@ pub fn editor(p: &EditorProps) -> Html {
                 <button class="btn" data-testid="edit-toggle" onclick={on_edit_toggle}>{ "Edit" }</button>
                 <button class="btn" data-testid="dashboard-new" onclick={on_new}>{ "New" }</button>
                 <button class="btn" data-testid="dashboard-duplicate" onclick={on_duplicate}>{ "Duplicate" }</button>
+                <ImportExport api={AttrValue::from(api_base.clone())} uid={current.uid.clone()} on_fail={Callback::from(fail.clone())} />
                 <button class="btn" data-testid="dashboard-delete" onclick={on_delete}
                         title={if current.uid == livedash_shared::dashboard::DEFAULT_UID { "Reset the default to the v1 layout" } else { "Delete this dashboard" }}>
                     { if current.uid == livedash_shared::dashboard::DEFAULT_UID { "Reset" } else { "Delete" } }

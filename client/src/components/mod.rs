@@ -8,6 +8,7 @@ pub mod editor;
 pub mod feed;
 pub mod filter_bar;
 pub mod header;
+pub mod import_export;
 pub mod kpi_card;
 pub mod kpi_trends;
 pub mod live_counter;
