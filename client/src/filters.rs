@@ -5,15 +5,8 @@
 //! `var-` parameters replaced (kept in sync with `history.replaceState`
 //! by [`crate::components::filter_bar`]).
 
-/// The variables the server knows.
-pub const VARS: [&str; 6] = [
-    "country",
-    "traffic_source",
-    "category",
-    "item_status",
-    "gender",
-    "age_band",
-];
+use livedash_shared::dashboard::{Dimension, Filters};
+use std::collections::BTreeMap;
 
 /// The active filter: `(variable, value)` pairs, sorted and unique, so
 /// equal filters have equal queries (and share one server aggregator).
@@ -32,7 +25,7 @@ impl UrlFilter {
         let q = search.strip_prefix('?').unwrap_or(search);
         let pairs = form_urlencoded::parse(q.as_bytes())
             .filter_map(|(k, v)| Some((k.strip_prefix("var-")?.to_string(), v.into_owned())))
-            .filter(|(k, v)| !v.is_empty() && VARS.contains(&k.as_str()));
+            .filter(|(k, v)| !v.is_empty() && Dimension::parse(k).is_some());
         UrlFilter::from_pairs(pairs)
     }
 
@@ -95,6 +88,31 @@ impl UrlFilter {
     }
 }
 
+impl UrlFilter {
+    /// The same filter as the dashboard model's [`Filters`] (which the
+    /// server computes with too): what a record must match.
+    pub fn filters(&self) -> Filters {
+        let keyed: Vec<(String, &str)> = self
+            .pairs
+            .iter()
+            .map(|(k, v)| (format!("var-{k}"), v.as_str()))
+            .collect();
+        Filters::from_query_pairs(keyed.iter().map(|(k, v)| (k.as_str(), *v)))
+    }
+}
+
+/// A canonical query (`var-country=China&var-country=Japan`) as the
+/// `vars` of a `filter` frame: variable → values.
+pub fn vars_of_query(query: &str) -> BTreeMap<String, Vec<String>> {
+    let mut vars: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if let Some(k) = k.strip_prefix("var-") {
+            vars.entry(k.to_string()).or_default().push(v.into_owned());
+        }
+    }
+    vars
+}
+
 /// `url` (a `/ws` or `/api/stream` address) with the filter's parameters.
 pub fn with_filter(url: &str, query: &str) -> String {
     match (query.is_empty(), url.contains('?')) {
@@ -140,5 +158,18 @@ mod tests {
             "ws://h/ws?history=60&var-country=China"
         );
         assert_eq!(with_filter("ws://h/ws", ""), "ws://h/ws");
+    }
+
+    #[test]
+    fn the_filter_as_frame_vars_and_as_record_filters() {
+        let f =
+            UrlFilter::from_search("?var-country=China&var-country=South+Korea&var-age_band=25-34");
+        let vars = vars_of_query(&f.query());
+        assert_eq!(vars["country"], ["China", "South Korea"]);
+        assert_eq!(vars["age_band"], ["25-34"]);
+        assert!(vars_of_query("").is_empty());
+        let m = f.filters();
+        assert_eq!(m.country, ["China", "South Korea"]);
+        assert_eq!(m.age_band, ["25-34"]);
     }
 }

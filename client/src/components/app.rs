@@ -35,7 +35,7 @@ pub fn app() -> Html {
     // No REST calls to a server of another protocol.
     let compatible = state.conn != ConnStatus::Incompatible;
     let theme = use_theme();
-    let filter = use_filter(commands.clone());
+    let filter = use_filter(commands.clone(), state.dispatcher());
     let on_filter = {
         let (f, set) = (filter.filter.clone(), filter.set.clone());
         Callback::from(move |(var, value): (String, String)| set.emit(f.with(&var, &value)))

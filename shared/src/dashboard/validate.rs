@@ -148,6 +148,16 @@ fn filters(c: &mut Check, field: &str, f: &Filters) {
         });
         for (i, v) in values.iter().enumerate() {
             name(c, &format!("{at}[{i}]"), v);
+            c.ensure(
+                d != Dimension::AgeBand || super::AGE_BANDS.contains(&v.as_str()),
+                format!("{at}[{i}]"),
+                || {
+                    format!(
+                        "{v:?} is not an age band; one of {}",
+                        super::AGE_BANDS.join(", ")
+                    )
+                },
+            );
         }
     }
 }
