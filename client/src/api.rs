@@ -124,7 +124,7 @@ pub async fn create(api: &str, d: &Dashboard) -> Result<Dashboard, WriteError> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Imported {
     /// Stored (created, or with `overwrite` replaced).
-    Stored(Dashboard),
+    Stored(Box<Dashboard>),
     /// 409: a dashboard with the file's uid exists (its version).
     Exists(u64),
 }
@@ -144,7 +144,9 @@ pub async fn import(api: &str, d: &Dashboard, overwrite: bool) -> Result<Importe
             body["current_version"].as_u64().unwrap_or(0),
         ));
     }
-    dashboard_of(resp).await.map(Imported::Stored)
+    dashboard_of(resp)
+        .await
+        .map(|d| Imported::Stored(Box::new(d)))
 }
 
 /// `PUT /api/dashboards/{uid}` with `If-Match: version` (`None`: `*`,

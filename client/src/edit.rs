@@ -34,7 +34,7 @@ pub enum Edit {
     Place(String, GridPos),
     /// Set a widget's query and options (its settings panel; the filters
     /// of the query come with it, see [`crate::widget_config::configure`]).
-    Configure(String, Query, WidgetOptions),
+    Configure(String, Box<Query>, Box<WidgetOptions>),
 }
 
 /// The kinds the page offers to add, in menu order.
@@ -214,8 +214,8 @@ pub fn apply(d: &Dashboard, e: &Edit) -> Result<Dashboard, String> {
         Edit::Rename(t) => out.title = t.clone(),
         Edit::Configure(id, query, options) => {
             let w = find(&mut out, id)?;
-            w.query = query.clone();
-            w.options = options.clone();
+            w.query = (**query).clone();
+            w.options = (**options).clone();
         }
         Edit::Place(id, to) => {
             out.widgets = crate::layout::place(&out.widgets, id, *to)

@@ -235,17 +235,29 @@ mod tests {
         let line = d.widget("chart-system").unwrap();
         let (q, o) =
             configure(line, &f(&[("source", "system"), ("names", "swap_percent")])).unwrap();
-        let out = apply(&d, &Edit::Configure(line.id.clone(), q, o)).unwrap();
+        let out = apply(
+            &d,
+            &Edit::Configure(line.id.clone(), Box::new(q), Box::new(o)),
+        )
+        .unwrap();
         assert_eq!(
             out.widget("chart-system").unwrap().query.names,
             ["swap_percent"]
         );
         // A line cannot draw a breakdown; a KPI query names a figure.
         let (q, o) = configure(line, &f(&[("source", "breakdown"), ("by", "country")])).unwrap();
-        let e = apply(&d, &Edit::Configure(line.id.clone(), q, o)).unwrap_err();
+        let e = apply(
+            &d,
+            &Edit::Configure(line.id.clone(), Box::new(q), Box::new(o)),
+        )
+        .unwrap_err();
         assert!(e.contains("cannot show breakdown"), "{e}");
         let (q, o) = configure(line, &f(&[("source", "kpi")])).unwrap();
-        let e = apply(&d, &Edit::Configure(line.id.clone(), q, o)).unwrap_err();
+        let e = apply(
+            &d,
+            &Edit::Configure(line.id.clone(), Box::new(q), Box::new(o)),
+        )
+        .unwrap_err();
         assert!(e.contains("names"), "{e}");
     }
 }

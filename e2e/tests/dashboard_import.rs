@@ -19,7 +19,7 @@ fn file(name: &str, text: &str) -> PathBuf {
     p
 }
 
-async fn choose(b: &Browser, path: &PathBuf) -> Result<(), String> {
+async fn choose(b: &Browser, path: &std::path::Path) -> Result<(), String> {
     b.client
         .find(fantoccini::Locator::Css("[data-testid='dashboard-import']"))
         .await

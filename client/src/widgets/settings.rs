@@ -81,7 +81,7 @@ pub fn settings(p: &SettingsProps) -> Html {
             match configure(&w, &pairs(&form)) {
                 Ok((q, o)) => {
                     error.set(None);
-                    on_edit.emit(Edit::Configure(w.id.clone(), q, o));
+                    on_edit.emit(Edit::Configure(w.id.clone(), Box::new(q), Box::new(o)));
                 }
                 Err(why) => error.set(Some(why)),
             }
