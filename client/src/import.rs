@@ -7,9 +7,11 @@
 use livedash_shared::dashboard::migrate;
 use livedash_shared::Dashboard;
 
-/// Largest file the page reads (the server's body limit is larger; a
-/// dashboard of 100 widgets is a few tens of KiB).
-pub const MAX_FILE_BYTES: usize = 1 << 20;
+/// Largest file the page reads: the server's limit on a dashboard body
+/// (`MAX_BODY` in `server/src/dashboards.rs`, 256 KiB; a dashboard of 100
+/// widgets is a few tens of KiB), so a file too big is refused here, with
+/// its size, before anything is sent.
+pub const MAX_FILE_BYTES: usize = 256 * 1024;
 
 /// The dashboard in a file's text, ready to `POST`: upgraded to the
 /// current schema and valid. The stored `version` and `updated_at` are

@@ -500,6 +500,18 @@ mod tests {
     }
 
     #[test]
+    fn age_band_filters_name_a_band() {
+        let mut d = dash();
+        d.filters.age_band = vec!["25-34".into(), "65+".into()];
+        assert!(d.validate().is_ok());
+        d.widgets[1].query.filters.age_band = vec!["20-30".into()];
+        let e = errors(&d);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].0, "widgets[1].query.filters.age_band[0]");
+        assert!(e[0].1.contains("not an age band"), "{e:?}");
+    }
+
+    #[test]
     fn options_and_filters() {
         let mut d = dash();
         d.widgets[0].options.color = Some("red".into());
