@@ -559,6 +559,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
         println!("==> page: navigation to a fully drawn dashboard, bundle size");
         let p = crate::page::measure()?;
         println!("{}", p.section);
+        if only.is_some() {
+            crate::report::update(&p.section, crate::page::BEGIN, crate::page::END, &p.targets)?;
+            println!("==> BENCHMARKS.md: page section and targets updated");
+            return Ok(());
+        }
         Some(p)
     } else {
         None

@@ -7,7 +7,8 @@
 //! guidance on variability recommends, and every run's scores are listed.
 //!
 //! `cargo xtask bench --scenario lighthouse` runs only this part and puts
-//! its section and target rows into the current BENCHMARKS.md.
+//! its section and target rows into the current BENCHMARKS.md
+//! (`report.rs`).
 
 use crate::{root, step, tools};
 use serde_json::Value as Json;
@@ -24,7 +25,8 @@ const BEST_PRACTICES: f64 = 100.0;
 /// The markers around the section in BENCHMARKS.md.
 pub const BEGIN: &str = "<!-- lighthouse:begin (written by cargo xtask bench) -->";
 pub const END: &str = "<!-- lighthouse:end -->";
-/// Every Lighthouse row of the targets table starts with this.
+/// Every Lighthouse row of the targets table starts with this (tests).
+#[cfg(test)]
 const ROW_PREFIX: &str = "| Lighthouse";
 /// The Chromium flags of every browser test here, plus a fresh profile.
 const CHROME_FLAGS: &str = "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
@@ -221,7 +223,7 @@ fn audit(reports: &[Json]) -> Result<Audit, String> {
             all(|r| r.best_practices),
         ),
         (
-            format!("Lighthouse: no console error and no failed request while the page loads"),
+            "Lighthouse clean load: no console error and no failed request".to_string(),
             format!("every one of the {RUNS} runs"),
             if errors == 0 {
                 "none".to_string()
@@ -317,53 +319,13 @@ pub fn measure(bin: &Path) -> Result<Audit, String> {
     audit(&reports)
 }
 
-/// Put `a`'s section and target rows into the BENCHMARKS.md text `doc`:
-/// the section between its markers (appended when absent), the rows in
-/// place of the old Lighthouse rows (or after the targets table's last row).
-pub fn put(doc: &str, a: &Audit) -> String {
-    let mut doc = match (doc.find(BEGIN), doc.find(END)) {
-        (Some(s), Some(e)) if s < e => {
-            format!("{}{}{}", &doc[..s], a.section, &doc[e + END.len()..])
-        }
-        _ => format!("{}\n\n{}\n", doc.trim_end(), a.section),
-    };
-    let rows: Vec<String> = a.targets.iter().map(target_row).collect();
-    let lines: Vec<&str> = doc.lines().collect();
-    let kept: Vec<&str> = lines
-        .iter()
-        .copied()
-        .filter(|l| !l.starts_with(ROW_PREFIX))
-        .collect();
-    let table = kept
-        .iter()
-        .position(|l| l.starts_with("| target | worst scenario"));
-    let at = table.map(|t| t + kept[t..].iter().take_while(|l| l.starts_with('|')).count());
-    let mut out: Vec<String> = kept.iter().map(|l| l.to_string()).collect();
-    if let Some(at) = at {
-        out.splice(at..at, rows);
-        doc = out.join("\n") + "\n";
-    }
-    doc
-}
-
-/// One row of the targets table.
-pub fn target_row(t: &(String, String, String, bool)) -> String {
-    let verdict = if t.3 { "reached" } else { "**NOT reached**" };
-    format!("| {} | {} | {} | {verdict} |", t.0, t.1, t.2)
-}
-
 /// `cargo xtask bench --scenario lighthouse`: build, audit, print, and
 /// update BENCHMARKS.md's Lighthouse section and rows.
 pub fn only() -> Result<(), String> {
     let bin = crate::build_all()?;
     let a = measure(&bin)?;
     println!("{}", a.section);
-    for t in &a.targets {
-        println!("{}", target_row(t));
-    }
-    let path = root().join("BENCHMARKS.md");
-    let doc = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    std::fs::write(&path, put(&doc, &a)).map_err(|e| format!("write BENCHMARKS.md: {e}"))?;
+    crate::report::update(&a.section, BEGIN, END, &a.targets)?;
     println!("==> BENCHMARKS.md: Lighthouse section and targets updated");
     Ok(())
 }
@@ -429,9 +391,10 @@ mod tests {
         let a = audit(&[report(0.95, 1.0, 200)]).unwrap();
         let doc = format!(
             "# B\n\n| target | worst scenario | its value | |\n|---|---|---|---|\n| a | b | c | reached |\n\
-             | Lighthouse old | x | y | z |\n\nmore\n\n{BEGIN}\nold\n{END}\ntail\n"
+             | Lighthouse performance ≥ 90 | x | 12 (old) | z |\n\nmore\n\n{BEGIN}\nold\n{END}\ntail\n"
         );
-        let out = put(&doc, &a);
+        let put = |doc: &str| crate::report::put(doc, &a.section, BEGIN, END, &a.targets);
+        let out = put(&doc);
         assert!(
             !out.contains("Lighthouse old") && !out.contains("\nold\n"),
             "{out}"
@@ -441,6 +404,6 @@ mod tests {
         assert!(out[..table_end].ends_with("| none | reached |"), "{out}");
         assert!(out.contains("\ntail\n"));
         // Again: idempotent.
-        assert_eq!(put(&out, &a), out);
+        assert_eq!(put(&out), out);
     }
 }

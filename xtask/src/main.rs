@@ -10,6 +10,7 @@ mod cluster;
 mod filter_bench;
 mod lighthouse;
 mod page;
+mod report;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -24,8 +25,8 @@ commands:
   test                    every test: unit, integration, end-to-end in headless Chromium
   bench [--quick]         fan-out benchmarks, page load, Lighthouse; rewrites BENCHMARKS.md
   bench --scenario NAME   one part only (capacity, stress, bigtick, slow, page,
-                          lighthouse); `lighthouse` updates its own section and
-                          target rows of BENCHMARKS.md
+                          lighthouse); `page` and `lighthouse` update their own
+                          section and target rows of BENCHMARKS.md
   soak [--minutes N]      one tab at 20 updates/s for N minutes (default 30):
                           JS heap and wasm memory slopes, DOM nodes, ECharts
                           instances; writes its section of BENCHMARKS.md

@@ -1,10 +1,12 @@
-//! An ECharts chart through Charming: created once after the first render,
-//! then updated in place (`setOption` merge) on every new option, resized
+//! An ECharts chart through Charming: created once after the first render
+//! (in a task of its own, so charts mounting together never make one long
+//! task, and once ECharts' script, loaded after the wasm, has run), then
+//! updated in place (`setOption` merge) on every new option, resized
 //! with the window, disposed when the component goes away. ECharts fixes
 //! its theme at init: when the page theme changes the chart is disposed and
 //! created again in the new one.
 
-use charming::{theme::Theme, Chart as Options, Echarts, WasmRenderer};
+use crate::echarts::{self, Echarts};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
@@ -18,8 +20,9 @@ pub struct ChartProps {
     /// The element's `data-testid` (the element id when not given).
     #[prop_or_default]
     pub testid: Option<AttrValue>,
-    /// The options to show.
-    pub options: Options,
+    /// The options to show: a charming option as JSON text
+    /// ([`echarts::json`]), compared and kept as text.
+    pub options: AttrValue,
     /// `dark` or `light`: the ECharts theme it is created in.
     #[prop_or(AttrValue::Static("dark"))]
     pub theme: AttrValue,
@@ -92,6 +95,58 @@ fn listen_click(e: &JsValue, on_zr: &Closure<dyn Fn(JsValue)>, on_item: &Closure
     let _ = call2(e, "on", &click, on_item.as_ref());
 }
 
+/// A new ECharts instance in element `id`, in `theme`, showing `options`.
+fn create(id: &str, options: &str, theme: &str) -> Option<Echarts> {
+    echarts::create(id, options, theme != "light")
+        .map_err(|e| web_sys::console::error_1(&format!("chart {id}: {e}").into()))
+        .ok()
+}
+
+/// Whether ECharts' script (loaded by main.rs after the wasm starts) has run.
+fn echarts_loaded() -> bool {
+    web_sys::window()
+        .is_some_and(|w| js_sys::Reflect::has(&w, &JsValue::from_str("echarts")).unwrap_or(false))
+}
+
+/// A chart instance to create in a later task.
+struct Pending {
+    /// The element's id.
+    id: AttrValue,
+    /// Where the instance goes.
+    handle: Rc<RefCell<Option<Echarts>>>,
+    /// The newest options and theme (taken when the instance is made).
+    waiting: Rc<RefCell<Option<(AttrValue, AttrValue)>>>,
+    /// False once the component is gone.
+    alive: Rc<RefCell<bool>>,
+    /// The click listeners to register on the instance.
+    on_zr: Rc<RefCell<Closure<dyn Fn(JsValue)>>>,
+    on_item: Rc<RefCell<Closure<dyn Fn(JsValue)>>>,
+}
+
+impl Pending {
+    /// Create the instance after `delay_ms`, or later while ECharts' script
+    /// has not arrived yet (the KPI cards do not wait for it).
+    fn schedule(self, delay_ms: u32) {
+        gloo_timers::callback::Timeout::new(delay_ms, move || {
+            if !*self.alive.borrow() {
+                return;
+            }
+            if !echarts_loaded() {
+                return self.schedule(20);
+            }
+            let Some((options, theme)) = self.waiting.borrow_mut().take() else {
+                return;
+            };
+            let e = create(&self.id, &options, &theme);
+            if let Some(e) = &e {
+                listen_click(e, &self.on_zr.borrow(), &self.on_item.borrow());
+            }
+            *self.handle.borrow_mut() = e;
+        })
+        .forget();
+    }
+}
+
 #[function_component(Chart)]
 pub fn chart(props: &ChartProps) -> Html {
     let handle: Rc<RefCell<Option<Echarts>>> = use_mut_ref(|| None);
@@ -123,15 +178,21 @@ pub fn chart(props: &ChartProps) -> Html {
             }
         })
     });
+    // Options (and theme) waiting for the instance, which is created in a
+    // task of its own: a dashboard mounting many charts at once never makes
+    // one long main-thread task. Only the newest options wait.
+    let waiting: Rc<RefCell<Option<(AttrValue, AttrValue)>>> = use_mut_ref(|| None);
+    // False once unmounted: a creation still waiting is dropped.
+    let alive: Rc<RefCell<bool>> = use_mut_ref(|| true);
     {
-        // Create on mount; resize with the window; dispose on unmount.
-        let handle = handle.clone();
+        // Resize with the window; dispose on unmount.
+        let (handle, alive) = (handle.clone(), alive.clone());
         use_effect_with((), move |_| {
             let on_resize = {
                 let handle = handle.clone();
                 Closure::<dyn Fn()>::new(move || {
                     if let Some(e) = handle.borrow().as_ref() {
-                        e.resize(JsValue::UNDEFINED);
+                        e.resize();
                     }
                 })
             };
@@ -139,6 +200,7 @@ pub fn chart(props: &ChartProps) -> Html {
             let _ = window
                 .add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
             move || {
+                *alive.borrow_mut() = false;
                 let _ = window.remove_event_listener_with_callback(
                     "resize",
                     on_resize.as_ref().unchecked_ref(),
@@ -163,27 +225,26 @@ pub fn chart(props: &ChartProps) -> Html {
                     }
                     *made_in.borrow_mut() = theme.clone();
                 }
-                match h.as_ref() {
-                    Some(e) => WasmRenderer::update(e, options),
-                    None => {
-                        let t = if theme.as_str() == "light" {
-                            Theme::Default
-                        } else {
-                            Theme::Dark
-                        };
-                        match WasmRenderer::new_opt(None, None)
-                            .theme(t)
-                            .render(&id, options)
-                        {
-                            Ok(e) => {
-                                listen_click(&e, &on_zr.borrow(), &on_item.borrow());
-                                *h = Some(e)
-                            }
-                            Err(e) => {
-                                web_sys::console::error_1(&format!("chart {id}: {e:?}").into())
-                            }
-                        }
+                if let Some(e) = h.as_ref() {
+                    if let Err(err) = echarts::set(e, options) {
+                        web_sys::console::error_1(&format!("chart {id}: {err}").into());
                     }
+                    return;
+                }
+                let first = waiting
+                    .borrow_mut()
+                    .replace((options.clone(), theme.clone()))
+                    .is_none();
+                if first {
+                    let pending = Pending {
+                        id,
+                        handle: handle.clone(),
+                        waiting: waiting.clone(),
+                        alive,
+                        on_zr: on_zr.clone(),
+                        on_item: on_item.clone(),
+                    };
+                    pending.schedule(0);
                 }
             },
         );
