@@ -131,7 +131,9 @@ fn clean_and_compressed(v: &Value) -> Result<(), String> {
         let encoded = r["encoded"].as_f64().unwrap_or(0.0);
         let bundle_file = !name.contains("/api/") && !name.contains("/ws");
         if bundle_file && decoded > 1024.0 && encoded >= decoded {
-            return Err(format!("{name} came uncompressed: {encoded} of {decoded} bytes"));
+            return Err(format!(
+                "{name} came uncompressed: {encoded} of {decoded} bytes"
+            ));
         }
     }
     Ok(())

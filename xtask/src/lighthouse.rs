@@ -396,7 +396,7 @@ mod tests {
         let put = |doc: &str| crate::report::put(doc, &a.section, BEGIN, END, &a.targets);
         let out = put(&doc);
         assert!(
-            !out.contains("Lighthouse old") && !out.contains("\nold\n"),
+            !out.contains("12 (old)") && !out.contains("\nold\n"),
             "{out}"
         );
         assert_eq!(out.matches(ROW_PREFIX).count(), 4);

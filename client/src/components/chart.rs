@@ -1,6 +1,6 @@
 //! An ECharts chart through Charming: created once after the first render
 //! (in a task of its own, so charts mounting together never make one long
-//! task, and once ECharts' script, loaded after the wasm, has run), then
+//! task, and once ECharts' async script has run), then
 //! updated in place (`setOption` merge) on every new option, resized
 //! with the window, disposed when the component goes away. ECharts fixes
 //! its theme at init: when the page theme changes the chart is disposed and
@@ -102,11 +102,14 @@ fn create(id: &str, options: &str, theme: &str) -> Option<Echarts> {
         .ok()
 }
 
-/// Whether ECharts' script (loaded by main.rs after the wasm starts) has run.
+/// Whether ECharts' script (`async` in index.html) has run.
 fn echarts_loaded() -> bool {
     web_sys::window()
         .is_some_and(|w| js_sys::Reflect::has(&w, &JsValue::from_str("echarts")).unwrap_or(false))
 }
+
+/// A click listener shared by the component and its instance.
+type Listener = Rc<RefCell<Closure<dyn Fn(JsValue)>>>;
 
 /// A chart instance to create in a later task.
 struct Pending {
@@ -119,8 +122,8 @@ struct Pending {
     /// False once the component is gone.
     alive: Rc<RefCell<bool>>,
     /// The click listeners to register on the instance.
-    on_zr: Rc<RefCell<Closure<dyn Fn(JsValue)>>>,
-    on_item: Rc<RefCell<Closure<dyn Fn(JsValue)>>>,
+    on_zr: Listener,
+    on_item: Listener,
 }
 
 impl Pending {
@@ -132,7 +135,7 @@ impl Pending {
                 return;
             }
             if !echarts_loaded() {
-                return self.schedule(20);
+                return self.schedule(10);
             }
             let Some((options, theme)) = self.waiting.borrow_mut().take() else {
                 return;
