@@ -58,7 +58,7 @@ struct Run {
     transfer_bytes: f64,
     /// Console errors during the load (`errors-in-console`).
     console_errors: Vec<String>,
-    /// Requests answered with a status ≥ 400, or that failed.
+    /// Requests answered with a status ≥ 400, or that failed (no answer).
     failed_requests: Vec<String>,
     /// Titles of the audits that lost points in the three categories.
     failing: Vec<String>,
@@ -91,7 +91,7 @@ fn parse(r: &Json) -> Result<Run, String> {
         .collect();
     let failed_requests = items("network-requests")
         .iter()
-        .filter(|i| i["statusCode"].as_f64().is_none_or(|s| s >= 400.0) || i["failed"] == true)
+        .filter(|i| i["statusCode"].as_f64().is_some_and(|s| s >= 400.0) || i["failed"] == true)
         .map(|i| format!("{} ({})", i["url"].as_str().unwrap_or(""), i["statusCode"]))
         .collect();
     let mut failing = Vec::new();

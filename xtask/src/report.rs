@@ -22,8 +22,11 @@ pub fn put(
     end: &str,
     targets: &[(String, String, String, bool)],
 ) -> String {
-    let doc = match (doc.find(begin), doc.find(end)) {
-        (Some(s), Some(e)) if s < e => format!("{}{section}{}", &doc[..s], &doc[e + end.len()..]),
+    let doc = match (doc.find(begin), doc.find(end), unmarked(doc, section)) {
+        (Some(s), Some(e), _) if s < e => {
+            format!("{}{section}{}", &doc[..s], &doc[e + end.len()..])
+        }
+        (_, _, Some((s, e))) => format!("{}{section}\n\n{}", &doc[..s], &doc[e..]),
         _ => format!("{}\n\n{section}\n", doc.trim_end()),
     };
     let key = |t: &str| {
@@ -49,6 +52,20 @@ pub fn put(
     let mut out: Vec<String> = kept.iter().map(|l| l.to_string()).collect();
     out.splice(at..at, targets.iter().map(target_row));
     out.join("\n") + "\n"
+}
+
+/// Where `doc` holds the same section written before it had markers: from
+/// its `## ` heading to the next heading or marker.
+fn unmarked(doc: &str, section: &str) -> Option<(usize, usize)> {
+    let heading = section.lines().find(|l| l.starts_with("## "))?;
+    let s = doc.find(&format!("\n{heading}\n"))? + 1;
+    let rest = &doc[s + heading.len()..];
+    let e = [rest.find("\n## "), rest.find("\n<!--")]
+        .into_iter()
+        .flatten()
+        .min()
+        .map_or(doc.len(), |i| s + heading.len() + i + 1);
+    Some((s, e))
 }
 
 /// Apply [`put`] to BENCHMARKS.md.
@@ -89,5 +106,18 @@ mod tests {
         assert!(out.contains("| other ≤ 1 | y | 2 | reached |\n| bundle ≤ 400 KB gzip | x | 390 KB | reached |\n\nA"), "{out}");
         assert!(!out.contains("651") && !out.contains("old"), "{out}");
         assert!(out.contains("<!-- b -->\nnew\n<!-- e -->\nZ\n"), "{out}");
+    }
+
+    #[test]
+    fn a_section_written_before_markers_existed_is_replaced_in_place() {
+        let doc = "# B\n\n## One\n\nold text\n\n## Two\n\nkept\n";
+        let section = "<!-- b -->\n## One\n\nnew text\n<!-- e -->";
+        let out = put(doc, section, "<!-- b -->", "<!-- e -->", &[]);
+        assert_eq!(
+            out,
+            "# B\n\n<!-- b -->\n## One\n\nnew text\n<!-- e -->\n\n## Two\n\nkept\n"
+        );
+        // Then found by its markers.
+        assert_eq!(put(&out, section, "<!-- b -->", "<!-- e -->", &[]), out);
     }
 }

@@ -1,11 +1,12 @@
 //! An ECharts chart through Charming: created once after the first render
-//! (in a task of its own, so charts mounting together never make one long
-//! task, and once ECharts' async script has run), then
+//! (through `chart_queue`: once ECharts' async script has run, in short
+//! slices of main-thread time), then
 //! updated in place (`setOption` merge) on every new option, resized
 //! with the window, disposed when the component goes away. ECharts fixes
 //! its theme at init: when the page theme changes the chart is disposed and
 //! created again in the new one.
 
+use super::chart_queue;
 use crate::echarts::{self, Echarts};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -102,54 +103,6 @@ fn create(id: &str, options: &str, theme: &str) -> Option<Echarts> {
         .ok()
 }
 
-/// Whether ECharts' script (`async` in index.html) has run.
-fn echarts_loaded() -> bool {
-    web_sys::window()
-        .is_some_and(|w| js_sys::Reflect::has(&w, &JsValue::from_str("echarts")).unwrap_or(false))
-}
-
-/// A click listener shared by the component and its instance.
-type Listener = Rc<RefCell<Closure<dyn Fn(JsValue)>>>;
-
-/// A chart instance to create in a later task.
-struct Pending {
-    /// The element's id.
-    id: AttrValue,
-    /// Where the instance goes.
-    handle: Rc<RefCell<Option<Echarts>>>,
-    /// The newest options and theme (taken when the instance is made).
-    waiting: Rc<RefCell<Option<(AttrValue, AttrValue)>>>,
-    /// False once the component is gone.
-    alive: Rc<RefCell<bool>>,
-    /// The click listeners to register on the instance.
-    on_zr: Listener,
-    on_item: Listener,
-}
-
-impl Pending {
-    /// Create the instance after `delay_ms`, or later while ECharts' script
-    /// has not arrived yet (the KPI cards do not wait for it).
-    fn schedule(self, delay_ms: u32) {
-        gloo_timers::callback::Timeout::new(delay_ms, move || {
-            if !*self.alive.borrow() {
-                return;
-            }
-            if !echarts_loaded() {
-                return self.schedule(10);
-            }
-            let Some((options, theme)) = self.waiting.borrow_mut().take() else {
-                return;
-            };
-            let e = create(&self.id, &options, &theme);
-            if let Some(e) = &e {
-                listen_click(e, &self.on_zr.borrow(), &self.on_item.borrow());
-            }
-            *self.handle.borrow_mut() = e;
-        })
-        .forget();
-    }
-}
-
 #[function_component(Chart)]
 pub fn chart(props: &ChartProps) -> Html {
     let handle: Rc<RefCell<Option<Echarts>>> = use_mut_ref(|| None);
@@ -181,9 +134,8 @@ pub fn chart(props: &ChartProps) -> Html {
             }
         })
     });
-    // Options (and theme) waiting for the instance, which is created in a
-    // task of its own: a dashboard mounting many charts at once never makes
-    // one long main-thread task. Only the newest options wait.
+    // Options (and theme) waiting for the instance, which `chart_queue`
+    // creates in a later task. Only the newest options wait.
     let waiting: Rc<RefCell<Option<(AttrValue, AttrValue)>>> = use_mut_ref(|| None);
     // False once unmounted: a creation still waiting is dropped.
     let alive: Rc<RefCell<bool>> = use_mut_ref(|| true);
@@ -239,15 +191,21 @@ pub fn chart(props: &ChartProps) -> Html {
                     .replace((options.clone(), theme.clone()))
                     .is_none();
                 if first {
-                    let pending = Pending {
-                        id,
-                        handle: handle.clone(),
-                        waiting: waiting.clone(),
-                        alive,
-                        on_zr: on_zr.clone(),
-                        on_item: on_item.clone(),
-                    };
-                    pending.schedule(0);
+                    let (handle, waiting) = (handle.clone(), waiting.clone());
+                    let (on_zr, on_item) = (on_zr.clone(), on_item.clone());
+                    chart_queue::push(Box::new(move || {
+                        let Some((options, theme)) = waiting.borrow_mut().take() else {
+                            return;
+                        };
+                        if !*alive.borrow() {
+                            return;
+                        }
+                        let e = create(&id, &options, &theme);
+                        if let Some(e) = &e {
+                            listen_click(e, &on_zr.borrow(), &on_item.borrow());
+                        }
+                        *handle.borrow_mut() = e;
+                    }));
                 }
             },
         );
