@@ -186,6 +186,8 @@ pub fn chart(props: &ChartProps) -> Html {
                     }
                     return;
                 }
+                // The creation may run at once and fills the handle.
+                drop(h);
                 let first = waiting
                     .borrow_mut()
                     .replace((options.clone(), theme.clone()))
