@@ -372,7 +372,12 @@ mod tests {
         assert!(a.section.contains(
             "| 3 (median) | 88 | 100 | 100 | 1.20 s | 2.50 s | 310 ms | 0.010 | 420 KB |"
         ));
-        assert!(a.section.contains("weighted): Contrast; Total Blocking Time."), "{}", a.section);
+        assert!(
+            a.section
+                .contains("weighted): Contrast; Total Blocking Time."),
+            "{}",
+            a.section
+        );
     }
 
     #[test]

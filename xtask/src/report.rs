@@ -26,7 +26,9 @@ pub fn put(
         (Some(s), Some(e), _) if s < e => {
             format!("{}{section}{}", &doc[..s], &doc[e + end.len()..])
         }
-        (_, _, Some((s, e))) => format!("{}{section}\n\n{}", &doc[..s], &doc[e..]),
+        (_, _, Some((s, e))) => {
+            format!("{}{}\n\n{}", &doc[..s], section.trim_end(), &doc[e..])
+        }
         _ => format!("{}\n\n{section}\n", doc.trim_end()),
     };
     let key = |t: &str| {
