@@ -11,6 +11,7 @@ pub mod components;
 pub mod config;
 pub mod connection;
 pub mod download;
+pub mod echarts;
 pub mod edit;
 pub mod export;
 pub mod filters;

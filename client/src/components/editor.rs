@@ -262,8 +262,12 @@ pub fn editor(p: &EditorProps) -> Html {
             <label class="dash-pick">
                 <span class="muted small">{ "Dashboard" }</span>
                 <select data-testid="dashboard-picker" onchange={on_pick} aria-label="Dashboard">
+                    // Worded like the list's own options, so the picker keeps
+                    // its width when the list arrives (no layout shift).
                     if list.iter().all(|s| s.uid != current.uid) {
-                        <option value={current.uid.clone()} selected=true>{ &current.title }</option>
+                        <option value={current.uid.clone()} selected=true>
+                            { format!("{} ({} widgets)", current.title, current.widgets.len()) }
+                        </option>
                     }
                     { for list.iter().map(|s| html! {
                         <option value={s.uid.clone()} selected={s.uid == current.uid}>

@@ -4,6 +4,7 @@ pub mod alert_rules;
 pub mod alert_toast;
 pub mod app;
 pub mod chart;
+pub mod chart_queue;
 pub mod editor;
 pub mod feed;
 pub mod filter_bar;
