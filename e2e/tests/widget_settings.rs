@@ -39,7 +39,15 @@ async fn fill(b: &Browser, testid: &str, value: &str) -> Result<(), String> {
 
 #[tokio::test]
 async fn a_bar_chart_configured_in_its_panel_draws_the_new_query() {
-    let server = Server::start(&["--tick-ms", "200", "--admin-token", "adm1n"]);
+    // 20 orders/s: every traffic source has sold within a few seconds.
+    let server = Server::start(&[
+        "--tick-ms",
+        "200",
+        "--orders-per-sec",
+        "20",
+        "--admin-token",
+        "adm1n",
+    ]);
     let made = http_request(
         server.port,
         "POST",
