@@ -1,8 +1,8 @@
 //! `GET /ws`: the checks before the upgrade (Origin first, then the
 //! WebSocket headers, the viewer token, the parameters, permessage-deflate),
 //! a connection slot taken before the `101`, then the `101` answered here
-//! and the upgraded connection handed to [`crate::conn`] with livedash's
-//! tuned `WebSocketConfig`. `check_origin` and `take_slot` are shared with
+//! and the upgraded connection handed to [`crate::conn`] over livedash's
+//! own framing ([`crate::ws`]). `check_origin` and `take_slot` are shared with
 //! `/api/stream` ([`crate::sse`]).
 
 use crate::conn;
@@ -11,6 +11,7 @@ use crate::hub::Hub;
 use crate::limits::{Refused, Slot};
 use crate::metrics::Metrics;
 use crate::routes::{origin_allowed, parse_ws_params, text};
+use crate::ws::Socket;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use hyper_util::rt::TokioIo;
 use livedash_shared::Seqs;
@@ -19,8 +20,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 use warp::reply::Response;
 
 /// Cross-site hijacking: a foreign browser `Origin` is refused with 403
@@ -164,18 +163,14 @@ pub fn upgrade(
         match on_upgrade.await {
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);
-                let config = Some(conn::ws_config());
+                let limit = conn::MAX_CLIENT_MESSAGE;
                 match deflate {
-                    // Compressed client frames are inflated under tungstenite.
+                    // Compressed client frames are inflated under the reader.
                     Some(n) => {
-                        let io = Inflating::new(io, n, conn::MAX_CLIENT_MESSAGE);
-                        let ws = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
+                        let ws = Socket::new(Inflating::new(io, n, limit), limit);
                         conn::serve(hub, ws, opts, slot, shutdown).await;
                     }
-                    None => {
-                        let ws = WebSocketStream::from_raw_socket(io, Role::Server, config).await;
-                        conn::serve(hub, ws, opts, slot, shutdown).await;
-                    }
+                    None => conn::serve(hub, Socket::new(io, limit), opts, slot, shutdown).await,
                 }
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
