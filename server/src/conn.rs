@@ -224,7 +224,7 @@ pub async fn serve<S>(
     };
     let authed = match opts.authed {
         true => Ok(()),
-        false => c.authenticate().await,
+        false => Box::pin(c.authenticate()).await,
     };
     let end = match authed {
         Ok(()) => {
@@ -279,9 +279,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             (true, _) => Ok(()),
             // A filter set has seqs of its own: a fresh filtered snapshot.
             (false, Some(r)) if self.filter.is_none() => {
-                self.resume_from(r.since, r.epoch.as_deref()).await
+                Box::pin(self.resume_from(r.since, r.epoch.as_deref())).await
             }
-            (false, _) => self.start_live().await,
+            (false, _) => Box::pin(self.start_live()).await,
         };
         if let Err(e) = started {
             return e;
@@ -299,29 +299,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<std::convert::Infallible, End> {
         let period = Duration::from_millis(self.hub.config.ping_ms);
-        let mut ping = tokio::time::interval_at(Instant::now() + period, period);
-        // Two timers that live as long as the loop and are moved only when
-        // their deadline changes: a timer made afresh on every wake-up
-        // registers with tokio's timer wheel each time (tens of thousands of
-        // times a second at 20k clients).
-        let silence = sleep_until(self.last_seen + period * 2);
-        tokio::pin!(silence);
-        let owed = sleep_until(Instant::now());
-        tokio::pin!(owed);
+        let mut next_ping = Instant::now() + period;
+        // One timer for the ping, the heartbeat and an owed snapshot, at the
+        // earliest of the three, living as long as the loop and moved only
+        // when that changes: a timer made afresh on every wake-up registers
+        // with tokio's timer wheel each time (tens of thousands of times a
+        // second at 20k clients), and each timer is ~100 bytes of every
+        // idle connection.
+        let timer = sleep_until(next_ping);
+        tokio::pin!(timer);
         loop {
             if *shutdown.borrow() {
                 return Err(End::Close(1001, "going away"));
             }
             // Two silent periods after the last sign of life, exactly.
             let silent_at = self.last_seen + period * 2;
-            if silence.deadline() != silent_at {
-                silence.as_mut().reset(silent_at);
-            }
-            let owed_at = self
-                .last_snapshot
-                .map_or_else(Instant::now, |t| t + RESYNC_INTERVAL);
-            if self.snapshot_owed && owed.deadline() != owed_at {
-                owed.as_mut().reset(owed_at);
+            let owed_at = self.snapshot_owed.then(|| {
+                self.last_snapshot
+                    .map_or_else(Instant::now, |t| t + RESYNC_INTERVAL)
+            });
+            let wake = owed_at.map_or(next_ping.min(silent_at), |o| {
+                o.min(next_ping).min(silent_at)
+            });
+            if timer.deadline() != wake {
+                timer.as_mut().reset(wake);
             }
             tokio::select! {
                 biased;
@@ -329,19 +330,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 msg = self.ws.recv() => match msg {
                     None => return Err(End::Peer),
                     Some(Err(v)) => return Err(self.violated(v)),
-                    Some(Ok(m)) => self.on_message(m).await?,
+                    // Rare next to ring frames: boxed, so its state is
+                    // not part of every idle connection's task.
+                    Some(Ok(m)) => Box::pin(self.on_message(m)).await?,
                 },
                 frame = recv(&mut self.rx) => self.on_frame(frame, false).await?,
                 frame = recv(&mut self.frx) => self.on_frame(frame, true).await?,
-                _ = &mut silence => {
-                    Metrics::add(&self.hub.metrics.heartbeat_timeouts, 1);
-                    return Err(End::Close(1001, "heartbeat timeout"));
+                _ = &mut timer => {
+                    let now = Instant::now();
+                    if now >= silent_at {
+                        Metrics::add(&self.hub.metrics.heartbeat_timeouts, 1);
+                        return Err(End::Close(1001, "heartbeat timeout"));
+                    }
+                    if now >= next_ping {
+                        next_ping = now + period;
+                        self.ws.ping();
+                        self.flush().await?;
+                    }
+                    if owed_at.is_some_and(|o| now >= o) {
+                        Box::pin(self.start_live()).await?;
+                    }
                 }
-                _ = ping.tick() => {
-                    self.ws.ping();
-                    self.flush().await?;
-                }
-                _ = &mut owed, if self.snapshot_owed => self.start_live().await?,
             }
         }
     }
@@ -580,7 +589,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             match item {
                 // Another epoch (Redis lost its data): seqs start over.
                 Ok(f) if f.reset => {
-                    self.start_live().await?;
+                    Box::pin(self.start_live()).await?;
                     written = 0;
                 }
                 Ok(mut f) => {
@@ -591,7 +600,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     written += 1;
                 }
                 Err(RecvError::Lagged(n)) => {
-                    self.lagged(n).await?;
+                    Box::pin(self.lagged(n)).await?;
                     written = 0;
                 }
                 Err(RecvError::Closed) => return Err(End::Close(1001, "going away")),

@@ -158,8 +158,37 @@ pub fn upgrade(
         Ok(slot) => slot,
         Err(refused) => return *refused,
     };
-    let (hub, shutdown) = (hub.clone(), shutdown.clone());
-    tokio::spawn(async move {
+    tokio::spawn(connection(
+        on_upgrade,
+        hub.clone(),
+        opts,
+        slot,
+        shutdown.clone(),
+        deflate,
+    ));
+    let mut r = switching_protocols(&key);
+    let hs = r.headers_mut();
+    if let Some(n) = deflate {
+        hs.insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_static(n.response()),
+        );
+    }
+    r
+}
+
+/// The task of one `/ws` connection: wait for hyper's upgrade, then serve
+/// it. Its size is what every connection costs in the runtime while idle
+/// (see the test).
+fn connection(
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    hub: Arc<Hub>,
+    opts: conn::Options,
+    slot: Slot,
+    shutdown: watch::Receiver<bool>,
+    deflate: Option<Negotiated>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
         match on_upgrade.await {
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);
@@ -175,16 +204,7 @@ pub fn upgrade(
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }
-    });
-    let mut r = switching_protocols(&key);
-    let hs = r.headers_mut();
-    if let Some(n) = deflate {
-        hs.insert(
-            header::SEC_WEBSOCKET_EXTENSIONS,
-            HeaderValue::from_static(n.response()),
-        );
     }
-    r
 }
 
 /// The `101 Switching Protocols` answer to a WebSocket handshake with
@@ -201,4 +221,30 @@ pub(crate) fn switching_protocols(key: &str) -> Response {
         HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_task_is_small() {
+        let hub = Hub::new(crate::Config::default());
+        let (_stop, shutdown) = watch::channel(false);
+        let slot = hub.limits.try_acquire(None).unwrap();
+        let opts = conn::Options {
+            history: crate::snapshot::HistoryCap::ALL,
+            records: true,
+            authed: true,
+            paused: false,
+            deflate: false,
+            filter: Default::default(),
+            resume: None,
+        };
+        let on_upgrade = hyper::upgrade::on(&mut http::Request::new(()));
+        let task = connection(on_upgrade, hub, opts, slot, shutdown, None);
+        let size = std::mem::size_of_val(&task);
+        println!("a /ws connection task: {size} bytes");
+        assert!(size < 100_000, "{size}");
+    }
 }
