@@ -180,30 +180,28 @@ pub fn upgrade(
 /// The task of one `/ws` connection: wait for hyper's upgrade, then serve
 /// it. Its size is what every connection costs in the runtime while idle
 /// (see the test).
-fn connection(
+async fn connection(
     on_upgrade: hyper::upgrade::OnUpgrade,
     hub: Arc<Hub>,
     opts: conn::Options,
     slot: Slot,
     shutdown: watch::Receiver<bool>,
     deflate: Option<Negotiated>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let io = TokioIo::new(upgraded);
-                let limit = conn::MAX_CLIENT_MESSAGE;
-                match deflate {
-                    // Compressed client frames are inflated under the reader.
-                    Some(n) => {
-                        let ws = Socket::new(Inflating::new(io, n, limit), limit);
-                        conn::serve(hub, ws, opts, slot, shutdown).await;
-                    }
-                    None => conn::serve(hub, Socket::new(io, limit), opts, slot, shutdown).await,
+) {
+    match on_upgrade.await {
+        Ok(upgraded) => {
+            let io = TokioIo::new(upgraded);
+            let limit = conn::MAX_CLIENT_MESSAGE;
+            match deflate {
+                // Compressed client frames are inflated under the reader.
+                Some(n) => {
+                    let ws = Socket::new(Inflating::new(io, n, limit), limit);
+                    conn::serve(hub, ws, opts, slot, shutdown).await;
                 }
+                None => conn::serve(hub, Socket::new(io, limit), opts, slot, shutdown).await,
             }
-            Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }
+        Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
     }
 }
 
@@ -241,10 +239,14 @@ mod tests {
             filter: Default::default(),
             resume: None,
         };
-        let on_upgrade = hyper::upgrade::on(&mut http::Request::new(()));
+        let on_upgrade = hyper::upgrade::on(http::Request::new(()));
         let task = connection(on_upgrade, hub, opts, slot, shutdown, None);
         let size = std::mem::size_of_val(&task);
         println!("a /ws connection task: {size} bytes");
-        assert!(size < 100_000, "{size}");
+        // Every idle connection pays this (debug builds are larger than
+        // release ones); the rare paths (snapshots, client messages,
+        // resume) are boxed so they do not count here: unboxed, it was
+        // 5.3 KB in a debug build.
+        assert!(size <= 4096, "a /ws connection task of {size} bytes");
     }
 }

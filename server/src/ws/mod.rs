@@ -69,7 +69,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Incoming, Violation>>> {
         loop {
-            match self.reader.next() {
+            match self.reader.next_message() {
                 Ok(Some(m)) => return Poll::Ready(Some(Ok(m))),
                 Err(v) => return Poll::Ready(Some(Err(v))),
                 Ok(None) if self.read_done => return Poll::Ready(None),

@@ -75,7 +75,7 @@ impl Reader {
 
     /// The next whole message, `Ok(None)` until more bytes are needed. A
     /// frame over the limit is refused from its header, before its payload.
-    pub fn next(&mut self) -> Result<Option<Incoming>, Violation> {
+    pub fn next_message(&mut self) -> Result<Option<Incoming>, Violation> {
         loop {
             let Some(h) = frame::parse(&self.buf) else {
                 self.release();
@@ -202,7 +202,7 @@ mod tests {
     fn read_all(r: &mut Reader) -> Vec<Result<Incoming, Violation>> {
         let mut out = Vec::new();
         loop {
-            match r.next() {
+            match r.next_message() {
                 Ok(None) => return out,
                 Err(e) => {
                     out.push(Err(e));
@@ -247,7 +247,7 @@ mod tests {
         let one = |bytes: Vec<u8>| {
             let mut r = Reader::new(4096);
             r.push(&bytes);
-            r.next()
+            r.next_message()
         };
         let unmasked = vec![0x81, 2, b'h', b'i'];
         assert_eq!(one(unmasked).unwrap_err().close_code(), 1002);
@@ -274,13 +274,13 @@ mod tests {
         let mut r = Reader::new(16);
         // Only the header of a 64 KiB frame has arrived: refused already.
         r.push(&client(0x81, &[b'x'; 1000])[..8]);
-        assert_eq!(r.next(), Err(Violation::TooBig));
+        assert_eq!(r.next_message(), Err(Violation::TooBig));
         let mut r = Reader::new(16);
         r.push(&client(0x01, &[b'x'; 10]));
         r.push(&client(0x80, &[b'x'; 10]));
-        assert_eq!(r.next(), Err(Violation::TooBig));
+        assert_eq!(r.next_message(), Err(Violation::TooBig));
         let mut r = Reader::new(16);
         r.push(&client(0x81, &[b'x'; 16]));
-        assert_eq!(r.next(), Ok(Some(Incoming::Text("x".repeat(16)))));
+        assert_eq!(r.next_message(), Ok(Some(Incoming::Text("x".repeat(16)))));
     }
 }
