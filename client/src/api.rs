@@ -120,6 +120,35 @@ pub async fn create(api: &str, d: &Dashboard) -> Result<Dashboard, WriteError> {
     dashboard_of(resp).await
 }
 
+/// What an import's `POST` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Imported {
+    /// Stored (created, or with `overwrite` replaced).
+    Stored(Box<Dashboard>),
+    /// 409: a dashboard with the file's uid exists (its version).
+    Exists(u64),
+}
+
+/// `POST /api/dashboards[?overwrite=1]` of an imported file.
+pub async fn import(api: &str, d: &Dashboard, overwrite: bool) -> Result<Imported, WriteError> {
+    let q = if overwrite { "?overwrite=1" } else { "" };
+    let resp = authed(Request::post(&format!("{api}/api/dashboards{q}")))
+        .json(d)
+        .map_err(|e| WriteError::Other(e.to_string()))?
+        .send()
+        .await
+        .map_err(sent)?;
+    if resp.status() == 409 {
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        return Ok(Imported::Exists(
+            body["current_version"].as_u64().unwrap_or(0),
+        ));
+    }
+    dashboard_of(resp)
+        .await
+        .map(|d| Imported::Stored(Box::new(d)))
+}
+
 /// `PUT /api/dashboards/{uid}` with `If-Match: version` (`None`: `*`,
 /// overwrite whatever is stored).
 pub async fn save(api: &str, d: &Dashboard, version: Option<u64>) -> Result<Dashboard, WriteError> {

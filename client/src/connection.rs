@@ -18,7 +18,8 @@ pub enum Command {
     /// shown has a recent-orders table). A change reconnects at once.
     Records(bool),
     /// The filter's canonical query (`var-country=China`, empty: none),
-    /// sent in the socket URL. A change reconnects at once.
+    /// in the socket URL of the next connection; a change is sent on the
+    /// open socket as a `filter` frame.
     Filter(String),
 }
 
@@ -133,8 +134,13 @@ impl Control {
             Command::Filter(f) => {
                 let changed = self.filter != f;
                 self.filter = f;
+                // On the open socket: a `filter` frame (the server answers
+                // with a snapshot over the new filter). A shared socket or
+                // an SSE stream reconnects instead (see `use_connection`).
                 match phase {
-                    Phase::Session if changed => Step::Reconnect,
+                    Phase::Session if changed => Step::Send(ClientMessage::Filter {
+                        vars: crate::filters::vars_of_query(&self.filter),
+                    }),
                     _ => Step::Stay,
                 }
             }
@@ -383,12 +389,18 @@ mod tests {
     }
 
     #[test]
-    fn asking_for_records_reconnects_only_when_it_changes() {
+    fn records_reconnect_and_filters_are_sent_only_when_they_change() {
         let mut c = Control::default();
         assert!(!c.records);
         assert_eq!(c.on(Command::Records(false), Phase::Session), Step::Stay);
         let f = || Command::Filter("var-country=China".into());
-        assert_eq!(c.on(f(), Phase::Session), Step::Reconnect);
+        let china = [("country".to_string(), vec!["China".to_string()])];
+        assert_eq!(
+            c.on(f(), Phase::Session),
+            Step::Send(ClientMessage::Filter {
+                vars: china.into_iter().collect()
+            })
+        );
         assert_eq!(c.on(f(), Phase::Session), Step::Stay);
         assert_eq!(c.filter, "var-country=China");
         c.filter.clear();

@@ -29,6 +29,12 @@ pub enum Edit {
     Rekind(String, WidgetKind),
     /// Set the dashboard's title.
     Rename(String),
+    /// Put a widget at a grid place (a pointer drag or resize): what it
+    /// lands on is pushed down and the grid compacted ([`crate::layout`]).
+    Place(String, GridPos),
+    /// Set a widget's query and options (its settings panel; the filters
+    /// of the query come with it, see [`crate::widget_config::configure`]).
+    Configure(String, Box<Query>, Box<WidgetOptions>),
 }
 
 /// The kinds the page offers to add, in menu order.
@@ -206,6 +212,15 @@ pub fn apply(d: &Dashboard, e: &Edit) -> Result<Dashboard, String> {
             w.kind = kind.clone();
         }
         Edit::Rename(t) => out.title = t.clone(),
+        Edit::Configure(id, query, options) => {
+            let w = find(&mut out, id)?;
+            w.query = (**query).clone();
+            w.options = (**options).clone();
+        }
+        Edit::Place(id, to) => {
+            out.widgets = crate::layout::place(&out.widgets, id, *to)
+                .ok_or_else(|| format!("no widget {id:?}"))?;
+        }
     }
     // Every rule but the uid (a draft has one; a new one gets it on POST).
     let mut check = out.clone();
@@ -294,6 +309,25 @@ mod tests {
         assert_eq!(t.widgets[0].title, "CPU now");
         assert!(apply(&t, &Edit::Rename(String::new())).is_err());
         assert_eq!(apply(&t, &Edit::Rename("Ops".into())).unwrap().title, "Ops");
+    }
+
+    #[test]
+    fn a_placed_widget_makes_room_instead_of_being_refused() {
+        let d = apply(&blank(), &Edit::Add(WidgetKind::Kpi)).unwrap();
+        let d = apply(&d, &Edit::Add(WidgetKind::Bar)).unwrap();
+        // The bars dropped on the KPI's place: the KPI goes below them.
+        let to = GridPos {
+            x: 0,
+            y: 0,
+            w: 8,
+            h: 8,
+        };
+        let p = apply(&d, &Edit::Place("bar".into(), to)).unwrap();
+        assert_eq!(p.widget("bar").unwrap().grid, to);
+        assert_eq!(p.widget("kpi").unwrap().grid.y, 8);
+        assert!(apply(&d, &Edit::Place("nope".into(), to)).is_err());
+        let wide = GridPos { x: 6, w: 8, ..to };
+        assert!(apply(&d, &Edit::Place("bar".into(), wide)).is_err());
     }
 
     #[test]

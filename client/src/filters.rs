@@ -5,74 +5,76 @@
 //! `var-` parameters replaced (kept in sync with `history.replaceState`
 //! by [`crate::components::filter_bar`]).
 
-/// The variables the server knows.
-pub const VARS: [&str; 6] = [
-    "country",
-    "traffic_source",
-    "category",
-    "item_status",
-    "gender",
-    "age_band",
-];
+use livedash_shared::dashboard::{Dimension, Filters};
+use std::collections::BTreeMap;
 
-/// The active filter: `(variable, value)` pairs, sorted and unique, so
+/// The active filter: the shared [`Filters`] (the type the server and the
+/// dashboards use), canonical — values sorted and unique per variable — so
 /// equal filters have equal queries (and share one server aggregator).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UrlFilter {
-    /// Sorted by variable, then value; no duplicates.
-    pairs: Vec<(String, String)>,
+    /// What the page filters by, as the server will compute it.
+    f: Filters,
 }
 
 impl UrlFilter {
     /// The `var-` parameters of a query string (`?a=1&var-country=China`);
     /// other parameters are not filters. Variables the server does not
-    /// know are left out (it would refuse the socket with a 400 the page
-    /// cannot read); the chips show what is applied.
+    /// know and values it would refuse are left out (it would refuse the
+    /// socket with a 400 the page cannot read); the chips show what is
+    /// applied.
     pub fn from_search(search: &str) -> UrlFilter {
         let q = search.strip_prefix('?').unwrap_or(search);
-        let pairs = form_urlencoded::parse(q.as_bytes())
+        form_urlencoded::parse(q.as_bytes())
             .filter_map(|(k, v)| Some((k.strip_prefix("var-")?.to_string(), v.into_owned())))
-            .filter(|(k, v)| !v.is_empty() && VARS.contains(&k.as_str()));
-        UrlFilter::from_pairs(pairs)
+            .fold(UrlFilter::default(), |f, (k, v)| f.with(&k, &v))
     }
 
-    fn from_pairs(pairs: impl Iterator<Item = (String, String)>) -> UrlFilter {
-        let mut pairs: Vec<(String, String)> = pairs.collect();
-        pairs.sort();
-        pairs.dedup();
-        UrlFilter { pairs }
-    }
-
-    /// The pairs, sorted.
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.pairs
+    /// `(variable, value)` pairs in [`Dimension::ALL`] order, values sorted.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        Dimension::ALL
+            .iter()
+            .flat_map(|d| {
+                self.f
+                    .get(*d)
+                    .iter()
+                    .map(|v| (d.as_str().to_string(), v.clone()))
+            })
+            .collect()
     }
 
     /// No filter.
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
+        self.f.is_empty()
     }
 
-    /// This filter plus `var=value`.
+    /// This filter plus `var=value` (unchanged when the server would
+    /// refuse the value or the variable).
     pub fn with(&self, var: &str, value: &str) -> UrlFilter {
-        let more = self.pairs.iter().cloned();
-        UrlFilter::from_pairs(more.chain([(var.to_string(), value.to_string())]))
+        let pairs = self.pairs();
+        let more = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain([(var, value)]);
+        match Filters::from_vars(more) {
+            Ok(f) => UrlFilter { f },
+            Err(_) => self.clone(),
+        }
     }
 
     /// This filter without `var=value`.
     pub fn without(&self, var: &str, value: &str) -> UrlFilter {
-        let pairs = self.pairs.iter().filter(|(k, v)| k != var || v != value);
-        UrlFilter::from_pairs(pairs.cloned())
+        let mut f = self.f.clone();
+        if let Some(d) = Dimension::parse(var) {
+            f.get_mut(d).retain(|v| v != value);
+        }
+        UrlFilter { f }
     }
 
     /// The canonical query (`var-country=China&var-traffic_source=Search`),
-    /// percent-encoded; empty without a filter.
+    /// percent-encoded; empty without a filter ([`Filters::key`]).
     pub fn query(&self) -> String {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &self.pairs {
-            s.append_pair(&format!("var-{k}"), v);
-        }
-        s.finish()
+        self.f.key()
     }
 
     /// `search` (with or without `?`) with its `var-` parameters replaced
@@ -93,6 +95,26 @@ impl UrlFilter {
             false => format!("?{}", parts.join("&")),
         }
     }
+}
+
+impl UrlFilter {
+    /// The same filter as the dashboard model's [`Filters`] (which the
+    /// server computes with too): what a record must match.
+    pub fn filters(&self) -> Filters {
+        self.f.clone()
+    }
+}
+
+/// A canonical query (`var-country=China&var-country=Japan`) as the
+/// `vars` of a `filter` frame: variable → values.
+pub fn vars_of_query(query: &str) -> BTreeMap<String, Vec<String>> {
+    let mut vars: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if let Some(k) = k.strip_prefix("var-") {
+            vars.entry(k.to_string()).or_default().push(v.into_owned());
+        }
+    }
+    vars
 }
 
 /// `url` (a `/ws` or `/api/stream` address) with the filter's parameters.
@@ -120,6 +142,10 @@ mod tests {
         assert_eq!(f.pairs()[1], ("country".into(), "United States".into()));
         assert!(UrlFilter::from_search("?dashboard=x&var-country=").is_empty());
         assert!(UrlFilter::from_search("?var-colour=red").is_empty());
+        // A value the server would refuse is left out, the rest kept.
+        let f = UrlFilter::from_search("?var-age_band=20-30&var-gender=F&var-country=a%0Ab");
+        assert_eq!(f.query(), "var-gender=F");
+        assert_eq!(f.with("age_band", "nope"), f);
     }
 
     #[test]
@@ -140,5 +166,18 @@ mod tests {
             "ws://h/ws?history=60&var-country=China"
         );
         assert_eq!(with_filter("ws://h/ws", ""), "ws://h/ws");
+    }
+
+    #[test]
+    fn the_filter_as_frame_vars_and_as_record_filters() {
+        let f =
+            UrlFilter::from_search("?var-country=China&var-country=South+Korea&var-age_band=25-34");
+        let vars = vars_of_query(&f.query());
+        assert_eq!(vars["country"], ["China", "South Korea"]);
+        assert_eq!(vars["age_band"], ["25-34"]);
+        assert!(vars_of_query("").is_empty());
+        let m = f.filters();
+        assert_eq!(m.country, ["China", "South Korea"]);
+        assert_eq!(m.age_band, ["25-34"]);
     }
 }

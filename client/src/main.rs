@@ -2,6 +2,17 @@
 
 use livedash_client::components::app::App;
 
+/// index.html's static first frame (painted before the bundle arrived).
+const FIRST_FRAME_ID: &str = "first-frame";
+
 fn main() {
+    // The app's first render replaces it within this task, before the
+    // next paint.
+    if let Some(frame) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(FIRST_FRAME_ID))
+    {
+        frame.remove();
+    }
     yew::Renderer::<App>::new().render();
 }

@@ -69,6 +69,11 @@ impl<T> Ring<T> {
         self.items.back()
     }
 
+    /// Keep only the items `keep` says yes to, in order.
+    pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.items.retain(keep);
+    }
+
     /// Drop everything (the snapshot replaces history).
     pub fn clear(&mut self) {
         self.items.clear();
@@ -306,6 +311,10 @@ pub struct DashState {
     /// The newest order records, oldest first: only filled while the
     /// dashboard has a `records` table (the connection asks for them then).
     pub records: Rc<Ring<OrderRecord>>,
+    /// The filter the person just switched to, until the snapshot over it
+    /// arrives: that snapshot keeps the records that match it (a snapshot
+    /// carries no records, so a recent-orders table would start empty).
+    pub refilter: Option<livedash_shared::dashboard::Filters>,
     /// The newest `alert` frame (the toast shows it).
     pub last_alert: Option<livedash_shared::Alert>,
 }
@@ -335,6 +344,7 @@ impl Default for DashState {
             series_names: Rc::default(),
             series_selected: None,
             records: Rc::new(Ring::new(RECORDS)),
+            refilter: None,
             last_alert: None,
         }
     }
@@ -390,6 +400,9 @@ pub enum Action {
     Frame(Rc<ServerMessage>),
     /// The person picked a series to chart.
     SelectSeries(String),
+    /// The person changed the page's filter: the records that do not
+    /// match it go now, the others stay through the coming snapshot.
+    Refilter(livedash_shared::dashboard::Filters),
 }
 
 impl DashState {
@@ -427,6 +440,10 @@ impl DashState {
             Action::Undecodable => self.undecodable += 1,
             Action::Frame(msg) => self.apply_frame(&msg),
             Action::SelectSeries(name) => self.series_selected = Some(name),
+            Action::Refilter(f) => {
+                Rc::make_mut(&mut self.records).retain(|r| f.matches(r));
+                self.refilter = Some(f);
+            }
         }
     }
 
@@ -483,6 +500,13 @@ impl DashState {
                 // except what is not server data.
                 let shown = self.orders.take();
                 let old = std::mem::take(self);
+                // After a filter change, the rows that match it stay
+                // (frames of the old filter may have come meanwhile).
+                let kept = old.refilter.as_ref().map(|f| {
+                    let mut r = (*old.records).clone();
+                    r.retain(|x| f.matches(x));
+                    Rc::new(r)
+                });
                 *self = DashState {
                     conn: old.conn,
                     paused: old.paused,
@@ -495,6 +519,9 @@ impl DashState {
                     series_selected: old.series_selected,
                     ..DashState::default()
                 };
+                if let Some(r) = kept {
+                    self.records = r;
+                }
                 for h in s.series.iter().take(MAX_SERIES) {
                     self.add_series_points(&h.name, &h.points);
                 }
@@ -682,6 +709,53 @@ mod tests {
             name: name.into(),
             points,
         }))
+    }
+
+    fn with_records(seq: u64, countries: &[&str]) -> Action {
+        let mut o = orders(seq, 1);
+        o.records = countries
+            .iter()
+            .enumerate()
+            .map(|(i, c)| OrderRecord {
+                user_id: 1,
+                age: 30,
+                gender: "F".into(),
+                country: c.to_string(),
+                traffic_source: "Search".into(),
+                order_id: seq * 10 + i as u64,
+                item_id: 1,
+                category: "Jeans".into(),
+                cost: 1.0,
+                item_status: "Shipped".into(),
+                sale_price: 2.0,
+                created_at: 0,
+            })
+            .collect();
+        Action::Frame(Rc::new(ServerMessage::Orders(o)))
+    }
+
+    #[test]
+    fn a_filter_change_keeps_the_matching_records_through_its_snapshot() {
+        let countries = |s: &DashState| -> Vec<String> {
+            s.records.iter().map(|r| r.country.clone()).collect()
+        };
+        let mut s = DashState::default();
+        s.apply(Action::Frame(Rc::new(snapshot(1, 1))));
+        s.apply(with_records(2, &["China", "Japan", "China"]));
+        let china = livedash_shared::dashboard::Filters {
+            country: vec!["China".into()],
+            ..Default::default()
+        };
+        s.apply(Action::Refilter(china));
+        assert_eq!(countries(&s), ["China", "China"]);
+        // A frame of the old filter, then the snapshot over the new one.
+        s.apply(with_records(3, &["Brasil", "China"]));
+        s.apply(Action::Frame(Rc::new(snapshot(1, 1))));
+        assert_eq!(countries(&s), ["China", "China", "China"]);
+        assert_eq!(s.refilter, None);
+        // Any other snapshot (a resync, a reconnect) starts afresh.
+        s.apply(Action::Frame(Rc::new(snapshot(1, 1))));
+        assert!(s.records.is_empty());
     }
 
     fn values(s: &DashState) -> Vec<f64> {

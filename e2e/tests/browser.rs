@@ -547,7 +547,14 @@ async fn config_json_beside_the_page_points_it_at_another_server() {
     // Server B has the data and allows the CDN's origin.
     let cdn_port = livedash_e2e::free_port();
     let cdn_origin = format!("http://127.0.0.1:{cdn_port}");
-    let b_srv = Server::start(&["--tick-ms", "200", "--allowed-origin", &cdn_origin]);
+    let b_srv = Server::start(&[
+        "--tick-ms",
+        "200",
+        "--allowed-origin",
+        &cdn_origin,
+        "--admin-token",
+        "adm1n",
+    ]);
     std::fs::write(
         dist.join("config.json"),
         format!("{{\"server\": \"ws://127.0.0.1:{}/ws\"}}", b_srv.port),
@@ -563,7 +570,7 @@ async fn config_json_beside_the_page_points_it_at_another_server() {
             (b_srv.clients().await == Some(1) && cdn.clients().await == Some(0)).then_some(())
         })
         .await?;
-        Ok(())
+        edit_and_save_across_origins(&b, &b_srv).await
     })
     .await;
     let _ = std::fs::remove_dir_all(&dist);
@@ -590,6 +597,74 @@ async fn a_viewer_token_in_the_page_url_opens_a_protected_dashboard() {
         Ok(())
     })
     .await;
+}
+
+/// The widget ids the page shows and the dashboard's stored version.
+const WIDGET_IDS: &str = "const a = document.querySelector('[data-testid=app]'); \
+    return {version: a && a.dataset.dashboardVersion, dashboard: a && a.dataset.dashboard, \
+    editing: !!document.querySelector('.is-editing'), \
+    ids: [...document.querySelectorAll('[data-testid=widget]')].map(w => w.dataset.widgetId).sort()}";
+
+/// From a page served by another origin (a CDN), with the admin token:
+/// edit the default dashboard on server B and save it there. The `PUT`
+/// carries `If-Match` and `Authorization`, so the browser sends a CORS
+/// preflight first; B must allow both. Reloaded, the page shows B's copy.
+async fn edit_and_save_across_origins(b: &Browser, b_srv: &Server) -> Result<(), String> {
+    b.client
+        .execute(
+            "sessionStorage.setItem('livedash.admin', 'adm1n'); return true",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    b.client.refresh().await.map_err(|e| e.to_string())?;
+    let before = wait_for("the default dashboard from B", T, || async {
+        let v = b.js(WIDGET_IDS).await?;
+        (v["dashboard"] == "default" && v["version"] == "1" && !v["ids"].as_array()?.is_empty())
+            .then_some(v)
+    })
+    .await?;
+    click(b, "edit-toggle").await;
+    wait_for("edit mode", T, || async {
+        (b.js(WIDGET_IDS).await?["editing"] == true).then_some(())
+    })
+    .await?;
+    b.js(
+        "const s = document.querySelector('[data-testid=widget-kind]'); s.value = 'clients'; \
+          s.dispatchEvent(new Event('change', {bubbles: true})); return true",
+    )
+    .await;
+    click(b, "widget-add").await;
+    click(b, "dashboard-save").await;
+    let saved = wait_for("saved on B as version 2", T, || async {
+        let v = b.js(WIDGET_IDS).await?;
+        (v["version"] == "2" && v["editing"] == false).then_some(v)
+    })
+    .await?;
+    let n = before["ids"].as_array().map_or(0, Vec::len);
+    if saved["ids"].as_array().map(Vec::len) != Some(n + 1) {
+        return Err(format!("before {before}, after {saved}"));
+    }
+    let body = livedash_e2e::http_get(b_srv.port, "/api/dashboards/default")
+        .await
+        .ok_or("GET from B")?;
+    let stored: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    let mut ids: Vec<Value> = stored["widgets"]
+        .as_array()
+        .ok_or("widgets")?
+        .iter()
+        .map(|w| w["id"].clone())
+        .collect();
+    ids.sort_by_key(|v| v.as_str().unwrap_or("").to_string());
+    if stored["version"] != 2 || Value::Array(ids) != saved["ids"] {
+        return Err(format!("B stored {stored}; the page showed {saved}"));
+    }
+    b.client.refresh().await.map_err(|e| e.to_string())?;
+    wait_for("B's saved dashboard after a reload", T, || async {
+        let v = b.js(WIDGET_IDS).await?;
+        (v["version"] == "2" && v["ids"] == saved["ids"]).then_some(())
+    })
+    .await
 }
 
 /// Click an element by test id.

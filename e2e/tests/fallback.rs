@@ -75,3 +75,54 @@ async fn a_refused_websocket_falls_back_to_server_sent_events() {
     .await;
     drop(server);
 }
+
+/// The CDN case: the bundle comes from server A, the data from server B
+/// (`?server=`), and B refuses WebSockets. The page's EventSource is then
+/// cross-origin: B's CORS grant for A's origin is what lets it through,
+/// and the cards show B's numbers at B's seq.
+#[tokio::test]
+async fn the_fallback_works_from_another_origin() {
+    let a_port = livedash_e2e::free_port();
+    let origin = format!("http://127.0.0.1:{a_port}");
+    let data = Server::start(&[
+        "--tick-ms",
+        "300",
+        "--disable-websocket",
+        "--allowed-origin",
+        &origin,
+    ]);
+    let pages = Server::start_on(a_port, &["--tick-ms", "300", "--connect-src", &data.url()]);
+    let port = data.port;
+    let b = Browser::start("sse_fallback_cross_origin").await;
+    b.check(|| async {
+        b.client
+            .goto(&format!("{}/?server={}", pages.url(), data.url()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let seq = wait_for("the page at B's numbers and seq", T, || async {
+            let (seq, orders, ..) = shown(&b).await?;
+            let body = livedash_e2e::http_get(port, "/api/snapshot").await?;
+            let snap: Value = serde_json::from_str(&body).ok()?;
+            let same = snap["seq"]["orders"].as_u64() == Some(seq)
+                && digits(&orders) == snap["orders"]["num_orders"].as_u64()?.to_string();
+            same.then_some(seq)
+        })
+        .await?;
+        wait_for("live frames over SSE from B", T, || async {
+            let (now, ..) = shown(&b).await?;
+            (now > seq + 2).then_some(())
+        })
+        .await?;
+        let (on_b, on_a) = (
+            metric(port, "livedash_connections").await,
+            metric(pages.port, "livedash_connections").await,
+        );
+        if (on_b, on_a) != (Some(1), Some(0)) {
+            return Err(format!(
+                "one SSE viewer on B and none on A expected, got {on_b:?} and {on_a:?}"
+            ));
+        }
+        Ok(())
+    })
+    .await;
+}

@@ -411,3 +411,152 @@ async fn the_recent_orders_table_lists_the_filtered_rows() {
     })
     .await;
 }
+
+/// The recent orders table beside revenue by country, to click on.
+const REFILTER_DASHBOARD: &str = r#"{"uid": "refilter", "title": "Refilter", "widgets": [
+  {"id": "chart-revenue-by-country", "kind": "bar", "title": "Revenue by country",
+   "query": {"source": "breakdown", "by": "country"},
+   "grid": {"x": 0, "y": 0, "w": 6, "h": 8}},
+  {"id": "recent", "kind": "table", "title": "Recent orders",
+   "query": {"source": "records"}, "options": {"limit": 20},
+   "grid": {"x": 6, "y": 0, "w": 6, "h": 8}}]}"#;
+
+/// The table's order ids and countries, sorted.
+async fn table(b: &Browser) -> Option<Vec<(String, String)>> {
+    let rows: Vec<Vec<String>> = serde_json::from_value(b.js(TABLE_ROWS).await?).ok()?;
+    let mut out: Vec<(String, String)> = rows
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    out.sort();
+    Some(out)
+}
+
+/// Open the dashboard, push the known records, click China's bar: the
+/// table keeps China's rows through the change (never empty), and rows
+/// pushed after it are China's only. Returns the viewer connections the
+/// server accepted during the change.
+async fn click_china_keeps_the_rows(
+    b: &Browser,
+    server: &Server,
+    url: &str,
+    ids: u64,
+) -> Result<u64, String> {
+    b.client.goto(url).await.map_err(|e| e.to_string())?;
+    wait_for("live", T, || async {
+        let state = b
+            .js("return document.querySelector('[data-testid=app]').dataset.state")
+            .await?;
+        (state == "live").then_some(())
+    })
+    .await?;
+    // The table asks for records once the dashboard is in: a new socket.
+    // Rows ride on the frames, so push once that socket is the one open.
+    let last = std::cell::Cell::new(None);
+    wait_for("the connection settled", T, || async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let now = livedash_e2e::metric(server.port, "livedash_connections_total").await;
+        (now.is_some() && last.replace(now) == now).then_some(())
+    })
+    .await?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let body: Vec<String> = RECORDS
+        .iter()
+        .map(|&(o, i, c, s, p)| record((o + ids, i + ids, c, s, p), now))
+        .collect();
+    if push(server.port, &body.join("\n")).await != 202 {
+        return Err("ingest refused".into());
+    }
+    let id = |o: u64| (o + ids).to_string();
+    let all = wait_for("all six rows", T, || async {
+        let t = table(b).await?;
+        (t.len() == 6).then_some(t)
+    })
+    .await?;
+    let china: Vec<(String, String)> = all.iter().filter(|r| r.1 == "China").cloned().collect();
+    let before = livedash_e2e::metric(server.port, "livedash_connections_total")
+        .await
+        .ok_or("metrics")?;
+    click_bar(b, "chart-revenue-by-country", "China").await?;
+    // From the click on: China's rows, at once and through the snapshot.
+    let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+    wait_for("the China chip", T, || async {
+        let c = b
+            .js("return [...document.querySelectorAll('[data-testid=filter-chip]')].map(c => [c.dataset.var, c.dataset.value])")
+            .await?;
+        (c == serde_json::json!([["country", "China"]])).then_some(())
+    })
+    .await?;
+    while std::time::Instant::now() < deadline {
+        let t = table(b).await.ok_or("table")?;
+        if t != china {
+            return Err(format!(
+                "after the filter change the table is {t:?}, not {china:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = livedash_e2e::metric(server.port, "livedash_connections_total")
+        .await
+        .ok_or("metrics")?;
+    // New rows: China's only reach the table.
+    let more = [
+        (40, 40, "China", "Email", 7.0),
+        (41, 41, "Spain", "Search", 8.0),
+    ];
+    let body: Vec<String> = more
+        .iter()
+        .map(|&(o, i, c, s, p)| record((o + ids, i + ids, c, s, p), now))
+        .collect();
+    if push(server.port, &body.join("\n")).await != 202 {
+        return Err("ingest refused".into());
+    }
+    let mut want = china.clone();
+    want.push((id(40), "China".into()));
+    want.sort();
+    wait_for("the new China row, and no Spain", T, || async {
+        (table(b).await? == want).then_some(())
+    })
+    .await?;
+    Ok(after - before)
+}
+
+#[tokio::test]
+async fn a_filter_change_keeps_the_matching_rows_and_its_own_socket() {
+    let server = Server::start(&[
+        "--source",
+        "ingest",
+        "--ingest-token",
+        TOKEN,
+        "--tick-ms",
+        "200",
+    ]);
+    let made = http_request(
+        server.port,
+        "POST",
+        "/api/dashboards",
+        &[],
+        Some(REFILTER_DASHBOARD),
+    )
+    .await;
+    assert_eq!(made.map(|m| m.0), Some(201));
+    let b = Browser::start("filters_refilter").await;
+    b.check(|| async {
+        // A socket of its own (`share=0`): the filter goes as a `filter`
+        // frame on it, no new connection.
+        let own = format!("{}/?d=refilter&share=0", server.url());
+        let opened = click_china_keeps_the_rows(&b, &server, &own, 0).await?;
+        if opened != 0 {
+            return Err(format!("{opened} new connections for a filter change"));
+        }
+        // The browser's shared socket is keyed by its filter: the tab
+        // moves to China's socket, and the rows still stay.
+        let shared = format!("{}/?d=refilter", server.url());
+        click_china_keeps_the_rows(&b, &server, &shared, 100).await?;
+        Ok(())
+    })
+    .await;
+}

@@ -8,9 +8,11 @@
 //! start. A load whose first poll already found everything drawn is marked
 //! `upper_bound` (the page was faster than the poll could see).
 //!
-//! This test checks that every load ends fully drawn with coherent data; the
-//! time goal (≤ 700 ms) and the size goal are judged by `cargo xtask bench`,
-//! which runs this test and reads `target/e2e/page-load.json`.
+//! This test checks that every load ends fully drawn with coherent data,
+//! that no request of a cold load fails and that every bundle file comes
+//! compressed; the time goal (≤ 700 ms) and the size goal are judged by
+//! `cargo xtask bench`, which runs this test and reads
+//! `target/e2e/page-load.json`.
 
 use livedash_e2e::{Browser, Server};
 use serde_json::{json, Value};
@@ -54,7 +56,7 @@ const deadline = performance.now() + 20000;
   const d = drawn();
   if (d || performance.now() > deadline) {
     const res = performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
-      .map(e => ({ name: e.name, transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize }));
+      .map(e => ({ name: e.name, status: e.responseStatus, transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize }));
     done({ ms: performance.now(), drawn: d, upper_bound: polls == 1, resources: res });
     return;
   }
@@ -111,6 +113,32 @@ fn coherent(v: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Every request of a cold load succeeded (no 404 for a favicon or a
+/// `config.json`), and every file of the bundle bigger than 1 KB came
+/// compressed (the server's precompressed variants reach every file).
+fn clean_and_compressed(v: &Value) -> Result<(), String> {
+    let resources = v["resources"].as_array().cloned().unwrap_or_default();
+    if resources.len() < 5 {
+        return Err(format!("too few requests seen: {resources:?}"));
+    }
+    for r in &resources {
+        let name = r["name"].as_str().unwrap_or("");
+        let status = r["status"].as_u64().unwrap_or(0);
+        if !(200..400).contains(&status) {
+            return Err(format!("{name} answered {status}"));
+        }
+        let decoded = r["decoded"].as_f64().unwrap_or(0.0);
+        let encoded = r["encoded"].as_f64().unwrap_or(0.0);
+        let bundle_file = !name.contains("/api/") && !name.contains("/ws");
+        if bundle_file && decoded > 1024.0 && encoded >= decoded {
+            return Err(format!(
+                "{name} came uncompressed: {encoded} of {decoded} bytes"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -131,6 +159,7 @@ async fn the_page_is_fully_drawn_soon_after_navigation() {
             .await
             .unwrap_or_else(|e| panic!("cold load {i}: {e}"));
         coherent(&v).unwrap_or_else(|e| panic!("cold load {i}: {e}"));
+        clean_and_compressed(&v).unwrap_or_else(|e| panic!("cold load {i}: {e}"));
         if i == 0 {
             first = v.clone();
         }

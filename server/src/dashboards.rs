@@ -323,14 +323,7 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let (ct, json) = crate::body::json_content_type(headers);
-    if !json {
-        return Err(error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            &format!("send the dashboard as Content-Type: application/json, not {ct:?}"),
-        ));
-    }
+    require_json(headers, "the dashboard")?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -356,6 +349,20 @@ where
         )
     })?;
     dashboard::migrate(value).map_err(|e| model_error(&e))
+}
+
+/// 415 unless the request says its body is JSON (`what` names the body
+/// in the message: "the dashboard", "the rule").
+pub(crate) fn require_json(headers: &HeaderMap, what: &str) -> Result<(), Response> {
+    let (ct, json) = crate::body::json_content_type(headers);
+    if json {
+        return Ok(());
+    }
+    Err(error(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        &format!("send {what} as Content-Type: application/json, not {ct:?}"),
+    ))
 }
 
 /// Read the body, stopping as soon as it passes [`MAX_BODY`].

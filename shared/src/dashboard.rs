@@ -26,13 +26,17 @@
 //!
 //! Everything here is pure (no I/O), so `cargo test` covers it natively.
 
+mod filter_vars;
 mod migrate;
 mod query;
 mod v1;
 mod validate;
 
+pub use filter_vars::{FilterError, MAX_VALUES, MAX_VALUE_LEN};
 pub use migrate::{migrate, ModelError};
-pub use query::{Dimension, Filters, Query, QuerySource, KPI_NAMES, SYSTEM_FIGURES};
+pub use query::{
+    age_band, Dimension, Filters, Query, QuerySource, AGE_BANDS, KPI_NAMES, SYSTEM_FIGURES,
+};
 pub use validate::{
     is_slug, FieldError, Invalid, MAX_FILTER_VALUES, MAX_LIMIT, MAX_NAME_BYTES, MAX_QUERY_NAMES,
 };

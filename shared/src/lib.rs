@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod alerts;
 pub mod dashboard;
+pub mod series;
 pub mod time;
 pub use alerts::{Alert, AlertRule, AlertState, Op};
 pub use dashboard::{

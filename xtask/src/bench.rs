@@ -505,6 +505,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .position(|a| a == "--scenario")
         .and_then(|i| args.get(i + 1))
         .cloned();
+    if only.as_deref() == Some("lighthouse") {
+        return crate::lighthouse::only();
+    }
     step(
         "build livedash and the bench tools (release)",
         cargo().args([
@@ -556,7 +559,22 @@ pub fn main(args: &[String]) -> Result<(), String> {
         println!("==> page: navigation to a fully drawn dashboard, bundle size");
         let p = crate::page::measure()?;
         println!("{}", p.section);
+        if only.is_some() {
+            crate::report::update(&p.section, crate::page::BEGIN, crate::page::END, &p.targets)?;
+            println!("==> BENCHMARKS.md: page section and targets updated");
+            return Ok(());
+        }
         Some(p)
+    } else {
+        None
+    };
+    // The browser audit, also before any load.
+    let audit = if only.is_none() {
+        sample_others(&mut shared);
+        println!("==> lighthouse: the page as a browser audit sees it");
+        let a = crate::lighthouse::measure(&root().join("target/release/livedash"))?;
+        println!("{}", a.section);
+        Some(a)
     } else {
         None
     };
@@ -668,7 +686,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let rtable = format!("{rheader}\n{}\n", ratios.join("\n"));
     println!("\n{table}\n{rtable}");
     let mut all_targets = targets(&runs, &m);
-    for (target, worst, value, reached) in page.iter().flat_map(|p| p.targets.clone()) {
+    let audit_targets = audit.iter().flat_map(|a| a.targets.clone());
+    for (target, worst, value, reached) in page
+        .iter()
+        .flat_map(|p| p.targets.clone())
+        .chain(audit_targets)
+    {
         all_targets.push(Target {
             target,
             worst,
@@ -677,7 +700,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
         });
     }
     let targets = targets_table(&all_targets);
-    let page_section = page.map(|p| p.section).unwrap_or_default();
+    let page_section = page.map(|p| p.section).unwrap_or_default()
+        + &audit
+            .map(|a| format!("\n{}\n", a.section))
+            .unwrap_or_default();
     println!("{targets}");
     let sharing = if shared.is_empty() {
         format!("No other build or browser process was seen before any scenario (1-minute load average at most {max_load:.1}).")

@@ -11,6 +11,9 @@ use std::path::Path;
 /// The page goals, each judged on its worst case.
 pub const DRAWN_MS: f64 = 700.0;
 pub const BUNDLE_GZIP_KB: f64 = 400.0;
+/// The markers around the section in BENCHMARKS.md.
+pub const BEGIN: &str = "<!-- page:begin (written by cargo xtask bench) -->";
+pub const END: &str = "<!-- page:end -->";
 
 /// What the page measurement gives the benchmark report.
 pub struct PageCost {
@@ -88,7 +91,7 @@ pub fn cost(r: &Json, dist: &Path) -> PageCost {
             .join(", ")
     };
     let section = format!(
-        "## The page's own cost\n\n\
+        "{BEGIN}\n## The page's own cost\n\n\
          From navigation to a fully drawn dashboard (every KPI card holding a number and every\n\
          chart holding data, seen by a script polling the new document every 10 ms;\n\
          `e2e/tests/page_load.rs`), headless Chromium on loopback against a release server at\n\
@@ -98,7 +101,7 @@ pub fn cost(r: &Json, dist: &Path) -> PageCost {
          | cold | {:.0} ms | {:.0} ms | {} |\n\
          | warm | {:.0} ms | {:.0} ms | {} |\n\n\
          What a first visit downloads (the server sends brotli to browsers that accept it: {:.0} KB\n\
-         on the wire in the cold load above; the gzip column is the portable measure):\n\n{rows}",
+         on the wire in the cold load above; the gzip column is the portable measure):\n\n{rows}{END}\n",
         n("upper_bound_loads"),
         n("cold_median_ms"),
         n("cold_max_ms"),

@@ -248,6 +248,26 @@ pub fn ensure_node_peer() -> Result<(), String> {
     )
 }
 
+/// Node and npm's Lighthouse of the benchmark's browser audit
+/// (`bench/lighthouse`, installed from its package-lock.json).
+pub fn ensure_lighthouse() -> Result<(), String> {
+    if output("npm", &["--version"]).is_none() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    let dir = root().join("bench/lighthouse");
+    if dir.join("node_modules/lighthouse/package.json").exists() {
+        println!("ok  lighthouse (bench/lighthouse)");
+        return Ok(());
+    }
+    step(
+        "npm ci (Lighthouse, the benchmark's browser audit)",
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .env("PATH", path()),
+    )
+}
+
 /// The newest `/usr/lib/postgresql/VERSION/bin` holding `initdb`.
 fn postgres_bin() -> Option<PathBuf> {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")

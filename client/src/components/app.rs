@@ -35,7 +35,7 @@ pub fn app() -> Html {
     // No REST calls to a server of another protocol.
     let compatible = state.conn != ConnStatus::Incompatible;
     let theme = use_theme();
-    let filter = use_filter(commands.clone());
+    let filter = use_filter(commands.clone(), state.dispatcher());
     let on_filter = {
         let (f, set) = (filter.filter.clone(), filter.set.clone());
         Callback::from(move |(var, value): (String, String)| set.emit(f.with(&var, &value)))
@@ -49,6 +49,9 @@ pub fn app() -> Html {
     // The draft while editing, and why the last edit was refused.
     let draft = use_state(|| None::<Rc<Dashboard>>);
     let edit_error = use_state(|| None::<AttrValue>);
+    // A pointer drag of a widget while editing (widgets/drag.rs).
+    let drag = use_state(|| None::<widgets::drag::Drag>);
+    let drag_live = use_mut_ref(widgets::drag::Live::default);
     let on_draft = {
         let (draft, edit_error) = (draft.clone(), edit_error.clone());
         Callback::from(move |d: Option<Dashboard>| {
@@ -153,7 +156,7 @@ pub fn app() -> Html {
             if let Some(l) = loaded.as_ref().filter(|_| compatible) {
                 <crate::components::alert_rules::AlertRules api={l.api.clone()} />
             }
-            { dashboard(loaded.as_ref(), draft.as_deref(), replay.as_ref().unwrap_or(&state), theme.resolved, on_series, on_edit, on_filter) }
+            { dashboard(loaded.as_ref(), draft.as_deref(), replay.as_ref().unwrap_or(&state), theme.resolved, on_series, widgets::drag::DragCx { state: drag, on_edit, live: drag_live }, on_filter) }
             <crate::components::alert_toast::AlertToast alert={state.last_alert.clone()} />
             <footer class="footer muted small">
                 { format!("seq orders {} · system {} · clients {} · events {}",
@@ -171,7 +174,7 @@ fn dashboard(
     state: &DashState,
     theme: &'static str,
     on_series: Callback<String>,
-    on_edit: Callback<Edit>,
+    drag: widgets::drag::DragCx,
     on_filter: Callback<(String, String)>,
 ) -> Html {
     let Some(l) = loaded else {
@@ -185,7 +188,8 @@ fn dashboard(
         palette: Palette::of(theme),
         theme,
         on_series,
-        on_edit: draft.is_some().then_some(on_edit),
+        on_edit: draft.is_some().then(|| drag.on_edit.clone()),
+        drag: draft.is_some().then_some(drag),
         on_filter: Some(on_filter),
     };
     html! {
@@ -195,7 +199,8 @@ fn dashboard(
             }
             <main class={classes!("grid", "dash-grid", draft.is_some().then_some("is-editing"))}
                   data-testid="dashboard" aria-label={d.title.clone()}>
-                { for widgets::reading_order(d).into_iter().map(|w| widgets::view(w, &cx)) }
+                { for widgets::reading_order(d).into_iter().map(|w| widgets::view(w, &cx))
+                    .chain(cx.drag.as_ref().and_then(widgets::drag::ghost)) }
             </main>
         </>
     }

@@ -1,10 +1,13 @@
-//! An ECharts chart through Charming: created once after the first render,
-//! then updated in place (`setOption` merge) on every new option, resized
+//! An ECharts chart through Charming: created once after the first render
+//! (through `chart_queue`: once ECharts' async script has run, in short
+//! slices of main-thread time), then
+//! updated in place (`setOption` merge) on every new option, resized
 //! with the window, disposed when the component goes away. ECharts fixes
 //! its theme at init: when the page theme changes the chart is disposed and
 //! created again in the new one.
 
-use charming::{theme::Theme, Chart as Options, Echarts, WasmRenderer};
+use super::chart_queue;
+use crate::echarts::{self, Echarts};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
@@ -18,8 +21,9 @@ pub struct ChartProps {
     /// The element's `data-testid` (the element id when not given).
     #[prop_or_default]
     pub testid: Option<AttrValue>,
-    /// The options to show.
-    pub options: Options,
+    /// The options to show: a charming option as JSON text
+    /// ([`echarts::json`]), compared and kept as text.
+    pub options: AttrValue,
     /// `dark` or `light`: the ECharts theme it is created in.
     #[prop_or(AttrValue::Static("dark"))]
     pub theme: AttrValue,
@@ -92,6 +96,13 @@ fn listen_click(e: &JsValue, on_zr: &Closure<dyn Fn(JsValue)>, on_item: &Closure
     let _ = call2(e, "on", &click, on_item.as_ref());
 }
 
+/// A new ECharts instance in element `id`, in `theme`, showing `options`.
+fn create(id: &str, options: &str, theme: &str) -> Option<Echarts> {
+    echarts::create(id, options, theme != "light")
+        .map_err(|e| web_sys::console::error_1(&format!("chart {id}: {e}").into()))
+        .ok()
+}
+
 #[function_component(Chart)]
 pub fn chart(props: &ChartProps) -> Html {
     let handle: Rc<RefCell<Option<Echarts>>> = use_mut_ref(|| None);
@@ -123,15 +134,20 @@ pub fn chart(props: &ChartProps) -> Html {
             }
         })
     });
+    // Options (and theme) waiting for the instance, which `chart_queue`
+    // creates in a later task. Only the newest options wait.
+    let waiting: Rc<RefCell<Option<(AttrValue, AttrValue)>>> = use_mut_ref(|| None);
+    // False once unmounted: a creation still waiting is dropped.
+    let alive: Rc<RefCell<bool>> = use_mut_ref(|| true);
     {
-        // Create on mount; resize with the window; dispose on unmount.
-        let handle = handle.clone();
+        // Resize with the window; dispose on unmount.
+        let (handle, alive) = (handle.clone(), alive.clone());
         use_effect_with((), move |_| {
             let on_resize = {
                 let handle = handle.clone();
                 Closure::<dyn Fn()>::new(move || {
                     if let Some(e) = handle.borrow().as_ref() {
-                        e.resize(JsValue::UNDEFINED);
+                        e.resize();
                     }
                 })
             };
@@ -139,6 +155,7 @@ pub fn chart(props: &ChartProps) -> Html {
             let _ = window
                 .add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
             move || {
+                *alive.borrow_mut() = false;
                 let _ = window.remove_event_listener_with_callback(
                     "resize",
                     on_resize.as_ref().unchecked_ref(),
@@ -163,27 +180,34 @@ pub fn chart(props: &ChartProps) -> Html {
                     }
                     *made_in.borrow_mut() = theme.clone();
                 }
-                match h.as_ref() {
-                    Some(e) => WasmRenderer::update(e, options),
-                    None => {
-                        let t = if theme.as_str() == "light" {
-                            Theme::Default
-                        } else {
-                            Theme::Dark
-                        };
-                        match WasmRenderer::new_opt(None, None)
-                            .theme(t)
-                            .render(&id, options)
-                        {
-                            Ok(e) => {
-                                listen_click(&e, &on_zr.borrow(), &on_item.borrow());
-                                *h = Some(e)
-                            }
-                            Err(e) => {
-                                web_sys::console::error_1(&format!("chart {id}: {e:?}").into())
-                            }
-                        }
+                if let Some(e) = h.as_ref() {
+                    if let Err(err) = echarts::set(e, options) {
+                        web_sys::console::error_1(&format!("chart {id}: {err}").into());
                     }
+                    return;
+                }
+                // The creation may run at once and fills the handle.
+                drop(h);
+                let first = waiting
+                    .borrow_mut()
+                    .replace((options.clone(), theme.clone()))
+                    .is_none();
+                if first {
+                    let (handle, waiting) = (handle.clone(), waiting.clone());
+                    let (on_zr, on_item) = (on_zr.clone(), on_item.clone());
+                    chart_queue::push(Box::new(move || {
+                        let Some((options, theme)) = waiting.borrow_mut().take() else {
+                            return;
+                        };
+                        if !*alive.borrow() {
+                            return;
+                        }
+                        let e = create(&id, &options, &theme);
+                        if let Some(e) = &e {
+                            listen_click(e, &on_zr.borrow(), &on_item.borrow());
+                        }
+                        *handle.borrow_mut() = e;
+                    }));
                 }
             },
         );

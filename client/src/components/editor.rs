@@ -4,6 +4,7 @@
 //! controls. Edits themselves are pure ([`crate::edit`]).
 
 use crate::api::{self, WriteError};
+use crate::components::import_export::ImportExport;
 use crate::components::share_button::ShareButton;
 use crate::edit::{self, Edit};
 use crate::hooks::use_dashboard::Loaded;
@@ -261,8 +262,12 @@ pub fn editor(p: &EditorProps) -> Html {
             <label class="dash-pick">
                 <span class="muted small">{ "Dashboard" }</span>
                 <select data-testid="dashboard-picker" onchange={on_pick} aria-label="Dashboard">
+                    // Worded like the list's own options, so the picker keeps
+                    // its width when the list arrives (no layout shift).
                     if list.iter().all(|s| s.uid != current.uid) {
-                        <option value={current.uid.clone()} selected=true>{ &current.title }</option>
+                        <option value={current.uid.clone()} selected=true>
+                            { format!("{} ({} widgets)", current.title, current.widgets.len()) }
+                        </option>
                     }
                     { for list.iter().map(|s| html! {
                         <option value={s.uid.clone()} selected={s.uid == current.uid}>
@@ -286,6 +291,7 @@ pub fn editor(p: &EditorProps) -> Html {
                 <button class="btn" data-testid="edit-toggle" onclick={on_edit_toggle}>{ "Edit" }</button>
                 <button class="btn" data-testid="dashboard-new" onclick={on_new}>{ "New" }</button>
                 <button class="btn" data-testid="dashboard-duplicate" onclick={on_duplicate}>{ "Duplicate" }</button>
+                <ImportExport api={AttrValue::from(api_base.clone())} uid={current.uid.clone()} on_fail={Callback::from(fail.clone())} />
                 <button class="btn" data-testid="dashboard-delete" onclick={on_delete}
                         title={if current.uid == livedash_shared::dashboard::DEFAULT_UID { "Reset the default to the v1 layout" } else { "Delete this dashboard" }}>
                     { if current.uid == livedash_shared::dashboard::DEFAULT_UID { "Reset" } else { "Delete" } }

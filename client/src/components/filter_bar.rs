@@ -2,8 +2,10 @@
 //! (`data-testid="filter-chip"`), and the hook that owns the filter — read
 //! from the address (`?var-NAME=value`), changed by a chip's × or a click
 //! on a breakdown bar, written back with `history.replaceState` (a reload
-//! or a copied link keeps it) and sent to the connection task, which
-//! reconnects with it (the server computes the filtered numbers).
+//! or a copied link keeps it) and sent to the connection task, which sends
+//! it on the open socket as a `filter` frame (the server computes the
+//! filtered numbers and answers with a snapshot over them); the recent
+//! orders that match the new filter stay on screen meanwhile.
 
 use crate::filters::UrlFilter;
 use crate::hooks::use_connection::Command;
@@ -42,12 +44,17 @@ pub struct FilterHandle {
 
 /// The filter state, initialized from the address.
 #[hook]
-pub fn use_filter(commands: Callback<Command>) -> FilterHandle {
+pub fn use_filter(
+    commands: Callback<Command>,
+    dispatch: UseReducerDispatcher<crate::state::DashState>,
+) -> FilterHandle {
     let filter = use_state(from_location);
     let set = {
         let filter = filter.clone();
         Callback::from(move |f: UrlFilter| {
             write_location(&f);
+            // The rows that match the new filter stay on screen.
+            dispatch.dispatch(crate::state::Action::Refilter(f.filters()));
             commands.emit(Command::Filter(f.query()));
             filter.set(f);
         })

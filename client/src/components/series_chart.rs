@@ -83,7 +83,7 @@ pub fn series_chart(p: &SeriesChartProps) -> Html {
             // the hint above does not (and costs an ECharts instance).
             if !p.names.is_empty() {
                 <Chart id={p.chart_id.clone()} testid={p.testid.clone()} theme={p.theme.clone()}
-                       options={charts::series_line(shown, &p.points, labels, &charts::Palette::of(&p.theme))} />
+                       options={crate::echarts::json(&charts::series_line(shown, &p.points, labels, &charts::Palette::of(&p.theme)))} />
             }
         </section>
     }

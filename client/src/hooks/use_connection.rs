@@ -267,7 +267,16 @@ impl Task {
                     false => Step::Send(ClientMessage::Resync),
                 }
             }
-            cmd => self.ctl.on(cmd, phase),
+            cmd => match self.ctl.on(cmd, phase) {
+                // A shared socket is keyed by its filter (the other tabs
+                // on it keep theirs), and SSE cannot be told: reconnect.
+                Step::Send(ClientMessage::Filter { .. })
+                    if self.share.is_some() || sink.is_none() =>
+                {
+                    Step::Reconnect
+                }
+                step => step,
+            },
         };
         self.dispatch.dispatch(Action::Enabled(self.ctl.enabled));
         self.dispatch.dispatch(Action::Paused(self.ctl.paused));

@@ -14,31 +14,15 @@
 
 use super::{visible, Series, MAX_POINTS};
 use crate::state::{DashState, Ring, SysPoint};
+use livedash_shared::series::{self, COUNTRY_REVENUE as COUNTRY, TRAFFIC_REVENUE as TRAFFIC};
 use livedash_shared::{KpiDelta, KpiPoint, LoadAvg, Orders, Revenue, System};
 
 /// The series the page asks `/api/history` for besides the breakdowns.
-pub const BASE_SERIES: [&str; 11] = [
-    "orders.num_orders",
-    "orders.num_order_items",
-    "orders.total_sales",
-    "system.cpu_percent",
-    "system.memory_percent",
-    "system.swap_percent",
-    "system.net_rx_bps",
-    "system.net_tx_bps",
-    "system.load_1",
-    "system.load_5",
-    "system.load_15",
-];
-
-/// Prefixes of the breakdown series and the dimension each fills.
-const COUNTRY: &str = "orders.revenue.country.";
-const TRAFFIC: &str = "orders.revenue.traffic_source.";
-
-/// Whether a series name (from `/api/series`) is a breakdown the page draws.
-pub fn is_breakdown(name: &str) -> bool {
-    name.starts_with(COUNTRY) || name.starts_with(TRAFFIC)
+pub fn base_series() -> impl Iterator<Item = &'static str> {
+    series::KPIS.iter().chain(series::SYSTEM.iter()).copied()
 }
+
+pub use series::is_breakdown;
 
 /// The value of `name` at time `ts` exactly, else the newest before it.
 fn at(series: &Series, name: &str, ts: u64) -> f64 {

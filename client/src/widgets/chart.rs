@@ -53,11 +53,13 @@ pub fn view(w: &Widget, cx: &Cx) -> Html {
         .map(|o| o.window_ms / 60_000)
         .unwrap_or(5);
     let note = subtitle(w, window_min, crate::state::POINTS);
-    // The export writes the numbers of the option drawn now.
+    let opt = crate::echarts::json(&opt);
+    // The export writes the numbers of the option drawn now (the chart's
+    // own JSON text).
     let save = |ext: &'static str| {
         let (opt, id) = (opt.clone(), w.id.clone());
         Callback::from(move |_: MouseEvent| {
-            let t = export::table(&serde_json::to_value(&opt).unwrap_or_default());
+            let t = export::table(&serde_json::from_str(&opt).unwrap_or_default());
             let (mime, text) = match ext {
                 "csv" => ("text/csv", export::csv(&t)),
                 _ => ("application/json", export::json_rows(&t).to_string()),

@@ -68,7 +68,8 @@ fn trend_line(w: &Widget, cx: &Cx) -> Html {
         return Html::default();
     }
     let t = kpi_trends::trend(cx.state, name);
-    let options = kpi_trends::sparkline(&w.title, t, kpi_trends::color(name));
+    let options =
+        crate::echarts::json(&kpi_trends::sparkline(&w.title, t, kpi_trends::color(name)));
     html! {
         <Chart id={format!("widget-{}-trend", w.id)} testid={AttrValue::from(format!("kpi-trend-{name}"))}
                options={options} theme={AttrValue::Static(cx.theme)} />

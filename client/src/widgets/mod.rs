@@ -9,11 +9,13 @@
 pub mod chart;
 pub mod clients;
 pub mod counter;
+pub mod drag;
 pub mod feed;
 pub mod kpi;
 pub mod options;
 pub mod select;
 pub mod series;
+pub mod settings;
 pub mod system;
 pub mod table;
 pub mod tools;
@@ -41,6 +43,8 @@ pub struct Cx<'a> {
     /// While editing: where each widget's move / resize / remove / title /
     /// kind controls send their edits.
     pub on_edit: Option<Callback<crate::edit::Edit>>,
+    /// While editing: the pointer drag state (move handle, resize corner).
+    pub drag: Option<drag::DragCx>,
     /// A breakdown bar was clicked: `(variable, value)` to add to the
     /// page's filter (see [`crate::components::filter_bar`]).
     pub on_filter: Option<Callback<(String, String)>>,
@@ -100,13 +104,16 @@ pub fn view(w: &Widget, cx: &Cx) -> Html {
             </div>
         };
     };
+    let dragged = drag::is_dragged(cx.drag.as_ref(), &w.id);
     html! {
-        <div class="widget editing" key={w.id.clone()} data-testid="widget"
-             data-widget-kind={w.kind.as_str().to_string()} data-widget-id={w.id.clone()}
+        <div class={classes!("widget", "editing", dragged.then_some("dragging"))} key={w.id.clone()}
+             data-testid="widget" data-widget-kind={w.kind.as_str().to_string()} data-widget-id={w.id.clone()}
+             data-grid={format!("{},{},{},{}", w.grid.x, w.grid.y, w.grid.w, w.grid.h)}
              style={grid_style(&w.grid)} tabindex="0" onkeydown={tools::on_key(&w.id, on_edit)}
              aria-label={format!("{} ({}): arrows move, shift+arrows resize, Delete removes", w.title, w.kind)}>
-            { tools::view(w, on_edit) }
+            { tools::view(w, on_edit, cx.drag.as_ref().map(|d| drag::handle(w, d))) }
             { body }
+            { for cx.drag.as_ref().map(|d| drag::corner(w, d)) }
         </div>
     }
 }

@@ -49,7 +49,8 @@ fn value(e: &Event) -> Option<String> {
         .and_then(|v| v.as_string())
 }
 
-pub fn view(w: &Widget, on_edit: &Callback<Edit>) -> Html {
+/// The tools row; `handle` is the pointer's move handle (first).
+pub fn view(w: &Widget, on_edit: &Callback<Edit>, handle: Option<Html>) -> Html {
     let id = w.id.clone();
     let button = |name: &str, label: &str, title: &str, edit: Edit| {
         let on_edit = on_edit.clone();
@@ -78,6 +79,7 @@ pub fn view(w: &Widget, on_edit: &Callback<Edit>) -> Html {
     };
     html! {
         <div class="widget-tools">
+            { for handle }
             <input class="w-title" data-testid={format!("w-title-{id}")} value={w.title.clone()}
                    aria-label="Widget title" onchange={on_title} />
             <select data-testid={format!("w-kind-{id}")} aria-label="Widget kind" onchange={on_kind}>
@@ -85,6 +87,9 @@ pub fn view(w: &Widget, on_edit: &Callback<Edit>) -> Html {
                     <option value={k.as_str().to_string()} selected={*k == w.kind}>{ k.as_str().to_string() }</option>
                 }) }
             </select>
+            if w.kind.is_known() {
+                <super::settings::Settings widget={w.clone()} on_edit={on_edit.clone()} />
+            }
             { button("left", "←", "Move left", Edit::Move(id.clone(), -1, 0)) }
             { button("right", "→", "Move right", Edit::Move(id.clone(), 1, 0)) }
             { button("up", "↑", "Move up", Edit::Move(id.clone(), 0, -1)) }

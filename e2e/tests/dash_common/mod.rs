@@ -170,3 +170,14 @@ pub async fn pie_matches_server(b: &Browser, port: u16, id: &str) -> Result<(), 
     )
     .await
 }
+
+/// The `textContent` of the element with `testid` (as written, whatever
+/// CSS does to its case).
+pub async fn content(b: &Browser, testid: &str) -> Option<String> {
+    b.js(&format!(
+        "const e = document.querySelector(\"[data-testid='{testid}']\"); return e ? e.textContent : null"
+    ))
+    .await?
+    .as_str()
+    .map(str::to_string)
+}

@@ -185,14 +185,7 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let (ct, json) = crate::body::json_content_type(headers);
-    if !json {
-        return Err(error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            &format!("send the rule as Content-Type: application/json, not {ct:?}"),
-        ));
-    }
+    crate::dashboards::require_json(headers, "the rule")?;
     let bytes = read_body(body).await?;
     if bytes.len() > MAX_BODY {
         return Err(error(

@@ -30,9 +30,6 @@ pub const DEFAULT_MAX_POINTS: usize = 1000;
 /// Largest `max_points`.
 pub const MAX_POINTS: usize = 10_000;
 
-/// Default range: the last hour.
-const DEFAULT_FROM: &str = "now-1h";
-
 /// A checked `/api/history` request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
@@ -49,13 +46,14 @@ pub struct Request {
 /// Parse the query string (`raw`, undecoded) at time `now`.
 pub fn parse(raw: &str, now: u64) -> Result<Request, String> {
     let mut series: Vec<String> = Vec::new();
-    let (mut from, mut to, mut max_points) = (None, None, None);
+    let (mut range, mut max_points) = (query::RangeParams::default(), None);
     for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+        if range.take(&k, &v, now)? {
+            continue;
+        }
         match k.as_ref() {
             "series" if !series.iter().any(|s| *s == v) => series.push(v.into_owned()),
             "series" => {}
-            "from" => from = Some(query::parse_time(&v, now).map_err(|e| format!("from: {e}"))?),
-            "to" => to = Some(query::parse_time(&v, now).map_err(|e| format!("to: {e}"))?),
             "max_points" => {
                 let n = v
                     .parse::<usize>()
@@ -80,11 +78,7 @@ pub fn parse(raw: &str, now: u64) -> Result<Request, String> {
             series.len()
         ));
     }
-    let from = from.unwrap_or_else(|| query::parse_time(DEFAULT_FROM, now).unwrap_or(0));
-    let to = to.unwrap_or(now);
-    if from > to {
-        return Err(format!("from ({from}) is after to ({to})"));
-    }
+    let (from, to) = range.range(now)?;
     Ok(Request {
         series,
         from,

@@ -15,7 +15,7 @@
 //! formatted text is never held whole. Errors are JSON like `/api/history`.
 
 use super::api::{self, unauthorized, viewer_ok};
-use super::query::{parse_time, Point};
+use super::query::{Point, RangeParams};
 use crate::dashboards::{error, store_error};
 use crate::hub::Hub;
 use crate::store::Store;
@@ -51,15 +51,16 @@ pub struct Request {
 
 /// Parse the query string (`raw`, undecoded) at time `now`.
 pub fn parse(raw: &str, now: u64) -> Result<Request, String> {
-    let (mut series, mut from, mut to, mut format) = (None::<String>, None, None, Format::Csv);
+    let (mut series, mut range, mut format) = (None::<String>, RangeParams::default(), Format::Csv);
     for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+        if range.take(&k, &v, now)? {
+            continue;
+        }
         match k.as_ref() {
             "series" if series.as_deref().is_some_and(|s| s != v) => {
                 return Err("name one series per export".into())
             }
             "series" => series = Some(v.into_owned()),
-            "from" => from = Some(parse_time(&v, now).map_err(|e| format!("from: {e}"))?),
-            "to" => to = Some(parse_time(&v, now).map_err(|e| format!("to: {e}"))?),
             "format" => {
                 format = match v.as_ref() {
                     "csv" => Format::Csv,
@@ -73,11 +74,7 @@ pub fn parse(raw: &str, now: u64) -> Result<Request, String> {
     let series = series
         .filter(|s| !s.is_empty())
         .ok_or("name the series: ?series=system.cpu_percent (GET /api/series lists them)")?;
-    let from = from.unwrap_or_else(|| now.saturating_sub(3_600_000));
-    let to = to.unwrap_or(now);
-    if from > to {
-        return Err(format!("from ({from}) is after to ({to})"));
-    }
+    let (from, to) = range.range(now)?;
     Ok(Request {
         series,
         from,

@@ -1,14 +1,9 @@
-//! The series names of the built-in figures, and the points of a sample.
-//!
-//! | series | value |
-//! |---|---|
-//! | `orders.num_orders`, `orders.num_order_items`, `orders.total_sales` | the KPIs over the lookback window, each `orders` tick |
-//! | `orders.revenue.country.NAME` | revenue of one country over the window (only while it has some) |
-//! | `orders.revenue.traffic_source.NAME` | revenue of one traffic source over the window |
-//! | `system.cpu_percent`, `system.memory_percent`, `system.swap_percent` | percent, each system sample |
-//! | `system.net_rx_bps`, `system.net_tx_bps` | bytes per second |
-//! | `system.load_1`, `system.load_5`, `system.load_15` | load average |
-//! | ingested `measurement.field{tag=value,...}` | as written (`POST /api/v2/write`) |
+//! The points of a sample under the built-in series names (the names
+//! themselves are in [`livedash_shared::series`], shared with the page):
+//! the KPIs and revenue breakdowns each `orders` tick, the host figures
+//! each system sample (percent, bytes per second, load average); ingested
+//! `measurement.field{tag=value,...}` series are recorded as written
+//! (`POST /api/v2/write`).
 
 use super::Sample;
 use livedash_shared::{Orders, System};
@@ -17,24 +12,7 @@ use std::borrow::Cow;
 /// A point: series name, time (Unix ms), value.
 pub type NamedPoint = (Cow<'static, str>, u64, f64);
 
-/// The KPI series names, in [`livedash_shared::dashboard::query::KPI_NAMES`] order.
-pub const KPIS: [&str; 3] = [
-    "orders.num_orders",
-    "orders.num_order_items",
-    "orders.total_sales",
-];
-
-/// The system series names, in `SYSTEM_FIGURES` order.
-pub const SYSTEM: [&str; 8] = [
-    "system.cpu_percent",
-    "system.memory_percent",
-    "system.swap_percent",
-    "system.net_rx_bps",
-    "system.net_tx_bps",
-    "system.load_1",
-    "system.load_5",
-    "system.load_15",
-];
+pub use livedash_shared::series::{KPIS, SYSTEM};
 
 fn percent(used: u64, total: u64) -> f64 {
     if total == 0 {
@@ -57,7 +35,7 @@ pub fn orders(o: &Orders) -> Vec<NamedPoint> {
         ("traffic_source", &o.by_traffic_source),
     ] {
         for r in values {
-            let name = format!("orders.revenue.{dim}.{}", r.name);
+            let name = livedash_shared::series::revenue(dim, &r.name);
             out.push((Cow::Owned(name), o.ts, r.revenue));
         }
     }

@@ -61,6 +61,42 @@ impl Point {
 /// playback URL).
 pub use livedash_shared::time::parse_time;
 
+/// The `from` and `to` parameters of a request over a time range
+/// (`/api/history`, `/api/export`): Unix ms or `now-5m` forms; the last
+/// hour when absent.
+#[derive(Debug, Default)]
+pub struct RangeParams {
+    /// `from`, when given.
+    from: Option<u64>,
+    /// `to`, when given.
+    to: Option<u64>,
+}
+
+impl RangeParams {
+    /// Takes the parameter `k=v` when it is `from` or `to` (true), with an
+    /// error that names it for a bad time; false for any other parameter.
+    pub fn take(&mut self, k: &str, v: &str, now: u64) -> Result<bool, String> {
+        let slot = match k {
+            "from" => &mut self.from,
+            "to" => &mut self.to,
+            _ => return Ok(false),
+        };
+        *slot = Some(parse_time(v, now).map_err(|e| format!("{k}: {e}"))?);
+        Ok(true)
+    }
+
+    /// `(from, to)`, from an hour ago to now by default; an error when
+    /// `from` is after `to`.
+    pub fn range(&self, now: u64) -> Result<(u64, u64), String> {
+        let from = self.from.unwrap_or_else(|| now.saturating_sub(3_600_000));
+        let to = self.to.unwrap_or(now);
+        if from > to {
+            return Err(format!("from ({from}) is after to ({to})"));
+        }
+        Ok((from, to))
+    }
+}
+
 /// Bucket of `ts` among `buckets` equal buckets over `[from, to]`.
 fn bucket(ts: u64, from: u64, to: u64, buckets: usize) -> usize {
     let span = (to - from).max(1) as u128;

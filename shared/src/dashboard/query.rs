@@ -122,16 +122,36 @@ pub enum Dimension {
     ItemStatus,
     /// `M` or `F`.
     Gender,
+    /// The buyer's age in one of [`AGE_BANDS`] (filters only: revenue is
+    /// not broken down by it).
+    AgeBand,
+}
+
+/// The age bands of the `age_band` filter (Grafana-style labels).
+pub const AGE_BANDS: [&str; 7] = ["0-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"];
+
+/// The band of [`AGE_BANDS`] an age falls in.
+pub fn age_band(age: u8) -> &'static str {
+    match age {
+        0..=17 => AGE_BANDS[0],
+        18..=24 => AGE_BANDS[1],
+        25..=34 => AGE_BANDS[2],
+        35..=44 => AGE_BANDS[3],
+        45..=54 => AGE_BANDS[4],
+        55..=64 => AGE_BANDS[5],
+        _ => AGE_BANDS[6],
+    }
 }
 
 impl Dimension {
     /// Every dimension, in URL order.
-    pub const ALL: [Dimension; 5] = [
+    pub const ALL: [Dimension; 6] = [
         Dimension::Country,
         Dimension::TrafficSource,
         Dimension::Category,
         Dimension::ItemStatus,
         Dimension::Gender,
+        Dimension::AgeBand,
     ];
 
     /// The dimensions the server breaks revenue down by today.
@@ -145,6 +165,7 @@ impl Dimension {
             Dimension::Category => "category",
             Dimension::ItemStatus => "item_status",
             Dimension::Gender => "gender",
+            Dimension::AgeBand => "age_band",
         }
     }
 
@@ -161,6 +182,7 @@ impl Dimension {
             Dimension::Category => &r.category,
             Dimension::ItemStatus => &r.item_status,
             Dimension::Gender => &r.gender,
+            Dimension::AgeBand => age_band(r.age),
         }
     }
 }
@@ -186,6 +208,9 @@ pub struct Filters {
     /// Genders to keep.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gender: Vec<String>,
+    /// Age bands ([`AGE_BANDS`]) to keep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub age_band: Vec<String>,
 }
 
 impl Filters {
@@ -202,6 +227,7 @@ impl Filters {
             Dimension::Category => &self.category,
             Dimension::ItemStatus => &self.item_status,
             Dimension::Gender => &self.gender,
+            Dimension::AgeBand => &self.age_band,
         }
     }
 
@@ -213,6 +239,7 @@ impl Filters {
             Dimension::Category => &mut self.category,
             Dimension::ItemStatus => &mut self.item_status,
             Dimension::Gender => &mut self.gender,
+            Dimension::AgeBand => &mut self.age_band,
         }
     }
 

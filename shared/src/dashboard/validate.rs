@@ -148,6 +148,16 @@ fn filters(c: &mut Check, field: &str, f: &Filters) {
         });
         for (i, v) in values.iter().enumerate() {
             name(c, &format!("{at}[{i}]"), v);
+            c.ensure(
+                d != Dimension::AgeBand || super::AGE_BANDS.contains(&v.as_str()),
+                format!("{at}[{i}]"),
+                || {
+                    format!(
+                        "{v:?} is not an age band; one of {}",
+                        super::AGE_BANDS.join(", ")
+                    )
+                },
+            );
         }
     }
 }
@@ -487,6 +497,18 @@ mod tests {
         assert_eq!(e[0].0, format!("widgets[{i}].query.by"));
         d.widgets[i].query.by = None;
         assert_eq!(errors(&d)[0].0, format!("widgets[{i}].query.by"));
+    }
+
+    #[test]
+    fn age_band_filters_name_a_band() {
+        let mut d = dash();
+        d.filters.age_band = vec!["25-34".into(), "65+".into()];
+        assert!(d.validate().is_ok());
+        d.widgets[1].query.filters.age_band = vec!["20-30".into()];
+        let e = errors(&d);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].0, "widgets[1].query.filters.age_band[0]");
+        assert!(e[0].1.contains("not an age band"), "{e:?}");
     }
 
     #[test]
