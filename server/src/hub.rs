@@ -577,7 +577,12 @@ impl Hub {
             return Err(format!("not a {} frame", topic.as_str()));
         }
         match msg {
-            ServerMessage::Orders(o) => self.orders_at(o, Some(seq)),
+            ServerMessage::Orders(o) => {
+                if let crate::broker::Broker::Redis(r) = &self.broker {
+                    r.follow(&o);
+                }
+                self.orders_at(o, Some(seq))
+            }
             ServerMessage::System(s) => self.system_at(s, Some(seq)),
             ServerMessage::Event(e) => self.event_at(e.level, e.text, e.ts, Some(seq)),
             ServerMessage::Series(s) => self.series_at(s.name.into(), s.points, s.ts, Some(seq)),

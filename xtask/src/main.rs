@@ -7,6 +7,7 @@
 
 mod bench;
 mod cluster;
+mod cluster_bench;
 mod filter_bench;
 mod page;
 mod tools;
@@ -22,6 +23,8 @@ commands:
                           server (release), serve http://127.0.0.1:8000
   test                    every test: unit, integration, end-to-end in headless Chromium
   bench [--quick]         fan-out benchmarks; rewrites BENCHMARKS.md
+  bench --scenario cluster  only one process vs three replicas on Redis and
+                          the Redis hop; rewrites that section of BENCHMARKS.md
   soak [--minutes N]      one tab at 20 updates/s for N minutes (default 30):
                           JS heap and wasm memory slopes, DOM nodes, ECharts
                           instances; writes its section of BENCHMARKS.md
