@@ -487,7 +487,7 @@ const OTHERS: &[&str] = &[
 ];
 
 /// How many processes of each [`OTHERS`] name run right now.
-fn others_now() -> Vec<(String, usize)> {
+pub(crate) fn others_now() -> Vec<(String, usize)> {
     let mut seen: Vec<(String, usize)> = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(comm) = std::fs::read_to_string(e.path().join("comm")) else {
@@ -510,7 +510,7 @@ fn others_now() -> Vec<(String, usize)> {
 }
 
 /// The 1-minute load average.
-fn loadavg() -> f64 {
+pub(crate) fn loadavg() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next()?.parse().ok())
@@ -863,7 +863,7 @@ fn node_row(sc: &Scenario, nominal: f64, r: &Json, n: &Json) -> String {
     )
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);

@@ -13,7 +13,9 @@
 //!   client: in process, then on Redis at the producing replica and at
 //!   another one.
 
-use crate::bench::{load_over, num, pinned, start, Json, Proc, SERVER_CORE};
+use crate::bench::{
+    load_over, loadavg, machine, num, others_now, pinned, start, Json, Proc, SERVER_CORE,
+};
 use crate::{root, tools};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -35,6 +37,18 @@ pub fn measure(quick: bool) -> Result<String, String> {
     let clients = if quick { 1000 } else { 10_000 };
     let hold = if quick { 5 } else { 15 };
     let few = if quick { 50 } else { 200 };
+    // Other work on the machine, sampled before each step.
+    let mut seen: Vec<String> = Vec::new();
+    let mut max_load = 0.0f64;
+    let mut sample = || {
+        max_load = max_load.max(loadavg());
+        for (name, n) in others_now() {
+            if !seen.iter().any(|s| s.starts_with(&format!("`{name}`"))) {
+                seen.push(format!("`{name}` ({n})"));
+            }
+        }
+    };
+    sample();
     println!("==> cluster: {clients} clients on one process vs {REPLICAS} replicas on Redis");
     let one = {
         let (p, port) = start("livedash", &server_args(&[]))?;
@@ -42,6 +56,7 @@ pub fn measure(quick: bool) -> Result<String, String> {
         fanout_row("1 process, in-process broker", &r)
     };
     println!("    {one}");
+    sample();
     let three = {
         let redis = Redis::start(&redis_bin, &dir)?;
         let reps = replicas(&redis, REPLICAS, &[])?;
@@ -57,12 +72,14 @@ pub fn measure(quick: bool) -> Result<String, String> {
     println!("    {three}");
     println!("==> cluster: the Redis hop ({few} clients, 20 ticks/s)");
     let fast = ["--tick-ms", "50"];
+    sample();
     let inproc = {
         let (p, port) = start("livedash", &server_args(&fast))?;
         let r = load_over(&[port], &[p.0.id()], few, hold, 0)?;
         hop_row("in process", &r)
     };
     println!("    {inproc}");
+    sample();
     let (producing, other) = {
         let redis = Redis::start(&redis_bin, &dir)?;
         let reps = replicas(&redis, 2, &fast)?;
@@ -76,8 +93,25 @@ pub fn measure(quick: bool) -> Result<String, String> {
         )
     };
     println!("    {producing}\n    {other}");
+    let shared = if seen.is_empty() {
+        format!("No other build or browser process was seen (1-minute load average at most {max_load:.1}).")
+    } else {
+        format!(
+            "**The machine was shared** with other work during this run: {} before a step, \
+             1-minute load average up to {max_load:.1}; absolute numbers are pessimistic.",
+            seen.join(", ")
+        )
+    };
+    let date = std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let machine = machine();
     Ok(format!(
         "{BEGIN}\n## More than one process: replicas on Redis (`cargo xtask bench --scenario cluster`)\n\n\
+         Measured {date}{quick}. Machine: {machine}. {shared}\n\n\
          **Same machine, same two cores**: the replicas are not on separate machines here. Every\n\
          server process (the single livedash, or the {REPLICAS} replicas and Redis together) is pinned\n\
          to the same server core, so the rows compare the same CPU budget: what three replicas\n\
@@ -95,7 +129,8 @@ pub fn measure(quick: bool) -> Result<String, String> {
          arrival at a client, {few} clients, `--tick-ms 50`, release build. With Redis the frame\n\
          goes producer → publish script (seq, `XADD`) → every replica's `XREAD` tail → clients;\n\
          the difference to the in-process row is what the hop adds.\n\n\
-         | broker | latency ms p50 | p99 | max |\n|---|---|---|---|\n{inproc}\n{producing}\n{other}\n{END}"
+         | broker | latency ms p50 | p99 | max |\n|---|---|---|---|\n{inproc}\n{producing}\n{other}\n{END}",
+        quick = if quick { " with `--quick`" } else { "" },
     ))
 }
 
