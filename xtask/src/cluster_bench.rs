@@ -7,7 +7,8 @@
 //!   in-process broker, then the same N spread over three replicas on one
 //!   Redis (the load generator connects to the three ports directly, a
 //!   third each). Every server, and Redis, is pinned to the same server core
-//!   as the single process, so both rows have the same CPU budget.
+//!   as the single process, so both rows have the same CPU budget. Then
+//!   fewer clients (4000) on the replicas, directly and through HAProxy.
 //! - **Redis hop**: a few clients at 20 ticks/s; latency is a frame's `ts`
 //!   (set by the producer when it builds the frame) to its arrival at a
 //!   client: in process, then on Redis at the producing replica and at
@@ -70,6 +71,29 @@ pub fn measure(quick: bool) -> Result<String, String> {
         )
     };
     println!("    {three}");
+    sample();
+    let few_lb = if quick { 300 } else { 4000 };
+    let (direct, balanced) = {
+        let redis = Redis::start(&redis_bin, &dir)?;
+        let reps = replicas(&redis, REPLICAS, &[])?;
+        let ports: Vec<u16> = reps.iter().map(|r| r.1).collect();
+        let mut pids: Vec<u32> = reps.iter().map(|r| r.0 .0.id()).collect();
+        pids.push(redis.proc.0.id());
+        let r = load_over(&ports, &pids, few_lb, hold, 0)?;
+        let direct = fanout_row(
+            &format!("{REPLICAS} replicas, {few_lb} clients, direct"),
+            &r,
+        );
+        let (lb, port) = haproxy(&dir, &ports)?;
+        pids.push(lb.0.id());
+        let r = load_over(&[port], &pids, few_lb, hold, 0)?;
+        let balanced = fanout_row(
+            &format!("{REPLICAS} replicas, {few_lb} clients, through HAProxy (round robin)"),
+            &r,
+        );
+        (direct, balanced)
+    };
+    println!("    {direct}\n    {balanced}");
     println!("==> cluster: the Redis hop ({few} clients, 20 ticks/s)");
     let fast = ["--tick-ms", "50"];
     sample();
@@ -118,12 +142,16 @@ pub fn measure(quick: bool) -> Result<String, String> {
          cost beside one process, not what three machines would give. The load generator is the\n\
          same (the bench's `loadgen`, {clients} clients, split over processes as above); for the\n\
          replicas it connects straight to the three ports, a third of the clients each (no load\n\
-         balancer: HAProxy needs two descriptors per client and a process here may hold 20,000).\n\
+         balancer at 10k: HAProxy needs two descriptors per client and a process here may hold\n\
+         20,000).\n\
          *Spread* is measured across all clients of one load generator process, whichever replica\n\
          they are on (a frame reaches the replicas through Redis at slightly different times);\n\
          *server CPU* sums the replicas and Redis.\n\n\
          | setup | connected | dropped | frames/s | reached all | spread ms p50 / p99 / max | latency ms p50 / p99 | server CPU s/s |\n\
-         |---|---|---|---|---|---|---|---|\n{one}\n{three}\n\n\
+         |---|---|---|---|---|---|---|---|\n{one}\n{three}\n{direct}\n{balanced}\n\n\
+         The last two rows put HAProxy (`cargo xtask cluster`'s configuration, HTTP mode with\n\
+         WebSocket tunnels, pinned to the same core) in front of the replicas, at fewer clients\n\
+         (it holds two descriptors per client); its CPU is in *server CPU*.\n\n\
          ### The Redis hop\n\n\
          Latency is a frame's `ts` (stamped by the producer when it builds the frame) to its\n\
          arrival at a client, {few} clients, `--tick-ms 50`, release build. With Redis the frame\n\
@@ -178,6 +206,33 @@ fn hop_row(broker: &str, r: &Json) -> String {
         num(r, "latency_p99"),
         num(r, "latency_max"),
     )
+}
+
+/// HAProxy in front of `ports` (the configuration of `cargo xtask
+/// cluster`), on the server core; its process and port once `/ws` answers.
+fn haproxy(dir: &Path, ports: &[u16]) -> Result<(Proc, u16), String> {
+    let bin = tools::ensure_haproxy()?;
+    let port = crate::cluster::free_port()?;
+    let addrs: Vec<std::net::SocketAddr> =
+        ports.iter().map(|&p| ([127, 0, 0, 1], p).into()).collect();
+    let cfg = dir.join("haproxy.cfg");
+    std::fs::write(&cfg, crate::cluster::haproxy_config(port, &addrs))
+        .map_err(|e| format!("{}: {e}", cfg.display()))?;
+    let child = pinned(Some(SERVER_CORE), bin)
+        .arg("-db")
+        .arg("-f")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("haproxy: {e}"))?;
+    let lb = Proc(child);
+    let front: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    wait(
+        || crate::cluster::answers(front, "/ws", "HTTP/1.1 101"),
+        "/ws through HAProxy",
+    )?;
+    Ok((lb, port))
 }
 
 /// A Redis on a Unix socket in `dir`, no persistence, killed on drop.
