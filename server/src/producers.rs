@@ -133,12 +133,30 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     let mut tick = crate::pace::interval(hub.config.tick_period());
     let stopped = until_stopped(stop);
     tokio::pin!(stopped);
+    // With --redis: whether this replica produced on the last tick.
+    let mut producing = false;
     loop {
         tokio::select! {
             _ = &mut stopped => return,
             _ = tick.tick() => {}
         }
         let now = livedash_shared::now_ms();
+        if let crate::broker::Broker::Redis(r) = &hub.broker {
+            follow(&hub, r, &mut agg);
+            duplicates_seen = agg.duplicates_ignored();
+            let leads = r.leads();
+            if leads && !producing {
+                // Taking the lease over: the sources start now (the
+                // generator's clock; pushed records wait in their queues).
+                sources = Sources::for_hub(&hub, now);
+                let (order, item) = agg.max_ids();
+                sources.continue_after(order, item);
+            }
+            producing = leads;
+            if !leads {
+                continue; // exactly one replica produces
+            }
+        }
         if !hub.streams.is_on(Stream::Orders) {
             sources.idle(now);
             continue; // stopped by an admin: no orders arrive, no frames
@@ -173,6 +191,18 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         for (level, text) in notable {
             hub.publish_event(level, text);
         }
+    }
+}
+
+/// A replica without the producer lease follows the `orders` frames the
+/// holder published (read from the stream): its window, filter sets and
+/// compatibility feed stay the stream's, so when it takes the lease over
+/// its KPIs go on from the last frame instead of from its own records.
+fn follow(hub: &Hub, r: &crate::broker::redis::RedisBroker, agg: &mut Aggregator) {
+    for f in r.take_followed() {
+        agg.follow(&f);
+        hub.compat.orders_tick(f.ts, &f.records);
+        hub.filters.remember(f.ts, &[], &f.records).run();
     }
 }
 
