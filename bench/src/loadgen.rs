@@ -1,5 +1,6 @@
-//! N WebSocket clients against one URL: bounded ramp, read every frame for a
-//! fixed time, then close and report.
+//! N WebSocket clients against one URL, or spread over several (replicas of
+//! one cluster: client i connects to URL i mod n): bounded ramp, read every
+//! frame for a fixed time, then close and report.
 //!
 //! A frame is identified by its `"type"` and `"seq"`, read with a tiny
 //! scanner (no full JSON parse per client). Arrival times are kept per
@@ -21,16 +22,17 @@ use tokio_tungstenite::tungstenite::Message;
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// `ws://127.0.0.1:PORT/ws?history=0`.
-    pub url: String,
+    /// `ws://127.0.0.1:PORT/ws?history=0`, one per server (replicas):
+    /// client i connects to `urls[i % urls.len()]`.
+    pub urls: Vec<String>,
     /// Clients to open.
     pub clients: usize,
     /// Connects per second at most.
     pub ramp_per_sec: u32,
     /// Steady window after the ramp.
     pub hold: Duration,
-    /// The server's pid, for CPU and RSS from /proc.
-    pub server_pid: Option<u32>,
+    /// The servers' pids, for CPU and RSS from /proc (summed).
+    pub server_pids: Vec<u32>,
     /// Source addresses 127.0.0.1..=127.0.0.N, for more than ~28k clients.
     pub source_ips: u8,
     /// Extra clients that connect and then never read (frozen tabs); not
@@ -214,7 +216,8 @@ async fn client(i: usize, opts: Options, start: Instant, stop_at: Instant) -> Cl
         dropped: false,
         arrivals: Vec::new(),
     };
-    let url: tokio_tungstenite::tungstenite::http::Uri = match opts.url.parse() {
+    let target = &opts.urls[i % opts.urls.len()];
+    let url: tokio_tungstenite::tungstenite::http::Uri = match target.parse() {
         Ok(u) => u,
         Err(_) => return res,
     };
@@ -241,7 +244,7 @@ async fn client(i: usize, opts: Options, start: Instant, stop_at: Instant) -> Cl
         let stream = sock.connect(SocketAddr::new(ip, port)).await.ok()?;
         let _ = stream.set_nodelay(true);
         let cfg = WebSocketConfig::default().read_buffer_size(4096);
-        tokio_tungstenite::client_async_with_config(opts.url.as_str(), stream, Some(cfg))
+        tokio_tungstenite::client_async_with_config(target.as_str(), stream, Some(cfg))
             .await
             .ok()
     };
@@ -283,7 +286,7 @@ async fn client(i: usize, opts: Options, start: Instant, stop_at: Instant) -> Cl
 pub async fn run(opts: Options) -> Report {
     raise_fd_limit_for(opts.clients);
     let start = Instant::now();
-    let before = opts.server_pid.and_then(crate::proc_stats);
+    let before = stats(&opts.server_pids);
     let ramp = Duration::from_secs_f64(opts.clients as f64 / opts.ramp_per_sec.max(1) as f64);
     let settle = Duration::from_secs(2);
     let window_start = start + ramp + settle;
@@ -304,11 +307,11 @@ pub async fn run(opts: Options) -> Report {
     }
     let ramp_s = start.elapsed().as_secs_f64();
     tokio::time::sleep_until(tokio::time::Instant::from_std(window_start)).await;
-    let at_window = opts.server_pid.and_then(crate::proc_stats);
-    let fanout_start = scrape_metrics(&opts.url).await.map(|b| fanout_buckets(&b));
+    let at_window = stats(&opts.server_pids);
+    let fanout_start = fanout_of(&opts.urls).await;
     tokio::time::sleep_until(tokio::time::Instant::from_std(window_end)).await;
-    let at_end = opts.server_pid.and_then(crate::proc_stats);
-    let fanout_end = scrape_metrics(&opts.url).await.map(|b| fanout_buckets(&b));
+    let at_end = stats(&opts.server_pids);
+    let fanout_end = fanout_of(&opts.urls).await;
     for t in stalled {
         let _ = t.await;
     }
@@ -338,6 +341,30 @@ pub async fn run(opts: Options) -> Report {
         }
     }
     report
+}
+
+/// CPU seconds and RSS of every server together; `None` when there are
+/// none or one cannot be read.
+fn stats(pids: &[u32]) -> Option<(f64, u64)> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter()
+        .map(|&p| crate::proc_stats(p))
+        .try_fold((0.0, 0), |(c, r), s| s.map(|(c2, r2)| (c + c2, r + r2)))
+}
+
+/// `livedash_fanout_seconds` of every server, buckets summed (same bounds).
+async fn fanout_of(urls: &[String]) -> Option<Vec<(f64, u64)>> {
+    let mut sum: Option<Vec<(f64, u64)>> = None;
+    for u in urls {
+        let b = fanout_buckets(&scrape_metrics(u).await?);
+        sum = Some(match sum {
+            None => b,
+            Some(s) => s.iter().zip(&b).map(|(x, y)| (x.0, x.1 + y.1)).collect(),
+        });
+    }
+    sum
 }
 
 fn raise_fd_limit_for(clients: usize) {

@@ -13,11 +13,11 @@ async fn loadgen_sees_every_message_of_the_proxy() {
         let _ = rx.await;
     }));
     let r = loadgen::run(loadgen::Options {
-        url: format!("ws://{addr}/ws"),
+        urls: vec![format!("ws://{addr}/ws")],
         clients: 20,
         ramp_per_sec: 200,
         hold: Duration::from_secs(2),
-        server_pid: Some(std::process::id()),
+        server_pids: vec![std::process::id()],
         source_ips: 1,
         stalled: 2,
     })

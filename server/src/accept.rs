@@ -105,6 +105,13 @@ impl Guarded {
         }
     }
 
+    /// Count a write system call that moved bytes (`socket_writes_total`).
+    fn count_write(&self, r: &Poll<io::Result<usize>>) {
+        if matches!(r, Poll::Ready(Ok(n)) if *n > 0) {
+            Metrics::add(&self.metrics.metrics().socket_writes, 1);
+        }
+    }
+
     /// A write made progress (or failed): the stall is over.
     fn progressed<T>(
         &mut self,
@@ -138,6 +145,7 @@ impl AsyncWrite for Guarded {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.count_write(&r);
         self.progressed(r, cx)
     }
 
@@ -147,6 +155,7 @@ impl AsyncWrite for Guarded {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.count_write(&r);
         self.progressed(r, cx)
     }
 

@@ -230,6 +230,23 @@ impl Aggregator {
         }
     }
 
+    /// Follow a frame another replica produced (`--redis`, this replica
+    /// not holding the producer lease): its records enter the window at its
+    /// `ts` exactly as they did in the producer's aggregator, and the live
+    /// counter continues from the frame's. A replica that takes the lease
+    /// over goes on from the stream's state, not from its own.
+    pub fn follow(&mut self, frame: &Orders) {
+        self.tick(0, frame.ts, frame.records.clone());
+        self.items_total = frame.items_total;
+    }
+
+    /// The highest order id and item id in the window (0 when empty).
+    pub fn max_ids(&self) -> (u64, u64) {
+        self.items.iter().fold((0, 0), |(o, i), (&item, &order)| {
+            (o.max(order), i.max(item))
+        })
+    }
+
     /// Put `r` in the window, or count it as a duplicate and return false.
     fn admit(&mut self, r: &OrderRecord) -> bool {
         match self.items.entry(r.item_id) {
@@ -379,6 +396,50 @@ mod tests {
             }
         }
         (out, dups)
+    }
+
+    #[test]
+    fn a_follower_fed_the_producers_frames_continues_where_it_stood() {
+        // The producer's frames, as the stream carries them.
+        let mut producer = Aggregator::new(1000);
+        let mut follower = Aggregator::new(1000);
+        follower.tick(0, 0, vec![rec(99, "XX", "Own", 500.0, 0)]); // its own, before following
+        let mut last = None;
+        for t in 1..=5u64 {
+            let rs = vec![rec(t, "DE", "Search", 10.0 * t as f64, t * 300)];
+            let f = producer.tick(t, t * 300, rs);
+            follower.follow(&f);
+            last = Some(f);
+        }
+        let last = last.unwrap();
+        // The follower's window is the producer's (its own record expired
+        // with the producer's clock; the totals are the stream's).
+        assert_eq!(follower.kpis().num_orders, last.num_orders);
+        assert_eq!(follower.kpis().total_sales, last.total_sales);
+        // Taking over: the next tick goes on from there, with the same
+        // records the producer would have.
+        let next = vec![rec(6, "DE", "Search", 60.0, 1800)];
+        let a = producer.tick(6, 1800, next.clone());
+        let b = follower.tick(6, 1800, next);
+        assert_eq!(
+            (
+                b.num_orders,
+                b.total_sales,
+                b.items_total,
+                b.delta.num_orders
+            ),
+            (
+                a.num_orders,
+                a.total_sales,
+                a.items_total,
+                a.delta.num_orders
+            )
+        );
+        assert_eq!(b.by_country, a.by_country);
+        assert_eq!(b.records.len(), 1);
+        let (o, i) = follower.max_ids();
+        assert_eq!(o, 6);
+        assert_eq!(i, b.records[0].item_id);
     }
 
     #[test]

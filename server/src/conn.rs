@@ -9,7 +9,8 @@ use crate::limits::Slot;
 use crate::metrics::{Fanout, Metrics};
 use crate::presence::Viewer;
 use crate::snapshot::HistoryCap;
-use futures_util::{SinkExt, StreamExt};
+use crate::ws::{Incoming, Socket, Violation};
+use bytes::Bytes;
 use livedash_shared::{
     decode_client, ClientMessage, ErrorCode, Hello, Seqs, ServerMessage, Topic, PROTOCOL_VERSION,
 };
@@ -19,10 +20,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, watch};
 use tokio::time::{sleep_until, timeout, Instant};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Largest client message accepted: clients only send small control frames.
 pub const MAX_CLIENT_MESSAGE: usize = 4096;
@@ -48,8 +47,9 @@ pub const AUTH_TIMEOUT: Duration = Duration::from_secs(3);
 /// Close code for a client too slow to keep up (application range).
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 
-/// tungstenite buffers tuned for many mostly idle connections: the default
-/// reserves a 128 KiB read buffer per connection.
+/// tungstenite buffers tuned for many mostly idle connections (the
+/// tutorials' sockets, [`crate::compat`]; `/ws` frames itself, see
+/// [`crate::ws`]): the default reserves a 128 KiB read buffer per connection.
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4096)
@@ -113,7 +113,8 @@ impl Bucket {
 /// Per-connection state.
 struct Conn<S> {
     hub: Arc<Hub>,
-    ws: WebSocketStream<S>,
+    /// The socket: client messages in, frames queued and flushed out.
+    ws: Socket<S>,
     /// The live feed; `None` while paused (or before the first snapshot).
     rx: Option<broadcast::Receiver<Frame>>,
     /// Per topic: the newest seq the client has (from a frame or a snapshot).
@@ -191,7 +192,7 @@ pub struct Resume {
 /// is the connection's place under the limits, held until it ends.
 pub async fn serve<S>(
     hub: Arc<Hub>,
-    ws: WebSocketStream<S>,
+    ws: Socket<S>,
     opts: Options,
     slot: Slot,
     mut shutdown: watch::Receiver<bool>,
@@ -223,7 +224,7 @@ pub async fn serve<S>(
     };
     let authed = match opts.authed {
         true => Ok(()),
-        false => c.authenticate().await,
+        false => Box::pin(c.authenticate()).await,
     };
     let end = match authed {
         Ok(()) => {
@@ -235,11 +236,8 @@ pub async fn serve<S>(
         Err(e) => e,
     };
     if let End::Close(code, reason) = end {
-        let frame = CloseFrame {
-            code: CloseCode::from(code),
-            reason: Utf8Bytes::from_static(reason),
-        };
-        let _ = timeout(Duration::from_secs(1), c.ws.close(Some(frame))).await;
+        c.ws.close(code, reason);
+        let _ = timeout(Duration::from_secs(1), c.ws.shutdown()).await;
     }
     drop(slot);
     tracing::debug!(id, "connection closed");
@@ -281,9 +279,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             (true, _) => Ok(()),
             // A filter set has seqs of its own: a fresh filtered snapshot.
             (false, Some(r)) if self.filter.is_none() => {
-                self.resume_from(r.since, r.epoch.as_deref()).await
+                Box::pin(self.resume_from(r.since, r.epoch.as_deref())).await
             }
-            (false, _) => self.start_live().await,
+            (false, _) => Box::pin(self.start_live()).await,
         };
         if let Err(e) = started {
             return e;
@@ -301,50 +299,58 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<std::convert::Infallible, End> {
         let period = Duration::from_millis(self.hub.config.ping_ms);
-        let mut ping = tokio::time::interval_at(Instant::now() + period, period);
-        // Two timers that live as long as the loop and are moved only when
-        // their deadline changes: a timer made afresh on every wake-up
-        // registers with tokio's timer wheel each time (tens of thousands of
-        // times a second at 20k clients).
-        let silence = sleep_until(self.last_seen + period * 2);
-        tokio::pin!(silence);
-        let owed = sleep_until(Instant::now());
-        tokio::pin!(owed);
+        let mut next_ping = Instant::now() + period;
+        // One timer for the ping, the heartbeat and an owed snapshot, at the
+        // earliest of the three, living as long as the loop and moved only
+        // when that changes: a timer made afresh on every wake-up registers
+        // with tokio's timer wheel each time (tens of thousands of times a
+        // second at 20k clients), and each timer is ~100 bytes of every
+        // idle connection.
+        let timer = sleep_until(next_ping);
+        tokio::pin!(timer);
         loop {
             if *shutdown.borrow() {
                 return Err(End::Close(1001, "going away"));
             }
             // Two silent periods after the last sign of life, exactly.
             let silent_at = self.last_seen + period * 2;
-            if silence.deadline() != silent_at {
-                silence.as_mut().reset(silent_at);
-            }
-            let owed_at = self
-                .last_snapshot
-                .map_or_else(Instant::now, |t| t + RESYNC_INTERVAL);
-            if self.snapshot_owed && owed.deadline() != owed_at {
-                owed.as_mut().reset(owed_at);
+            let owed_at = self.snapshot_owed.then(|| {
+                self.last_snapshot
+                    .map_or_else(Instant::now, |t| t + RESYNC_INTERVAL)
+            });
+            let wake = owed_at.map_or(next_ping.min(silent_at), |o| {
+                o.min(next_ping).min(silent_at)
+            });
+            if timer.deadline() != wake {
+                timer.as_mut().reset(wake);
             }
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => return Err(End::Close(1001, "going away")),
-                msg = self.ws.next() => match msg {
+                msg = self.ws.recv() => match msg {
                     None => return Err(End::Peer),
-                    Some(Err(WsError::Capacity(_))) => {
-                        Metrics::add(&self.hub.metrics.clients_closed_abuse, 1);
-                        return Err(End::Close(1009, "message too big"));
-                    }
-                    Some(Err(_)) => return Err(End::Peer),
-                    Some(Ok(m)) => self.on_message(m).await?,
+                    Some(Err(v)) => return Err(self.violated(v)),
+                    // Rare next to ring frames: boxed, so its state is
+                    // not part of every idle connection's task.
+                    Some(Ok(m)) => Box::pin(self.on_message(m)).await?,
                 },
                 frame = recv(&mut self.rx) => self.on_frame(frame, false).await?,
                 frame = recv(&mut self.frx) => self.on_frame(frame, true).await?,
-                _ = &mut silence => {
-                    Metrics::add(&self.hub.metrics.heartbeat_timeouts, 1);
-                    return Err(End::Close(1001, "heartbeat timeout"));
+                _ = &mut timer => {
+                    let now = Instant::now();
+                    if now >= silent_at {
+                        Metrics::add(&self.hub.metrics.heartbeat_timeouts, 1);
+                        return Err(End::Close(1001, "heartbeat timeout"));
+                    }
+                    if now >= next_ping {
+                        next_ping = now + period;
+                        self.ws.ping();
+                        self.flush().await?;
+                    }
+                    if owed_at.is_some_and(|o| now >= o) {
+                        Box::pin(self.start_live()).await?;
+                    }
                 }
-                _ = ping.tick() => self.write(Message::Ping(Default::default()), true).await?,
-                _ = &mut owed, if self.snapshot_owed => self.start_live().await?,
             }
         }
     }
@@ -353,10 +359,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// must be `auth` with the right token, within [`AUTH_TIMEOUT`].
     async fn authenticate(&mut self) -> Result<(), End> {
         let expected = self.hub.config.viewer_token.clone();
-        let first = timeout(AUTH_TIMEOUT, self.ws.next()).await;
+        let first = timeout(AUTH_TIMEOUT, self.ws.recv()).await;
         let ok = match (&first, &expected) {
-            (Ok(Some(Ok(Message::Text(t)))), Some(secret)) => matches!(
-                decode_client(t.as_str()),
+            (Ok(Some(Ok(Incoming::Text(t)))), Some(secret)) => matches!(
+                decode_client(t),
                 Ok(ClientMessage::Auth { token }) if secret.matches(&token)
             ),
             _ => false,
@@ -398,14 +404,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.have = snap.seq;
         Metrics::add(&self.hub.metrics.snapshots_sent, 1);
         self.send_now(snap.text.clone()).await?;
-        let mut written = 0;
         for f in catch_up {
-            written += self.feed_frame(f, false).await? as usize;
+            self.feed_frame(f, false);
         }
-        if written > 0 {
-            self.flush().await?;
-        }
-        Ok(())
+        self.flush().await
     }
 
     /// Resume after `since` (seqs of `epoch`): subscribe, then the current
@@ -433,15 +435,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         // Counts as the one catch-up of the resync interval.
         self.last_snapshot = Some(Instant::now());
         self.have = since;
-        self.send_now(self.hub.streams_frame()).await?;
-        let mut written = 0;
+        self.queue_text(self.hub.streams_frame());
         for f in frames {
-            written += self.feed_frame(f, false).await? as usize;
+            self.feed_frame(f, false);
         }
-        if written > 0 {
-            self.flush().await?;
-        }
-        Ok(())
+        self.flush().await
     }
 
     /// A `resync` or `resume`: a snapshot now, or one owed at the end of
@@ -465,13 +463,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             .is_some_and(|t| t.elapsed() < RESYNC_INTERVAL)
     }
 
-    /// Write one text frame and flush.
+    /// Write one text frame (after anything already queued) and flush.
     async fn send_now(&mut self, text: Utf8Bytes) -> Result<(), End> {
-        let n = text.len() as u64;
-        self.write(Message::Text(text), true).await?;
+        self.queue_text(text);
+        self.flush().await
+    }
+
+    /// Queue one text frame of shared bytes for the next flush.
+    fn queue_text(&mut self, text: Utf8Bytes) {
         Metrics::add(&self.hub.metrics.frames_sent, 1);
-        Metrics::add(&self.hub.metrics.bytes_sent, n);
-        Ok(())
+        Metrics::add(&self.hub.metrics.bytes_sent, text.len() as u64);
+        self.ws.text(Bytes::from(text));
+    }
+
+    /// A client broke the protocol: the close it gets.
+    fn violated(&self, v: Violation) -> End {
+        match v {
+            Violation::TooBig => {
+                Metrics::add(&self.hub.metrics.clients_closed_abuse, 1);
+                End::Close(1009, "message too big")
+            }
+            Violation::BadUtf8 => End::Close(1007, "invalid UTF-8"),
+            Violation::Protocol(why) => End::Close(1002, why),
+        }
     }
 
     /// The outcome of a write that took too long or failed.
@@ -484,25 +498,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    /// Feed (and optionally flush) one message with the write timeout.
-    async fn write(&mut self, m: Message, flush: bool) -> Result<(), End> {
-        let limit = self.write_timeout;
-        let fut = async {
-            if flush {
-                self.ws.send(m).await
-            } else {
-                self.ws.feed(m).await
-            }
-        };
-        match timeout(limit, fut).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(self.write_failed(false)),
-            Err(_) => Err(self.write_failed(true)),
-        }
-    }
-
-    /// Flush what was fed, with the write timeout.
+    /// Write what was queued (one `writev` when the socket takes it all),
+    /// with the write timeout.
     async fn flush(&mut self) -> Result<(), End> {
+        if !self.ws.pending() {
+            return Ok(());
+        }
         match timeout(self.write_timeout, self.ws.flush()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(self.write_failed(false)),
@@ -510,17 +511,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    /// Feed one ring frame if the client wants it and lacks it; whether it
-    /// was fed.
-    async fn feed_frame(&mut self, f: Frame, own: bool) -> Result<bool, End> {
+    /// Queue one ring frame if the client wants it and lacks it: the hub's
+    /// shared bytes (plain or deflated), never a copy.
+    fn feed_frame(&mut self, f: Frame, own: bool) {
         if let Some(topic) = f.topic {
             if !self.topics[topic.index()] || f.seq <= self.have.get(topic) {
-                return Ok(false);
+                return;
             }
             // `orders` from the filter set's ring when filtered, else from
             // the main ring.
             if topic == Topic::Orders && own != self.filter.is_some() {
-                return Ok(false);
+                return;
             }
             *self.have.get_mut(topic) = f.seq;
         }
@@ -528,22 +529,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             Some(lite) if !self.records => (lite, true),
             _ => (f.text, false),
         };
-        let m = match (&f.deflated, self.deflate) {
+        match (&f.deflated, self.deflate) {
             (Some(z), true) => {
                 let bytes = z.get(text.as_bytes(), lite);
                 Metrics::add(&self.hub.metrics.deflated_frames_sent, 1);
-                Message::Frame(crate::deflate::text_frame(bytes))
+                Metrics::add(&self.hub.metrics.frames_sent, 1);
+                Metrics::add(&self.hub.metrics.bytes_sent, bytes.len() as u64);
+                self.ws.deflated(bytes);
             }
-            _ => Message::Text(text),
-        };
-        let n = match &m {
-            Message::Frame(f) => f.payload().len() as u64,
-            _ => m.len() as u64,
-        };
-        self.write(m, false).await?;
-        Metrics::add(&self.hub.metrics.frames_sent, 1);
-        Metrics::add(&self.hub.metrics.bytes_sent, n);
-        Ok(true)
+            _ => self.queue_text(text),
+        }
     }
 
     /// The client fell behind the ring: only the newest state matters, so
@@ -579,8 +574,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         result
     }
 
-    /// [`Conn::on_frame`]'s work: feed `first` and what else the ring holds
-    /// (at most [`BATCH`]), flush once.
+    /// [`Conn::on_frame`]'s work: queue `first` and what else the ring
+    /// holds (at most [`BATCH`]), flush once: frames published in the same
+    /// instant leave in one write.
     async fn write_ready(
         &mut self,
         first: Result<Frame, broadcast::error::RecvError>,
@@ -593,17 +589,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             match item {
                 // Another epoch (Redis lost its data): seqs start over.
                 Ok(f) if f.reset => {
-                    self.start_live().await?;
+                    Box::pin(self.start_live()).await?;
                     written = 0;
                 }
                 Ok(mut f) => {
                     if let Some(fanout) = f.fanout.take() {
                         self.fanouts.push(fanout);
                     }
-                    written += self.feed_frame(f, own).await? as usize
+                    self.feed_frame(f, own);
+                    written += 1;
                 }
                 Err(RecvError::Lagged(n)) => {
-                    self.lagged(n).await?;
+                    Box::pin(self.lagged(n)).await?;
                     written = 0;
                 }
                 Err(RecvError::Closed) => return Err(End::Close(1001, "going away")),
@@ -617,10 +614,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 };
             }
         }
-        if written > 0 {
-            self.flush().await?;
-        }
-        Ok(())
+        self.flush().await
     }
 
     /// Answer a refused client frame with `error`; close after too many.
@@ -634,24 +628,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.send_now(Utf8Bytes::from(e.to_json())).await
     }
 
-    async fn on_message(&mut self, m: Message) -> Result<(), End> {
+    async fn on_message(&mut self, m: Incoming) -> Result<(), End> {
         self.last_seen = Instant::now();
         Metrics::add(&self.hub.metrics.client_messages, 1);
         let text = match m {
-            Message::Text(t) => t,
-            Message::Binary(_) => {
+            Incoming::Text(t) => t,
+            Incoming::Binary => {
                 let why = "binary frames are not part of protocol v1";
                 return self.refuse(ErrorCode::Binary, why.into()).await;
             }
-            Message::Close(_) => return Err(End::Peer),
-            // Ping is answered by tungstenite; pong only refreshes last_seen.
-            _ => return Ok(()),
+            // The closing handshake: answered with the client's code.
+            Incoming::Close(code) => return Err(End::Close(code.unwrap_or(1000), "")),
+            Incoming::Ping(payload) => {
+                self.ws.pong(payload);
+                return self.flush().await;
+            }
+            // A pong only refreshes last_seen.
+            Incoming::Pong => return Ok(()),
         };
         if !self.rate.allow() {
             let why = format!("at most {RATE_PER_SEC} messages per second");
             return self.refuse(ErrorCode::RateLimited, why).await;
         }
-        match decode_client(text.as_str()) {
+        match decode_client(&text) {
             Ok(msg) => self.on_client_message(msg).await,
             Err(e) => self.refuse(e.code, e.message).await,
         }

@@ -12,12 +12,12 @@
 //! - **Server → client**: without context takeover a message's compressed
 //!   bytes do not depend on what the connection sent before, so the hub's
 //!   frame is deflated once ([`Deflated`], on first use) and those bytes go
-//!   to every connection that negotiated it, written by tungstenite as a raw
-//!   frame with RSV1 set ([`text_frame`]).
-//! - **Client → server**: a browser compresses its own messages too, and
-//!   tungstenite refuses frames with RSV1. [`Inflating`] sits under
-//!   tungstenite on such connections and turns compressed client frames back
-//!   into plain ones (bounded by [`crate::conn::MAX_CLIENT_MESSAGE`]).
+//!   to every connection that negotiated it, queued as they are with RSV1
+//!   set ([`crate::ws::Socket::deflated`]).
+//! - **Client → server**: a browser compresses its own messages too.
+//!   [`Inflating`] sits under the frame reader ([`crate::ws::read`]) on such
+//!   connections and turns compressed client frames back into plain ones
+//!   (bounded by [`crate::conn::MAX_CLIENT_MESSAGE`]).
 
 use bytes::{Buf, Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -27,7 +27,7 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
 /// The tail every sync-flushed deflate block ends with, removed on the wire
 /// (RFC 7692 §7.2.1) and put back before inflating.
@@ -166,14 +166,8 @@ impl Deflated {
     }
 }
 
-/// A text message of compressed bytes: RSV1 set, one final frame.
-pub fn text_frame(deflated: Bytes) -> Frame {
-    let mut f = Frame::message(deflated, OpCode::Data(Data::Text), true);
-    f.header_mut().rsv1 = true;
-    f
-}
-
-/// The read side of a connection that negotiated permessage-deflate:
+/// The read side of a connection that negotiated permessage-deflate (its
+/// writes pass through untouched):
 /// client frames with RSV1 (a compressed message, possibly fragmented)
 /// come out as one plain frame; every other frame passes unchanged.
 pub struct Inflating<S> {
@@ -292,6 +286,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Inflating<S> {
                 let n = me.out.len().min(buf.remaining());
                 buf.put_slice(&me.out[..n]);
                 me.out.advance(n);
+                if me.out.is_empty() {
+                    // Nothing kept while the client is quiet.
+                    me.out = BytesMut::new();
+                }
                 return Poll::Ready(Ok(()));
             }
             let mut chunk = [0u8; 4096];
@@ -303,6 +301,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Inflating<S> {
                 Poll::Ready(Ok(())) => {
                     me.raw.extend_from_slice(rb.filled());
                     me.rewrite()?;
+                    if me.raw.is_empty() {
+                        me.raw = BytesMut::new();
+                    }
                 }
             }
         }

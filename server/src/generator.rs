@@ -170,6 +170,15 @@ impl Generator {
         }
     }
 
+    /// Number the next orders and items after `order_id` and `item_id`
+    /// (a replica taking the producer lease over goes on after the ids in
+    /// the stream's window: the same ids again would be dropped as
+    /// duplicates).
+    pub fn continue_after(&mut self, order_id: u64, item_id: u64) {
+        self.next_order = self.next_order.max(order_id + 1);
+        self.next_item = self.next_item.max(item_id + 1);
+    }
+
     /// The order items that arrive in `(previous call, now_ms]`. The first
     /// call only sets the clock and returns nothing.
     pub fn generate(&mut self, now_ms: u64) -> Vec<OrderRecord> {

@@ -18,6 +18,7 @@ pub mod history;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
+pub mod pace;
 pub mod presence;
 pub mod produce;
 pub mod producers;
@@ -32,6 +33,7 @@ pub mod streams;
 pub mod system;
 pub mod upgrade;
 pub mod web;
+pub mod ws;
 
 pub use config::Config;
 

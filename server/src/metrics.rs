@@ -121,6 +121,11 @@ pub struct Metrics {
     pub bytes_sent: AtomicU64,
     /// Frames written permessage-deflated (the hub's shared bytes).
     pub deflated_frames_sent: AtomicU64,
+    /// Write system calls on accepted sockets that moved bytes (every
+    /// connection: HTTP, `/ws`, `/api/stream`); frames that fall in the
+    /// same instant share one per client, so this grows slower than
+    /// `frames_sent`.
+    pub socket_writes: AtomicU64,
     /// Broadcast frames a lagging client never got (replaced by a snapshot).
     pub frames_dropped: AtomicU64,
     /// Snapshots sent because a client lagged behind the broadcast ring.
@@ -247,6 +252,12 @@ impl Metrics {
             "counter",
             "Frames written permessage-deflated (compressed once, shared).",
             g(&self.deflated_frames_sent),
+        );
+        m(
+            "socket_writes_total",
+            "counter",
+            "Write system calls on accepted sockets that moved bytes.",
+            g(&self.socket_writes),
         );
         m(
             "sse_streams_total",

@@ -14,7 +14,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-use tokio::time::MissedTickBehavior;
 
 /// First restart delay after a failure; doubles up to [`RESTART_MAX`].
 const RESTART_FIRST: Duration = Duration::from_secs(1);
@@ -129,17 +128,35 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     let mut agg = Aggregator::new(lookback_ms);
     hub.compat.orders_restarted();
     let mut duplicates_seen = 0;
-    let mut tick = tokio::time::interval(hub.config.tick_period());
-    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    tick.tick().await;
+    // On wall-clock multiples of the tick, like the system samples and
+    // the client count: one write per client for all of them.
+    let mut tick = crate::pace::interval(hub.config.tick_period());
     let stopped = until_stopped(stop);
     tokio::pin!(stopped);
+    // With --redis: whether this replica produced on the last tick.
+    let mut producing = false;
     loop {
         tokio::select! {
             _ = &mut stopped => return,
             _ = tick.tick() => {}
         }
         let now = livedash_shared::now_ms();
+        if let crate::broker::Broker::Redis(r) = &hub.broker {
+            follow(&hub, r, &mut agg);
+            duplicates_seen = agg.duplicates_ignored();
+            let leads = r.leads();
+            if leads && !producing {
+                // Taking the lease over: the sources start now (the
+                // generator's clock; pushed records wait in their queues).
+                sources = Sources::for_hub(&hub, now);
+                let (order, item) = agg.max_ids();
+                sources.continue_after(order, item);
+            }
+            producing = leads;
+            if !leads {
+                continue; // exactly one replica produces
+            }
+        }
         if !hub.streams.is_on(Stream::Orders) {
             sources.idle(now);
             continue; // stopped by an admin: no orders arrive, no frames
@@ -177,6 +194,18 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     }
 }
 
+/// A replica without the producer lease follows the `orders` frames the
+/// holder published (read from the stream): its window, filter sets and
+/// compatibility feed stay the stream's, so when it takes the lease over
+/// its KPIs go on from the last frame instead of from its own records.
+fn follow(hub: &Hub, r: &crate::broker::redis::RedisBroker, agg: &mut Aggregator) {
+    for f in r.take_followed() {
+        agg.follow(&f);
+        hub.compat.orders_tick(f.ts, &f.records);
+        hub.filters.remember(f.ts, &[], &f.records).run();
+    }
+}
+
 /// Forward sysinfo samples (from their own OS thread). Host alerts are
 /// alert rules (`system.cpu_percent`, `system.memory_percent`), evaluated
 /// by the history task.
@@ -199,28 +228,30 @@ async fn system(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     }
 }
 
-/// `clients` frames when the count changed, at most one a second, and one
-/// feed entry summarising who came and went in that second.
+/// `clients` frames when the count changed, at most one a second (at the
+/// next whole second, with that second's `orders` and `system` frames), and
+/// one feed entry summarising who came and went in that second.
 async fn clients(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     let stopped = until_stopped(stop);
     tokio::pin!(stopped);
     // With --redis the count is every replica's: it changes without a
-    // local join or leave, so look every second too.
+    // local join or leave, so look every second.
     let cluster = matches!(hub.broker, crate::broker::Broker::Redis(_));
     loop {
+        if !cluster {
+            tokio::select! {
+                _ = &mut stopped => return,
+                _ = hub.presence.changed() => {}
+            }
+        }
         tokio::select! {
             _ = &mut stopped => return,
-            _ = hub.presence.changed() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)), if cluster => {}
+            _ = tokio::time::sleep(crate::pace::until_next(Duration::from_secs(1))) => {}
         }
         hub.publish_clients_if_changed();
         let (joined, left) = hub.presence.take_join_leave();
         if let Some(text) = join_leave_text(joined, left, hub.presence.count()) {
             hub.publish_event(Level::Info, text);
-        }
-        tokio::select! {
-            _ = &mut stopped => return,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }

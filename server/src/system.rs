@@ -100,8 +100,8 @@ impl Sampler {
     }
 }
 
-/// Spawn the sampling thread: one sample every `period` (at least sysinfo's
-/// minimum CPU interval), `seq` from 1, sent with `blocking_send`. The thread
+/// Spawn the sampling thread: one sample on every wall-clock multiple of
+/// `period` (at least sysinfo's minimum CPU interval), `seq` from 1, sent with `blocking_send`. The thread
 /// ends when the receiver is dropped.
 pub fn spawn(
     period: Duration,
@@ -112,7 +112,8 @@ pub fn spawn(
         .name("livedash-sysinfo".into())
         .spawn(move || {
             let mut sampler = Sampler::new();
-            let mut next = Instant::now() + period;
+            // On wall-clock multiples of the period, like the orders tick.
+            let mut next = Instant::now() + crate::pace::until_next(period);
             for seq in 1.. {
                 let now = Instant::now();
                 if next > now {
@@ -121,7 +122,7 @@ pub fn spawn(
                 next += period;
                 if next < Instant::now() {
                     // Fell behind (suspended machine): do not burst to catch up.
-                    next = Instant::now() + period;
+                    next = Instant::now() + crate::pace::until_next(period);
                 }
                 let s = sampler.sample(seq, livedash_shared::now_ms());
                 if tx.blocking_send(s).is_err() {

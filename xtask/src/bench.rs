@@ -1,4 +1,6 @@
-//! `cargo xtask bench [--quick] [--scenario NAME]`: fan-out benchmarks.
+//! `cargo xtask bench [--quick] [--scenario NAME]`: fan-out benchmarks
+//! (`--scenario cluster`: only the replicas-on-Redis comparison,
+//! [`crate::cluster_bench`]).
 //!
 //! Each scenario starts a fresh `livedash` (release) and runs `loadgen`
 //! against it; some also run the same nominal load against `bare-proxy` (a
@@ -31,7 +33,7 @@ struct Scenario {
 }
 
 /// A child process killed on drop.
-struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -52,7 +54,7 @@ fn pinning() -> bool {
 
 /// `program` run on CPU `core` when pinning is on (taskset execs it: the
 /// pid is the program's own).
-fn pinned(core: Option<u32>, program: impl AsRef<std::ffi::OsStr>) -> Command {
+pub(crate) fn pinned(core: Option<u32>, program: impl AsRef<std::ffi::OsStr>) -> Command {
     match core.filter(|_| pinning()) {
         Some(c) => {
             let mut cmd = Command::new("taskset");
@@ -64,12 +66,12 @@ fn pinned(core: Option<u32>, program: impl AsRef<std::ffi::OsStr>) -> Command {
 }
 
 /// The core servers run on; load generators get the other one.
-const SERVER_CORE: u32 = 0;
+pub(crate) const SERVER_CORE: u32 = 0;
 const LOADGEN_CORE: u32 = 1;
 
 /// Start a release binary of ours that prints `... http://127.0.0.1:PORT`
 /// first, on the server core.
-fn start(bin: &str, args: &[String]) -> Result<(Proc, u16), String> {
+pub(crate) fn start(bin: &str, args: &[String]) -> Result<(Proc, u16), String> {
     let mut cmd = pinned(Some(SERVER_CORE), root().join("target/release").join(bin));
     cmd.args(args);
     start_cmd(bin, cmd)
@@ -82,7 +84,7 @@ fn start_node(args: &[String]) -> Result<(Proc, u16), String> {
     start_cmd("node peer", cmd)
 }
 
-fn start_cmd(bin: &str, mut cmd: Command) -> Result<(Proc, u16), String> {
+pub(crate) fn start_cmd(bin: &str, mut cmd: Command) -> Result<(Proc, u16), String> {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -101,10 +103,23 @@ fn start_cmd(bin: &str, mut cmd: Command) -> Result<(Proc, u16), String> {
     Ok((Proc(child), port))
 }
 
-type Json = serde_json::Value;
+pub(crate) type Json = serde_json::Value;
 
 /// Run loadgen (split over processes) against `port`; merge the reports.
 fn load(port: u16, pid: u32, clients: usize, hold: u64, stalled: usize) -> Result<Json, String> {
+    load_over(&[port], &[pid], clients, hold, stalled)
+}
+
+/// Run loadgen (split over processes) against servers on `ports` (each
+/// process spreads its clients over all of them, client i → port i mod n);
+/// CPU and RSS of every pid summed; merge the reports.
+pub(crate) fn load_over(
+    ports: &[u16],
+    pids: &[u32],
+    clients: usize,
+    hold: u64,
+    stalled: usize,
+) -> Result<Json, String> {
     let procs = clients.div_ceil(PER_PROCESS).max(1);
     let mut children = Vec::new();
     for i in 0..procs {
@@ -112,18 +127,22 @@ fn load(port: u16, pid: u32, clients: usize, hold: u64, stalled: usize) -> Resul
         // One load generator process runs on the other core; several (above
         // PER_PROCESS clients) share both cores with the server.
         let core = (procs == 1).then_some(LOADGEN_CORE);
-        let child = pinned(core, root().join("target/release/loadgen"))
+        let mut cmd = pinned(core, root().join("target/release/loadgen"));
+        for port in ports {
+            cmd.arg("--url")
+                .arg(format!("ws://127.0.0.1:{port}/ws?history=0"));
+        }
+        for pid in pids {
+            cmd.arg("--server-pid").arg(pid.to_string());
+        }
+        let child = cmd
             .args([
-                "--url",
-                &format!("ws://127.0.0.1:{port}/ws?history=0"),
                 "--clients",
                 &n.to_string(),
                 "--ramp",
                 &(1000 / procs).to_string(),
                 "--hold",
                 &hold.to_string(),
-                "--server-pid",
-                &pid.to_string(),
                 "--stalled",
                 &if i == 0 { stalled } else { 0 }.to_string(),
                 "--json",
@@ -172,7 +191,7 @@ fn merge(rs: &[Json]) -> Json {
         "orders_mean_bytes": rs.iter().map(|r| f(r, "orders_mean_bytes")).sum::<f64>() / rs.len().max(1) as f64,
         "complete_share": min("complete_share"),
         "spread_p50": max("spread_ms", "p50"), "spread_p99": max("spread_ms", "p99"), "spread_max": max("spread_ms", "max"),
-        "latency_p99": max("latency_ms", "p99"),
+        "latency_p50": max("latency_ms", "p50"), "latency_p99": max("latency_ms", "p99"), "latency_max": max("latency_ms", "max"),
         "server_cpu": rs.iter().map(|r| f(r, "server_cpu")).fold(0.0, f64::max),
         "rss_before_kib": before, "rss_connected_kib": with,
         "fanout_p50_ms": rs.iter().map(|r| f(r, "fanout_p50_ms")).fold(0.0, f64::max),
@@ -251,7 +270,7 @@ fn nominal_hz(args: &[String]) -> f64 {
     1000.0 / flag("--tick-ms") + 1000.0 / flag("--system-ms")
 }
 
-fn num(r: &Json, k: &str) -> f64 {
+pub(crate) fn num(r: &Json, k: &str) -> f64 {
     r[k].as_f64().unwrap_or(0.0)
 }
 
@@ -468,7 +487,7 @@ const OTHERS: &[&str] = &[
 ];
 
 /// How many processes of each [`OTHERS`] name run right now.
-fn others_now() -> Vec<(String, usize)> {
+pub(crate) fn others_now() -> Vec<(String, usize)> {
     let mut seen: Vec<(String, usize)> = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(comm) = std::fs::read_to_string(e.path().join("comm")) else {
@@ -491,7 +510,7 @@ fn others_now() -> Vec<(String, usize)> {
 }
 
 /// The 1-minute load average.
-fn loadavg() -> f64 {
+pub(crate) fn loadavg() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next()?.parse().ok())
@@ -519,6 +538,13 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "livedash-bench",
         ]),
     )?;
+    if only.as_deref() == Some("cluster") {
+        // Only the cluster comparison: its own section of BENCHMARKS.md.
+        let section = crate::cluster_bench::measure(quick)?;
+        crate::cluster_bench::put_section(&section)?;
+        println!("==> BENCHMARKS.md: cluster section rewritten");
+        return Ok(());
+    }
     let t0 = Instant::now();
     // Other processes sharing the machine, sampled before each scenario.
     let mut shared: Vec<(String, usize, usize)> = Vec::new(); // name, max at once, scenarios seen in
@@ -661,6 +687,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
             node,
         });
     }
+    let cluster = match only {
+        None => Some(crate::cluster_bench::measure(quick)?),
+        Some(_) => None,
+    };
     let header = "| scenario | load | server | connected | dropped | frames/s | reached all | spread ms p50 / p99 / max | latency p99 ms | server CPU s/s | server KiB/client |\n|---|---|---|---|---|---|---|---|---|---|---|";
     let rheader = "| scenario | load | nominal frames per client per s | livedash delivered / nominal | proxy delivered / nominal | server CPU per delivered frame, livedash / proxy | p99 spread livedash vs proxy |\n|---|---|---|---|---|---|---|";
     let table = format!("{header}\n{}\n", rows.join("\n"));
@@ -793,6 +823,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
         }
         std::fs::write(root().join("BENCHMARKS.md"), doc)
             .map_err(|e| format!("write BENCHMARKS.md: {e}"))?;
+        if let Some(c) = cluster.or_else(crate::cluster_bench::kept_section) {
+            crate::cluster_bench::put_section(&c)?;
+        }
         println!("==> BENCHMARKS.md rewritten");
     } else {
         println!("==> partial run: BENCHMARKS.md left as it is");
@@ -856,7 +889,7 @@ fn node_row(sc: &Scenario, nominal: f64, r: &Json, n: &Json) -> String {
     )
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
@@ -905,7 +938,7 @@ const TRANSPORT_BEGIN: &str = "<!-- transport:begin (hand-written; kept by cargo
 const TRANSPORT_END: &str = "<!-- transport:end -->";
 
 /// The section between `begin` and `end` of `doc`, markers included.
-fn section(doc: &str, begin: &str, end: &str) -> Option<String> {
+pub(crate) fn section(doc: &str, begin: &str, end: &str) -> Option<String> {
     let a = doc.find(begin)?;
     let b = a + doc[a..].find(end)? + end.len();
     Some(doc[a..b].to_string())

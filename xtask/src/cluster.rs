@@ -164,14 +164,14 @@ pub fn haproxy_config(port: u16, replicas: &[SocketAddr]) -> String {
 }
 
 /// A free loopback port (bound, then released).
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 /// Whether a GET of `path` (a WebSocket upgrade for `/ws`) is answered
 /// with a status line starting with `want`.
-fn answers(addr: SocketAddr, path: &str, want: &str) -> bool {
+pub(crate) fn answers(addr: SocketAddr, path: &str, want: &str) -> bool {
     let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
         return false;
     };

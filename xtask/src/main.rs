@@ -7,6 +7,7 @@
 
 mod bench;
 mod cluster;
+mod cluster_bench;
 mod filter_bench;
 mod lighthouse;
 mod page;
@@ -23,10 +24,11 @@ commands:
   run [-- SERVER FLAGS]   install what is missing, build the page bundle and the
                           server (release), serve http://127.0.0.1:8000
   test                    every test: unit, integration, end-to-end in headless Chromium
-  bench [--quick]         fan-out benchmarks, page load, Lighthouse; rewrites BENCHMARKS.md
+  bench [--quick]         fan-out benchmarks, page load, Lighthouse, one process vs
+                          three replicas on Redis; rewrites BENCHMARKS.md
   bench --scenario NAME   one part only (capacity, stress, bigtick, slow, page,
-                          lighthouse); `page` and `lighthouse` update their own
-                          section and target rows of BENCHMARKS.md
+                          lighthouse, cluster); `page`, `lighthouse` and `cluster`
+                          update their own section and target rows of BENCHMARKS.md
   soak [--minutes N]      one tab at 20 updates/s for N minutes (default 30):
                           JS heap and wasm memory slopes, DOM nodes, ECharts
                           instances; writes its section of BENCHMARKS.md

@@ -7,9 +7,10 @@ use std::time::Duration;
 /// Open N WebSocket clients, read every frame for a while, report.
 #[derive(Parser)]
 struct Args {
-    /// WebSocket URL, e.g. ws://127.0.0.1:8000/ws?history=0.
-    #[arg(long)]
-    url: String,
+    /// WebSocket URL, e.g. ws://127.0.0.1:8000/ws?history=0; repeat it to
+    /// spread the clients over several servers (client i → URL i mod n).
+    #[arg(long, required = true)]
+    url: Vec<String>,
     /// Clients to open.
     #[arg(long, default_value_t = 1000)]
     clients: usize,
@@ -19,9 +20,10 @@ struct Args {
     /// Seconds of steady window after the ramp.
     #[arg(long, default_value_t = 10)]
     hold: u64,
-    /// The server's pid (CPU and RSS from /proc).
+    /// The server's pid (CPU and RSS from /proc); repeat it for several
+    /// servers (summed).
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// Bind source addresses 127.0.0.1..=127.0.0.N (more than ~28k clients).
     #[arg(long, default_value_t = 1)]
     source_ips: u8,
@@ -37,11 +39,11 @@ struct Args {
 async fn main() {
     let a = Args::parse();
     let r = run(Options {
-        url: a.url,
+        urls: a.url,
         clients: a.clients,
         ramp_per_sec: a.ramp,
         hold: Duration::from_secs(a.hold),
-        server_pid: a.server_pid,
+        server_pids: a.server_pid,
         source_ips: a.source_ips.max(1),
         stalled: a.stalled,
     })

@@ -6,6 +6,7 @@
 //! Redis. The hub asks the broker only two things on its publish path:
 //! which one it is, and (for Redis) to take a frame.
 
+pub mod ingest;
 pub mod redis;
 
 use crate::config::Config;

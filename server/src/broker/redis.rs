@@ -128,7 +128,16 @@ pub struct RedisBroker {
     /// Viewers on every replica together (`livedash:viewers`, refreshed
     /// each lease tick); `None` until first read.
     viewers: std::sync::atomic::AtomicI64,
+    /// `orders` frames read from the stream while this replica does not
+    /// hold the lease, waiting for its orders task to follow them (so its
+    /// aggregate is the stream's when it takes the lease over). Bounded by
+    /// [`FOLLOWED_MAX`].
+    followed: Mutex<std::collections::VecDeque<livedash_shared::Orders>>,
 }
+
+/// `orders` frames kept for the orders task to follow at most (it takes
+/// them every tick; more means it is stuck, and the oldest go).
+const FOLLOWED_MAX: usize = 4096;
 
 /// A replica's viewer count older than this is not counted (it died).
 const VIEWERS_FRESH_MS: u64 = 5000;
@@ -159,6 +168,7 @@ impl RedisBroker {
             stream_len: config.redis_stream_len,
             reader: Default::default(),
             viewers: std::sync::atomic::AtomicI64::new(-1),
+            followed: Default::default(),
         }
     }
 
@@ -170,6 +180,25 @@ impl RedisBroker {
     /// Whether this replica holds the producer lease.
     pub fn leads(&self) -> bool {
         self.leader.load(Relaxed)
+    }
+
+    /// Keep an `orders` frame read from the stream for the orders task to
+    /// follow, unless this replica produced it (it holds the lease).
+    pub fn follow(&self, frame: &livedash_shared::Orders) {
+        if self.leads() {
+            return;
+        }
+        let mut q = crate::hub::lock(&self.followed);
+        if q.len() >= FOLLOWED_MAX {
+            q.pop_front();
+        }
+        q.push_back(frame.clone());
+    }
+
+    /// The `orders` frames read from the stream since the last call
+    /// (oldest first) that this replica did not produce.
+    pub fn take_followed(&self) -> Vec<livedash_shared::Orders> {
+        crate::hub::lock(&self.followed).drain(..).collect()
     }
 
     /// This replica's lease name.
@@ -259,13 +288,7 @@ impl RedisBroker {
         if missing > MAX_RANGE {
             return None;
         }
-        let mut conn = {
-            let mut slot = self.reader.lock().await;
-            if slot.is_none() {
-                *slot = self.connect().await.ok();
-            }
-            slot.clone()?
-        };
+        let mut conn = self.shared().await?;
         let mut frames = Vec::new();
         for t in Topic::ALL {
             let (from, to) = (since.get(t) + 1, now.get(t));
@@ -279,7 +302,7 @@ impl RedisBroker {
                 .query_async(&mut conn)
                 .await;
             let Ok(r) = r else {
-                *self.reader.lock().await = None;
+                self.drop_shared().await;
                 return None;
             };
             // Every seq from `from` to `to`, none trimmed.
@@ -296,7 +319,21 @@ impl RedisBroker {
         Some(frames)
     }
 
-    /// Start the publisher, the tailer and the lease.
+    /// The shared connection (made on first use).
+    pub(super) async fn shared(&self) -> Option<MultiplexedConnection> {
+        let mut slot = self.reader.lock().await;
+        if slot.is_none() {
+            *slot = self.connect().await.ok();
+        }
+        slot.clone()
+    }
+
+    /// Forget the shared connection after an error.
+    pub(super) async fn drop_shared(&self) {
+        *self.reader.lock().await = None;
+    }
+
+    /// Start the publisher, the tailer, the lease and the ingest pump.
     pub fn spawn(
         self: Arc<Self>,
         hub: Arc<Hub>,
@@ -306,6 +343,7 @@ impl RedisBroker {
         let mut tasks = vec![
             tokio::spawn(self.clone().tailer(hub.clone(), stop.clone())),
             tokio::spawn(self.clone().lease(hub.clone(), stop.clone())),
+            tokio::spawn(self.clone().ingest_pump(hub.clone(), stop.clone())),
         ];
         if let Some(rx) = inbox {
             tasks.push(tokio::spawn(self.publisher(hub.clone(), rx, stop.clone())));
@@ -337,27 +375,38 @@ impl RedisBroker {
                 _ = stop.changed() => return,
                 m = rx.recv() => match m { Some(m) => m, None => return },
             };
-            if conn.is_none() {
-                conn = self.connect().await.ok();
+            // A connection Redis closed (it restarted) fails once: one
+            // more try on a fresh one, so no frame is lost once it is back.
+            let mut published = false;
+            for _ in 0..2 {
+                if conn.is_none() {
+                    conn = self.connect().await.ok();
+                }
+                let Some(c) = conn.as_mut() else {
+                    break;
+                };
+                let r: RedisResult<(u64, String)> = script
+                    .key(topic_key("seq", topic))
+                    .key(topic_key("stream", topic))
+                    .key(epoch_key())
+                    .arg(&json)
+                    .arg(self.stream_len)
+                    .arg(&*crate::hub::new_epoch())
+                    .invoke_async(c)
+                    .await;
+                match r {
+                    Ok(_) => {
+                        published = true;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!("redis: publish failed: {e}");
+                        conn = None;
+                    }
+                }
             }
-            let Some(c) = conn.as_mut() else {
+            if !published {
                 self.set_ok(false);
-                Metrics::add(&hub.metrics.broker_dropped, 1);
-                continue;
-            };
-            let r: RedisResult<(u64, String)> = script
-                .key(topic_key("seq", topic))
-                .key(topic_key("stream", topic))
-                .key(epoch_key())
-                .arg(json)
-                .arg(self.stream_len)
-                .arg(&*crate::hub::new_epoch())
-                .invoke_async(c)
-                .await;
-            if let Err(e) = r {
-                tracing::warn!("redis: publish failed: {e}");
-                self.set_ok(false);
-                conn = None;
                 Metrics::add(&hub.metrics.broker_dropped, 1);
             }
         }

@@ -24,4 +24,8 @@ impl Source for GeneratorSource {
     fn poll(&mut self, now_ms: u64) -> Vec<OrderRecord> {
         self.generator.generate(now_ms)
     }
+
+    fn continue_after(&mut self, order_id: u64, item_id: u64) {
+        self.generator.continue_after(order_id, item_id);
+    }
 }

@@ -389,14 +389,6 @@ fn unavailable(hub: &Hub, shutdown: &watch::Receiver<bool>) -> Option<IngestErro
             "the broker (Redis) is unreachable: nothing can be published",
         ));
     }
-    if !hub.broker.leads() {
-        // Its orders task publishes nothing: the records would be lost.
-        return Some(IngestError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this replica does not run the orders producer (another holds the lease): \
-             send to the replica whose /healthz says broker.leader true",
-        ));
-    }
     if !hub.streams.is_on(crate::streams::Stream::Orders) {
         return Some(IngestError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -588,6 +580,22 @@ where
     let expired = n - live.len();
     if let Some(e) = unavailable(hub, shutdown) {
         return Err(e);
+    }
+    if let crate::broker::Broker::Redis(r) = &hub.broker {
+        // Any replica: queued in Redis for the lease holder's orders task.
+        use crate::broker::ingest::Refused as R;
+        return match r.push_ingest(&live, hub.config.ingest_queue).await {
+            Ok(()) => Ok((n, expired)),
+            Err(R::Full) => Err(IngestError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "the cluster's ingest queue holds --ingest-queue {} records already; \
+                     retry shortly",
+                    hub.config.ingest_queue
+                ),
+            )),
+            Err(R::Down(why)) => Err(IngestError::new(StatusCode::SERVICE_UNAVAILABLE, why)),
+        };
     }
     match inbox.try_push(live) {
         Ok(()) => Ok((n, expired)),

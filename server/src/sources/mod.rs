@@ -50,6 +50,10 @@ pub trait Source: Send {
         let _ = self.poll(now_ms);
     }
 
+    /// Number what it makes after these ids (a replica taking the producer
+    /// lease over; only the generator makes ids).
+    fn continue_after(&mut self, _order_id: u64, _item_id: u64) {}
+
     /// Records from before this start that fill the lookback window (so
     /// the KPIs are right at once) without being sent as new records.
     /// Asked before each [`Source::poll`]; most sources have none.
@@ -103,6 +107,13 @@ impl Sources {
         records.retain(|r| r.created_at > cutoff_ms);
         records.sort_by_key(|r| r.created_at);
         records
+    }
+
+    /// Every source numbers what it makes after these ids.
+    pub fn continue_after(&mut self, order_id: u64, item_id: u64) {
+        for s in &mut self.list {
+            s.continue_after(order_id, item_id);
+        }
     }
 
     /// A set of given sources (tests, or a caller that builds its own).

@@ -125,3 +125,79 @@ impl Drop for TestRedis {
         self.kill();
     }
 }
+
+/// A `livedash` process (the binary) on `redis`, `--tick-ms 100` and
+/// `extra` flags: killable with SIGKILL, which an in-process server is not.
+pub struct Proc {
+    child: std::process::Child,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    _data: tempfile::TempDir,
+}
+
+impl Proc {
+    pub fn start(redis: &TestRedis, extra: &[&str]) -> Proc {
+        use std::io::BufRead;
+        let data = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_livedash"))
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--dist",
+                "/nonexistent",
+                "--tick-ms",
+                "100",
+            ])
+            .arg("--redis")
+            .arg(redis.url())
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("livedash starts");
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap();
+        std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Proc {
+            child,
+            addr,
+            _data: data,
+        }
+    }
+
+    /// `/healthz`'s `broker` object.
+    pub async fn broker(&self) -> serde_json::Value {
+        let (_, body) = super::http(self.addr, "/healthz", "").await;
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["broker"].clone()
+    }
+
+    /// A counter or gauge of its `/metrics` (`livedash_` left out).
+    pub async fn metric(&self, name: &str) -> u64 {
+        let (_, body) = super::http(self.addr, "/metrics", "").await;
+        body.lines()
+            .find_map(|l| l.strip_prefix(&format!("livedash_{name} ")))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no livedash_{name}")) as u64
+    }
+
+    /// A WebSocket to it.
+    pub async fn connect(&self) -> super::Ws {
+        let url = format!("ws://{}/ws", self.addr);
+        tokio_tungstenite::connect_async(url).await.unwrap().0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

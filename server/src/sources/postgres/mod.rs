@@ -178,6 +178,13 @@ impl Feed {
         self.closed.store(true, SeqCst);
     }
 
+    /// Take rows again after [`Feed::close`]: the tailer stopped because
+    /// this replica lost the producer lease, not for shutdown.
+    pub fn reopen(&self) {
+        let _t = self.taken();
+        self.closed.store(false, SeqCst);
+    }
+
     /// Keep the tailer's handle for [`Feed::finished`].
     pub fn set_task(&self, task: tokio::task::JoinHandle<()>) {
         *self.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);

@@ -80,11 +80,28 @@ struct Stmts {
 /// [`run`] under a supervisor: if it panics, the source is reported
 /// failed (`/healthz`, `streams`, the feed) and a new tailer starts after
 /// a pause, going on from what the feed already holds.
+///
+/// With `--redis` only the producer lease holder tails (one replica polls
+/// the database, saves the cursor and prunes): the others wait on standby,
+/// and a replica that loses the lease stops its tailer (saving its cursor)
+/// until it holds the lease again. The new holder goes on from the cursor
+/// saved in `livedash.consumers`; rows read twice are dropped by the
+/// window's item-id check (ARCHITECTURE.md, "Producer lease").
 pub async fn supervised(hub: Arc<Hub>, feed: Arc<Feed>, mut stop: watch::Receiver<bool>) {
     loop {
-        let r = tokio::spawn(run(hub.clone(), feed.clone(), stop.clone())).await;
+        if !until_leading(&hub, &mut stop).await {
+            return;
+        }
+        let (lease_stop, watcher) = while_leading(&hub, stop.clone());
+        let r = tokio::spawn(run(hub.clone(), feed.clone(), lease_stop)).await;
+        watcher.abort();
         if *stop.borrow() {
             return;
+        }
+        if r.is_ok() && !hub.broker.leads() {
+            tracing::info!("postgres source: the producer lease moved; tailer on standby");
+            feed.reopen();
+            continue;
         }
         let why = match r {
             Err(e) if e.is_panic() => "the PostgreSQL tailer panicked; restarting it",
@@ -97,6 +114,58 @@ pub async fn supervised(hub: Arc<Hub>, feed: Arc<Feed>, mut stop: watch::Receive
             _ = tokio::time::sleep(BACKOFF_MAX) => {}
         }
     }
+}
+
+/// Wait until this replica runs the producers (at once without `--redis`);
+/// meanwhile the source says it is on standby. False when stopped first.
+async fn until_leading(hub: &Hub, stop: &mut watch::Receiver<bool>) -> bool {
+    let mut said = false;
+    while !hub.broker.leads() {
+        if !said {
+            said = true;
+            // Healthy: another replica tails; this one takes over with the lease.
+            hub.metrics.source_up.store(1, Relaxed);
+            let standby = SourceStatus {
+                kind: "postgres".into(),
+                ok: true,
+                error: None,
+            };
+            if hub.streams.set_source(standby) {
+                hub.publish_streams();
+            }
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return false,
+            _ = tokio::time::sleep(LEASE_CHECK) => {}
+        }
+    }
+    !*stop.borrow()
+}
+
+/// How often a standby tailer looks at the lease.
+const LEASE_CHECK: Duration = Duration::from_millis(200);
+
+/// A stop signal for one tailer run: `stop`, or this replica losing the
+/// producer lease. The watcher task is aborted when the run ends.
+fn while_leading(
+    hub: &Arc<Hub>,
+    mut stop: watch::Receiver<bool>,
+) -> (watch::Receiver<bool>, JoinHandle<()>) {
+    let (tx, rx) = watch::channel(false);
+    let hub = hub.clone();
+    let watcher = tokio::spawn(async move {
+        loop {
+            if *stop.borrow() || !hub.broker.leads() {
+                let _ = tx.send(true);
+                return;
+            }
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep(LEASE_CHECK) => {}
+            }
+        }
+    });
+    (rx, watcher)
 }
 
 /// Run the tailer until `stop`; then take nothing more from the feed and

@@ -10,6 +10,11 @@
 //! topics never wait for that), then the shared state lock for a few
 //! pointer pushes. Snapshots copy reference-counted parts under the shared
 //! lock and serialize outside it ([`crate::snapshot`]).
+//!
+//! Here: the state, the publish path and the snapshot parts. [`frame`]:
+//! the shared frame and its serialization; `topics`: each topic's publish
+//! (and frames read back from Redis); `catchup`: which recent frames a
+//! resuming client still needs.
 
 use crate::config::Config;
 use crate::limits::Limits;
@@ -20,8 +25,7 @@ use crate::snapshot::SnapshotCache;
 use crate::sources::Inbox;
 use crate::streams::StreamSwitches;
 use livedash_shared::{
-    Clients, Event, KpiPoint, Level, Orders, Seqs, Series, SeriesPoint, ServerMessage, Snapshot,
-    Streams, System, Topic,
+    Event, KpiPoint, Orders, Seqs, ServerMessage, Snapshot, Streams, System, Topic,
 };
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,34 +33,15 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+mod catchup;
+mod frame;
+mod topics;
+
+use frame::serialize;
+pub use frame::{frame_from_entry, Frame};
+
 /// Activity-feed entries kept for snapshots (the page shows 20).
 pub const EVENTS_KEPT: usize = 20;
-
-/// One published frame: serialized once, shared by every client.
-#[derive(Clone, Debug)]
-pub struct Frame {
-    /// Its topic, for per-client subscription filters; `None` for control
-    /// frames that every live connection gets (`streams`).
-    pub topic: Option<Topic>,
-    /// Its topic `seq`, to skip what a snapshot already covered (0 for
-    /// control frames).
-    pub seq: u64,
-    /// The JSON text; cloning is a refcount increment.
-    pub text: Utf8Bytes,
-    /// For `orders` frames with records: the same frame with `records`
-    /// empty, for clients that asked for `?records=0` (pages draw the
-    /// aggregates only). Also serialized once per publish.
-    pub lite: Option<Utf8Bytes>,
-    /// For topic frames: counts the connections still writing it, for
-    /// `livedash_fanout_seconds` (shared by every clone of the frame).
-    pub fanout: Option<Arc<Fanout>>,
-    /// For topic frames: the permessage-deflate bytes, made by the first
-    /// connection that negotiated it and written by all that did.
-    pub deflated: Option<Arc<crate::deflate::Deflated>>,
-    /// The stream's epoch changed (Redis lost its data): seqs start over,
-    /// so every connection takes a fresh snapshot. A control frame.
-    pub reset: bool,
-}
 
 /// What snapshots are made of. Items are shared (`Arc`) or small `Copy`
 /// values, so copying the parts out under the lock is cheap.
@@ -163,53 +148,6 @@ pub fn new_epoch() -> Arc<str> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     Arc::from(format!("{nanos:x}-{:x}", rand::random::<u32>()))
-}
-
-/// A topic frame's text, and for `orders` with records the records-free
-/// copy (`?records=0`).
-fn serialize(mut msg: ServerMessage) -> (Utf8Bytes, Option<Utf8Bytes>) {
-    let text = Utf8Bytes::from(msg.to_json());
-    let lite = match &mut msg {
-        ServerMessage::Orders(o) if !o.records.is_empty() => {
-            o.records = Vec::new();
-            Some(Utf8Bytes::from(msg.to_json()))
-        }
-        _ => None,
-    };
-    (text, lite)
-}
-
-/// A frame read back from a Redis stream for one client's resume (not
-/// filed anywhere): the entry's JSON with its seq put in.
-pub fn frame_from_entry(topic: Topic, seq: u64, json: &str) -> Option<Frame> {
-    let mut msg: ServerMessage = serde_json::from_str(json).ok()?;
-    match &mut msg {
-        ServerMessage::Orders(o) => o.seq = seq,
-        ServerMessage::System(s) => s.seq = seq,
-        ServerMessage::Event(e) => e.seq = seq,
-        ServerMessage::Series(s) => s.seq = seq,
-        ServerMessage::Clients(c) => c.seq = seq,
-        ServerMessage::Alert(a) => a.seq = seq,
-        _ => return None,
-    }
-    let (text, lite) = serialize(msg);
-    Some(Frame {
-        topic: Some(topic),
-        seq,
-        text,
-        lite,
-        fanout: None,
-        deflated: Some(Arc::default()),
-        reset: false,
-    })
-}
-
-/// Memory in use, percent of the total (0 when the total is unknown).
-fn mem_percent(s: &System) -> f64 {
-    match s.mem_total_bytes {
-        0 => 0.0,
-        total => s.mem_used_bytes as f64 * 100.0 / total as f64,
-    }
 }
 
 /// Lock, ignoring poisoning.
@@ -364,232 +302,6 @@ impl Hub {
         true
     }
 
-    /// Publish an `orders` frame (its seq is replaced by the hub's). The
-    /// aggregate was computed by the producer, outside the hub.
-    pub fn publish_orders(&self, orders: Orders) {
-        self.orders_at(orders, None)
-    }
-
-    fn orders_at(&self, mut orders: Orders, given: Option<u64>) {
-        let history = self.config.history as usize;
-        let mut filed = None;
-        let here = self.publish(
-            Topic::Orders,
-            given,
-            |seq| {
-                orders.seq = seq;
-                // Copy everything but the records (which may be many).
-                let records = std::mem::take(&mut orders.records);
-                let latest = Arc::new(orders.clone());
-                orders.records = records;
-                filed = Some(latest.clone());
-                (ServerMessage::Orders(orders), latest)
-            },
-            |h, seq, latest| {
-                h.kpis.push_back(KpiPoint {
-                    seq,
-                    ts: latest.ts,
-                    num_orders: latest.num_orders,
-                    num_order_items: latest.num_order_items,
-                    total_sales: latest.total_sales,
-                });
-                while h.kpis.len() > history {
-                    h.kpis.pop_front();
-                }
-                h.latest_orders = Some(latest);
-            },
-        );
-        if let Some(o) = filed.filter(|_| here) {
-            self.history.offer(crate::history::Sample::Orders(o));
-        }
-        Metrics::add(&self.metrics.orders_ticks, 1);
-    }
-
-    /// Publish a `system` frame (its seq is replaced by the hub's).
-    pub fn publish_system(&self, sample: System) {
-        if let crate::broker::Broker::Redis(r) = &self.broker {
-            // The `system` topic is the lease holder's host; every replica
-            // publishes its own host as series (`system.cpu_percent{host=H}`).
-            for (field, value) in [
-                ("cpu_percent", f64::from(sample.cpu_percent)),
-                ("mem_used_percent", mem_percent(&sample)),
-            ] {
-                let name = format!("system.{field}{{host={}}}", r.host());
-                let point = SeriesPoint {
-                    ts: sample.ts,
-                    value,
-                };
-                self.publish_series(Arc::from(name), vec![point]);
-            }
-        }
-        self.system_at(sample, None)
-    }
-
-    fn system_at(&self, mut sample: System, given: Option<u64>) {
-        let history = self.config.history as usize;
-        let mut filed = None;
-        let here = self.publish(
-            Topic::System,
-            given,
-            |seq| {
-                sample.seq = seq;
-                let shared = Arc::new(sample.clone());
-                filed = Some(shared.clone());
-                (ServerMessage::System(sample), shared)
-            },
-            |h, _, shared| {
-                h.system.push_back(shared);
-                while h.system.len() > history {
-                    h.system.pop_front();
-                }
-            },
-        );
-        if let Some(s) = filed.filter(|_| here) {
-            self.history.offer(crate::history::Sample::System(s));
-        }
-        Metrics::add(&self.metrics.system_samples, 1);
-    }
-
-    /// Publish an `event` frame for the activity feed.
-    pub fn publish_event(&self, level: Level, text: String) {
-        self.event_at(level, text, livedash_shared::now_ms(), None)
-    }
-
-    fn event_at(&self, level: Level, text: String, ts: u64, given: Option<u64>) {
-        self.publish(
-            Topic::Events,
-            given,
-            |seq| {
-                let e = Event {
-                    seq,
-                    ts,
-                    level,
-                    text,
-                };
-                let shared = Arc::new(e.clone());
-                (ServerMessage::Event(e), shared)
-            },
-            |h, _, e| {
-                h.events.push_back(e);
-                while h.events.len() > EVENTS_KEPT {
-                    h.events.pop_front();
-                }
-            },
-        );
-        Metrics::add(&self.metrics.events, 1);
-    }
-
-    /// Publish a `series` frame: the points of one named series written
-    /// since its previous frame.
-    pub fn publish_series(&self, name: Arc<str>, points: Vec<SeriesPoint>) {
-        self.series_at(name, points, livedash_shared::now_ms(), None)
-    }
-
-    fn series_at(&self, name: Arc<str>, points: Vec<SeriesPoint>, ts: u64, given: Option<u64>) {
-        let keep = self.config.series_points as usize;
-        let mut offered = None;
-        self.publish(
-            Topic::Series,
-            given,
-            |seq| {
-                let msg = Series {
-                    seq,
-                    ts,
-                    name: name.to_string(),
-                    points,
-                };
-                let filed = (name, msg.points.clone());
-                (ServerMessage::Series(msg), filed)
-            },
-            |h, _, (name, points)| {
-                h.series.record(&name, &points, keep);
-                offered = Some((name, points));
-            },
-        );
-        if let Some((name, points)) = offered {
-            self.history
-                .offer(crate::history::Sample::Series(name, points));
-        }
-    }
-
-    /// Publish an `alert` frame (its seq is replaced by the hub's); returns
-    /// it as sent (with `--redis`, seq 0: Redis assigns it later).
-    pub fn publish_alert(&self, alert: livedash_shared::Alert) -> livedash_shared::Alert {
-        self.alert_at(alert, None)
-    }
-
-    fn alert_at(
-        &self,
-        mut alert: livedash_shared::Alert,
-        given: Option<u64>,
-    ) -> livedash_shared::Alert {
-        let mut sent = None;
-        self.publish(
-            Topic::Alerts,
-            given,
-            |seq| {
-                alert.seq = seq;
-                sent = Some(alert.clone());
-                (ServerMessage::Alert(alert), ())
-            },
-            |_, _, ()| {},
-        );
-        sent.expect("publish calls make")
-    }
-
-    /// Publish a `clients` frame if the count differs from the last one
-    /// published. Returns whether it published.
-    pub fn publish_clients_if_changed(&self) -> bool {
-        // With --redis: the viewers of every replica together.
-        let count = match &self.broker {
-            crate::broker::Broker::Redis(r) => r.viewers().unwrap_or_else(|| self.presence.count()),
-            crate::broker::Broker::InProcess => self.presence.count(),
-        };
-        {
-            let st = lock(&self.state);
-            if st.history.clients == count && st.seq.clients > 0 {
-                return false;
-            }
-        }
-        self.clients_at(count, livedash_shared::now_ms(), None);
-        true
-    }
-
-    fn clients_at(&self, count: u64, ts: u64, given: Option<u64>) {
-        self.publish(
-            Topic::Clients,
-            given,
-            |seq| {
-                let c = Clients { seq, ts, count };
-                (ServerMessage::Clients(c), ())
-            },
-            |h, _, ()| h.clients = count,
-        );
-    }
-
-    /// File a frame read from the Redis stream of `topic` with the `seq`
-    /// Redis gave it: decoded, then published here exactly as a local
-    /// frame is (serialized once, history, recent, ring). Frames of one
-    /// topic arrive in seq order from one tailer task.
-    pub fn apply_remote(&self, topic: Topic, seq: u64, json: &str) -> Result<(), String> {
-        let msg: ServerMessage = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        if msg.topic_seq().map(|(t, _)| t) != Some(topic) {
-            return Err(format!("not a {} frame", topic.as_str()));
-        }
-        match msg {
-            ServerMessage::Orders(o) => self.orders_at(o, Some(seq)),
-            ServerMessage::System(s) => self.system_at(s, Some(seq)),
-            ServerMessage::Event(e) => self.event_at(e.level, e.text, e.ts, Some(seq)),
-            ServerMessage::Series(s) => self.series_at(s.name.into(), s.points, s.ts, Some(seq)),
-            ServerMessage::Clients(c) => self.clients_at(c.count, c.ts, Some(seq)),
-            ServerMessage::Alert(a) => {
-                self.alert_at(a, Some(seq));
-            }
-            _ => unreachable!("topic frames only"),
-        }
-        Ok(())
-    }
-
     /// Adopt the stream's epoch and its seqs as they are now (`seqs`): the
     /// first read from Redis, or Redis came back with another epoch (it
     /// lost its data). On a change the recent frames are forgotten and
@@ -664,90 +376,6 @@ impl Hub {
         }
     }
 
-    /// The frames published after `since` (per topic), oldest first, or
-    /// `None` when some of them already left the recent buffer (or `since`
-    /// is ahead of this server: another epoch's seqs). Walks back from the
-    /// newest frame only as far as the oldest frame needed, so a catch-up
-    /// after a cached snapshot costs what it returns, not the buffer size.
-    pub fn frames_since(&self, since: &Seqs) -> Option<Vec<Frame>> {
-        Self::frames_in(&lock(&self.state), since)
-    }
-
-    /// [`Hub::frames_since`] for a client's `since` from `epoch`: `None`
-    /// as well when the epoch is not this stream's (checked under the
-    /// same lock, so an epoch change cannot slip in between).
-    pub fn frames_resume(&self, since: &Seqs, epoch: &str) -> Option<Vec<Frame>> {
-        let st = lock(&self.state);
-        if *st.epoch != *epoch {
-            return None;
-        }
-        Self::frames_in(&st, since)
-    }
-
-    fn frames_in(st: &Published, since: &Seqs) -> Option<Vec<Frame>> {
-        // Topics with frames the caller lacks; each is settled when the
-        // walk reaches its frame `since + 1`.
-        let mut open = 0usize;
-        let mut pending = [false; Topic::ALL.len()];
-        for t in Topic::ALL {
-            let (have, last) = (since.get(t), st.seq.get(t));
-            if have > last {
-                return None;
-            }
-            if have < last {
-                pending[t.index()] = true;
-                open += 1;
-            }
-        }
-        let mut out = Vec::new();
-        for f in st.recent.iter().rev() {
-            if open == 0 {
-                break;
-            }
-            let Some(t) = f.topic else { continue };
-            let have = since.get(t);
-            if f.seq > have {
-                out.push(f.clone());
-                if f.seq == have + 1 && pending[t.index()] {
-                    pending[t.index()] = false;
-                    open -= 1;
-                }
-            }
-        }
-        if open > 0 {
-            return None;
-        }
-        out.reverse();
-        Some(out)
-    }
-
-    /// Resume after the frame `(topic, seq)` (a Server-Sent Events
-    /// `Last-Event-ID`): each topic's seq now and the frames published
-    /// after that one, oldest first; `None` when it is no longer (or never
-    /// was) in the recent buffer.
-    pub fn frames_after(&self, topic: Topic, seq: u64) -> Option<(Seqs, Vec<Frame>)> {
-        let st = lock(&self.state);
-        let at = st
-            .recent
-            .iter()
-            .position(|f| f.topic == Some(topic) && f.seq == seq)?;
-        Some((st.seq, st.recent.iter().skip(at + 1).cloned().collect()))
-    }
-
-    /// The newest frame a snapshot taken at `seqs` covers, as
-    /// `(topic, seq)`: the position to resume from after that snapshot.
-    /// `None` when it has left the recent buffer (or nothing was published).
-    pub fn position_of(&self, seqs: &Seqs) -> Option<(Topic, u64)> {
-        let st = lock(&self.state);
-        // Seqs are a consistent cut of the publication order (taken under
-        // this lock), so the frames they cover are a prefix of `recent`.
-        st.recent
-            .iter()
-            .rev()
-            .filter_map(|f| Some((f.topic?, f.seq)))
-            .find(|&(t, s)| s <= seqs.get(t))
-    }
-
     /// A snapshot body from parts (used by the cache; pure).
     pub fn snapshot_body(parts: SnapshotParts) -> Snapshot {
         let h = parts.history;
@@ -775,6 +403,7 @@ impl crate::accept::AsMetrics for Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livedash_shared::{Level, SeriesPoint};
 
     fn orders() -> Orders {
         let mut a = crate::aggregate::Aggregator::new(1000);
