@@ -357,12 +357,12 @@ mod tests {
         names.extend(
             COUNTRIES
                 .iter()
-                .map(|c| livedash_shared::series::revenue("country", &c.0)),
+                .map(|c| livedash_shared::series::revenue("country", c.0)),
         );
         names.extend(
             TRAFFIC_SOURCES
                 .iter()
-                .map(|c| livedash_shared::series::revenue("traffic_source", &c.0)),
+                .map(|c| livedash_shared::series::revenue("traffic_source", c.0)),
         );
         let mut r = Registry::new(Bounds {
             retention_ms: 24 * HOUR,
