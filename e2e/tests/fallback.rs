@@ -1,6 +1,8 @@
-//! A network that refuses WebSockets: the page falls back to Server-Sent
-//! Events (`/api/stream`) and shows the same live numbers. The server runs
-//! with the hidden `--disable-websocket` (every upgrade answered 403).
+//! The page's transports. A network that refuses WebSockets: the page
+//! falls back to Server-Sent Events (`/api/stream`) and shows the same live
+//! numbers (the server runs with the hidden `--disable-websocket`: every
+//! upgrade answered 403), from its own origin and from another; and a
+//! WebSocket with permessage-deflate, which Chromium offers.
 
 use livedash_e2e::{metric, wait_for, Browser, Server};
 use serde_json::Value;
@@ -121,6 +123,48 @@ async fn the_fallback_works_from_another_origin() {
             return Err(format!(
                 "one SSE viewer on B and none on A expected, got {on_b:?} and {on_a:?}"
             ));
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// Chromium offers permessage-deflate on every WebSocket; the server takes
+/// it, so the page's frames arrive compressed (once per frame, shared by
+/// every client) and the page must show exactly the server's numbers from
+/// them. `livedash_deflated_frames_sent_total` grows with the page alone
+/// connected: the frames it decoded were the deflated ones.
+#[tokio::test]
+async fn the_page_reads_permessage_deflated_frames() {
+    let server = Server::start(&["--tick-ms", "300"]);
+    let port = server.port;
+    let b = Browser::start("deflate_page").await;
+    b.check(|| async {
+        b.client
+            .goto(&server.url())
+            .await
+            .map_err(|e| e.to_string())?;
+        let before = wait_for("the page at the server's numbers", T, || async {
+            let (seq, orders, items, _) = shown(&b).await?;
+            let body = livedash_e2e::http_get(port, "/api/snapshot").await?;
+            let snap: Value = serde_json::from_str(&body).ok()?;
+            let o = &snap["orders"];
+            let same = snap["seq"]["orders"].as_u64() == Some(seq)
+                && digits(&orders) == o["num_orders"].as_u64()?.to_string()
+                && digits(&items) == o["num_order_items"].as_u64()?.to_string();
+            let deflated = metric(port, "livedash_deflated_frames_sent_total").await?;
+            same.then_some((seq, deflated))
+        })
+        .await?;
+        let (seq, deflated) = before;
+        wait_for("more deflated frames, shown live", T, || async {
+            let (now, ..) = shown(&b).await?;
+            let d = metric(port, "livedash_deflated_frames_sent_total").await?;
+            (now > seq + 2 && d > deflated + 2).then_some(())
+        })
+        .await?;
+        if metric(port, "livedash_connections").await != Some(1) {
+            return Err("one connection (the page) expected".into());
         }
         Ok(())
     })
