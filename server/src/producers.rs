@@ -19,6 +19,9 @@ use tokio::sync::{mpsc, watch};
 const RESTART_FIRST: Duration = Duration::from_secs(1);
 /// Longest restart delay.
 const RESTART_MAX: Duration = Duration::from_secs(30);
+/// Longest time a replica that took the producer lease over waits for its
+/// sources' window fill before its first frame.
+const FILL_WAIT: Duration = Duration::from_secs(5);
 
 /// Spawn every producer under a supervisor; each stops when `stop` turns true.
 pub fn spawn(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
@@ -133,8 +136,10 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
     let mut tick = crate::pace::interval(hub.config.tick_period());
     let stopped = until_stopped(stop);
     tokio::pin!(stopped);
-    // With --redis: whether this replica produced on the last tick.
+    // With --redis: whether this replica produced on the last tick, and
+    // since when it waits for its sources' window fill after taking over.
     let mut producing = false;
+    let mut filling: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = &mut stopped => return,
@@ -151,10 +156,21 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
                 sources = Sources::for_hub(&hub, now);
                 let (order, item) = agg.max_ids();
                 sources.continue_after(order, item);
+                filling = Some(Instant::now());
             }
             producing = leads;
             if !leads {
                 continue; // exactly one replica produces
+            }
+            // The followed frames never carried the old holder's window
+            // fill (PostgreSQL rows from before its start): no frame until
+            // this replica's own fill is in, or FILL_WAIT passed (a source
+            // that is down does not hold the stream up for longer).
+            if let Some(since) = filling {
+                if !sources.ready() && since.elapsed() < FILL_WAIT {
+                    continue;
+                }
+                filling = None;
             }
         }
         if !hub.streams.is_on(Stream::Orders) {
@@ -180,7 +196,7 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
         // The filter sets see exactly the records the window accepted;
         // they aggregate after the unfiltered frame is out.
         let pending = hub.filters.remember(now, &filled, &frame.records);
-        hub.publish_orders(frame);
+        hub.publish_orders_filled(frame, &filled);
         let t1 = Instant::now();
         if pending.run() > 0 {
             Metrics::add(
@@ -199,10 +215,16 @@ async fn orders(hub: Arc<Hub>, stop: watch::Receiver<bool>) {
 /// compatibility feed stay the stream's, so when it takes the lease over
 /// its KPIs go on from the last frame instead of from its own records.
 fn follow(hub: &Hub, r: &crate::broker::redis::RedisBroker, agg: &mut Aggregator) {
-    for f in r.take_followed() {
+    for (f, fill) in r.take_followed() {
+        // The producer's fill entered its window on this tick, before the
+        // frame's records: the same here.
+        let filled = match fill.is_empty() {
+            true => fill,
+            false => agg.tick(0, f.ts, fill).records,
+        };
         agg.follow(&f);
         hub.compat.orders_tick(f.ts, &f.records);
-        hub.filters.remember(f.ts, &[], &f.records).run();
+        hub.filters.remember(f.ts, &filled, &f.records).run();
     }
 }
 

@@ -266,6 +266,15 @@ async fn the_lease_moves_within_seconds_when_its_holder_is_killed() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let survivor = procs.remove(1 - leader);
+    // Connected before its first read of the streams, a client would get
+    // a second snapshot when the replica adopts the stream's epoch.
+    while survivor.broker().await["ok"] != true {
+        assert!(
+            Instant::now() < deadline,
+            "the survivor never read the streams"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let url = format!("ws://{}/ws", survivor.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let (_, mut have) = open(&mut ws).await;

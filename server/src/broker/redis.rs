@@ -47,7 +47,9 @@ const WARM_ENTRIES: usize = 300;
 const OUTBOX: usize = 4096;
 
 /// The publish script: KEYS = seq, stream, epoch; ARGV = frame, maxlen,
-/// an epoch to use if none exists. Returns `{seq, epoch}`.
+/// an epoch to use if none exists, the window fill that goes with an
+/// `orders` frame (`''`: none; field `w`, read by replicas, never sent to
+/// clients). Returns `{seq, epoch}`.
 const PUBLISH_LUA: &str = r"
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then
@@ -55,7 +57,11 @@ if not epoch then
   redis.call('SET', KEYS[3], epoch)
 end
 local seq = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'f', ARGV[1])
+if ARGV[4] == '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'f', ARGV[1])
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'f', ARGV[1], 'w', ARGV[4])
+end
 return {seq, epoch}
 ";
 
@@ -106,11 +112,10 @@ pub fn parse_url(url: &str) -> Result<String, String> {
 pub struct RedisBroker {
     /// The Redis client (opens connections).
     client: redis::Client,
-    /// Frames produced here, waiting for the publisher: (topic, JSON with
-    /// seq 0).
-    outbox: mpsc::Sender<(Topic, String)>,
+    /// Frames produced here, waiting for the publisher.
+    outbox: mpsc::Sender<Outgoing>,
     /// The publisher's end, taken when the tasks start.
-    inbox: Mutex<Option<mpsc::Receiver<(Topic, String)>>>,
+    inbox: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     /// Redis answered the last command (`/healthz`, ingest 503).
     ok: AtomicBool,
     /// This replica holds the producer lease.
@@ -132,8 +137,16 @@ pub struct RedisBroker {
     /// hold the lease, waiting for its orders task to follow them (so its
     /// aggregate is the stream's when it takes the lease over). Bounded by
     /// [`FOLLOWED_MAX`].
-    followed: Mutex<std::collections::VecDeque<livedash_shared::Orders>>,
+    followed: Mutex<std::collections::VecDeque<Followed>>,
 }
+
+/// A frame produced here on its way to Redis: its topic, its JSON (seq 0)
+/// and, for an `orders` frame, the window fill that goes with it.
+type Outgoing = (Topic, String, Option<String>);
+
+/// An `orders` frame another replica produced, and the window fill its
+/// producer took in on that tick (records not in the frame).
+pub type Followed = (livedash_shared::Orders, Vec<livedash_shared::OrderRecord>);
 
 /// `orders` frames kept for the orders task to follow at most (it takes
 /// them every tick; more means it is stuck, and the oldest go).
@@ -184,7 +197,7 @@ impl RedisBroker {
 
     /// Keep an `orders` frame read from the stream for the orders task to
     /// follow, unless this replica produced it (it holds the lease).
-    pub fn follow(&self, frame: &livedash_shared::Orders) {
+    pub fn follow(&self, frame: &livedash_shared::Orders, fill: Vec<livedash_shared::OrderRecord>) {
         if self.leads() {
             return;
         }
@@ -192,12 +205,12 @@ impl RedisBroker {
         if q.len() >= FOLLOWED_MAX {
             q.pop_front();
         }
-        q.push_back(frame.clone());
+        q.push_back((frame.clone(), fill));
     }
 
     /// The `orders` frames read from the stream since the last call
     /// (oldest first) that this replica did not produce.
-    pub fn take_followed(&self) -> Vec<livedash_shared::Orders> {
+    pub fn take_followed(&self) -> Vec<Followed> {
         crate::hub::lock(&self.followed).drain(..).collect()
     }
 
@@ -265,6 +278,17 @@ impl RedisBroker {
     /// are published only by the lease holder; nothing is queued while
     /// Redis is down. `json` is called only when the frame goes out.
     pub fn offer(&self, topic: Topic, json: impl FnOnce() -> String, metrics: &Metrics) {
+        self.offer_with(topic, json, None, metrics)
+    }
+
+    /// [`RedisBroker::offer`] with the window fill of an `orders` frame.
+    pub fn offer_with(
+        &self,
+        topic: Topic,
+        json: impl FnOnce() -> String,
+        fill: Option<String>,
+        metrics: &Metrics,
+    ) {
         let shared = matches!(
             topic,
             Topic::Orders | Topic::System | Topic::Clients | Topic::Alerts
@@ -272,7 +296,7 @@ impl RedisBroker {
         if shared && !self.leads() {
             return;
         }
-        if !self.ok() || self.outbox.try_send((topic, json())).is_err() {
+        if !self.ok() || self.outbox.try_send((topic, json(), fill)).is_err() {
             Metrics::add(&metrics.broker_dropped, 1);
         }
     }
@@ -365,13 +389,13 @@ impl RedisBroker {
     async fn publisher(
         self: Arc<Self>,
         hub: Arc<Hub>,
-        mut rx: mpsc::Receiver<(Topic, String)>,
+        mut rx: mpsc::Receiver<Outgoing>,
         mut stop: watch::Receiver<bool>,
     ) {
         let script = Script::new(PUBLISH_LUA);
         let mut conn: Option<MultiplexedConnection> = None;
         loop {
-            let (topic, json) = tokio::select! {
+            let (topic, json, fill) = tokio::select! {
                 _ = stop.changed() => return,
                 m = rx.recv() => match m { Some(m) => m, None => return },
             };
@@ -392,6 +416,7 @@ impl RedisBroker {
                     .arg(&json)
                     .arg(self.stream_len)
                     .arg(&*crate::hub::new_epoch())
+                    .arg(fill.as_deref().unwrap_or(""))
                     .invoke_async(c)
                     .await;
                 match r {
@@ -590,8 +615,9 @@ fn apply(hub: &Hub, topic: Topic, entry: &redis::streams::StreamId, at: &mut Seq
         return;
     }
     let json: Option<String> = entry.get("f");
+    let fill: Option<String> = entry.get("w");
     let r = match json {
-        Some(j) => hub.apply_remote(topic, seq, &j),
+        Some(j) => hub.apply_remote(topic, seq, &j, fill.as_deref()),
         None => Err("no `f` field".into()),
     };
     if let Err(e) = r {

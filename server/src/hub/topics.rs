@@ -6,7 +6,7 @@ use super::{lock, Hub, EVENTS_KEPT};
 use crate::metrics::Metrics;
 use livedash_shared::KpiPoint;
 use livedash_shared::{
-    Clients, Event, Level, Orders, Series, SeriesPoint, ServerMessage, System, Topic,
+    Clients, Event, Level, OrderRecord, Orders, Series, SeriesPoint, ServerMessage, System, Topic,
 };
 use std::sync::Arc;
 
@@ -23,6 +23,24 @@ impl Hub {
     /// aggregate was computed by the producer, outside the hub.
     pub fn publish_orders(&self, orders: Orders) {
         self.orders_at(orders, None)
+    }
+
+    /// [`Hub::publish_orders`] for the tick that put `fill` into the window
+    /// (records from before the source started, never sent to clients as
+    /// new). With `--redis` they travel beside the frame in its stream entry
+    /// (field `w`), so every replica's window, filter sets and compatibility
+    /// feed hold them as the producer's do.
+    pub fn publish_orders_filled(&self, mut orders: Orders, fill: &[OrderRecord]) {
+        match &self.broker {
+            crate::broker::Broker::Redis(r) if !fill.is_empty() => {
+                let fill = serde_json::to_string(fill).expect("records serialize");
+                orders.seq = 0;
+                let json = || ServerMessage::Orders(orders).to_json();
+                r.offer_with(Topic::Orders, json, Some(fill), &self.metrics);
+                Metrics::add(&self.metrics.orders_ticks, 1);
+            }
+            _ => self.orders_at(orders, None),
+        }
     }
 
     fn orders_at(&self, mut orders: Orders, given: Option<u64>) {
@@ -226,7 +244,14 @@ impl Hub {
     /// Redis gave it: decoded, then published here exactly as a local
     /// frame is (serialized once, history, recent, ring). Frames of one
     /// topic arrive in seq order from one tailer task.
-    pub fn apply_remote(&self, topic: Topic, seq: u64, json: &str) -> Result<(), String> {
+    /// `fill`: the window fill that came with an `orders` frame (field `w`).
+    pub fn apply_remote(
+        &self,
+        topic: Topic,
+        seq: u64,
+        json: &str,
+        fill: Option<&str>,
+    ) -> Result<(), String> {
         let msg: ServerMessage = serde_json::from_str(json).map_err(|e| e.to_string())?;
         if msg.topic_seq().map(|(t, _)| t) != Some(topic) {
             return Err(format!("not a {} frame", topic.as_str()));
@@ -234,7 +259,11 @@ impl Hub {
         match msg {
             ServerMessage::Orders(o) => {
                 if let crate::broker::Broker::Redis(r) = &self.broker {
-                    r.follow(&o);
+                    let fill: Vec<OrderRecord> = match fill {
+                        Some(w) => serde_json::from_str(w).map_err(|e| format!("fill: {e}"))?,
+                        None => Vec::new(),
+                    };
+                    r.follow(&o, fill);
                 }
                 self.orders_at(o, Some(seq))
             }

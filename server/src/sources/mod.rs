@@ -60,6 +60,13 @@ pub trait Source: Send {
     fn fill(&mut self) -> Vec<OrderRecord> {
         Vec::new()
     }
+
+    /// Whether its whole window fill has been handed over (so a frame
+    /// made now has the right KPIs). A replica taking the producer lease
+    /// over waits for it, a bounded time, before its first frame.
+    fn ready(&self) -> bool {
+        true
+    }
 }
 
 /// The sources of the orders stream, polled together once a tick.
@@ -107,6 +114,11 @@ impl Sources {
         records.retain(|r| r.created_at > cutoff_ms);
         records.sort_by_key(|r| r.created_at);
         records
+    }
+
+    /// Every source's window fill has been handed over ([`Source::ready`]).
+    pub fn ready(&self) -> bool {
+        self.list.iter().all(|s| s.ready())
     }
 
     /// Every source numbers what it makes after these ids.

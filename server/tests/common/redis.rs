@@ -190,7 +190,12 @@ impl Proc {
 
     /// A WebSocket to it.
     pub async fn connect(&self) -> super::Ws {
-        let url = format!("ws://{}/ws", self.addr);
+        self.connect_query("").await
+    }
+
+    /// A WebSocket to `/ws?{query}`.
+    pub async fn connect_query(&self, query: &str) -> super::Ws {
+        let url = format!("ws://{}/ws?{query}", self.addr);
         tokio_tungstenite::connect_async(url).await.unwrap().0
     }
 }

@@ -178,10 +178,18 @@ impl Feed {
         self.closed.store(true, SeqCst);
     }
 
-    /// Take rows again after [`Feed::close`]: the tailer stopped because
-    /// this replica lost the producer lease, not for shutdown.
-    pub fn reopen(&self) {
-        let _t = self.taken();
+    /// Start over after [`Feed::close`]: the tailer stopped because this
+    /// replica lost the producer lease, not for shutdown. What is still
+    /// queued is dropped (the next holder reads it again after the saved
+    /// cursor), and the next run loads the cursor and fills the window
+    /// again: while another replica held the lease this one only followed
+    /// its frames, which never carry that holder's own window fill.
+    pub fn reset(&self) {
+        let mut t = self.taken();
+        while t.rx.try_recv().is_ok() {}
+        t.stash = None;
+        t.delivered = None;
+        *self.pushed.lock().unwrap_or_else(|e| e.into_inner()) = (None, false);
         self.closed.store(false, SeqCst);
     }
 
@@ -209,6 +217,10 @@ impl Source for PostgresSource {
 
     fn fill(&mut self) -> Vec<OrderRecord> {
         self.0.take_fill()
+    }
+
+    fn ready(&self) -> bool {
+        self.0.pushed().1
     }
 
     fn idle(&mut self, _now_ms: u64) {

@@ -100,7 +100,7 @@ pub async fn supervised(hub: Arc<Hub>, feed: Arc<Feed>, mut stop: watch::Receive
         }
         if r.is_ok() && !hub.broker.leads() {
             tracing::info!("postgres source: the producer lease moved; tailer on standby");
-            feed.reopen();
+            feed.reset();
             continue;
         }
         let why = match r {
