@@ -197,6 +197,15 @@ pub async fn http_request(
     Some((status, body.to_string()))
 }
 
+/// Store `dashboard` on the server on `port` through the REST API (with
+/// the admin token when the server has one); panics unless it answers 201.
+pub async fn create_dashboard(port: u16, admin: Option<&str>, dashboard: &str) {
+    let auth = admin.map(|t| format!("Authorization: Bearer {t}"));
+    let headers: Vec<&str> = auth.iter().map(String::as_str).collect();
+    let made = http_request(port, "POST", "/api/dashboards", &headers, Some(dashboard)).await;
+    assert_eq!(made.as_ref().map(|m| m.0), Some(201), "{made:?}");
+}
+
 /// chromedriver plus one headless Chromium session with a fresh profile.
 pub struct Browser {
     driver: Child,
@@ -297,6 +306,23 @@ impl Browser {
         let path = dir.join(file);
         std::fs::write(&path, png).ok()?;
         Some(path)
+    }
+
+    /// Open `url` as an admin: the page keeps the admin token in
+    /// sessionStorage (as its token dialog does) and is reloaded with it.
+    pub async fn open_as_admin(&self, url: &str, token: &str) -> Result<(), String> {
+        self.client.goto(url).await.map_err(|e| e.to_string())?;
+        self.admin_token(token).await
+    }
+
+    /// Give the page already open the admin token and reload it.
+    pub async fn admin_token(&self, token: &str) -> Result<(), String> {
+        let set = format!("sessionStorage.setItem('livedash.admin', {token:?}); return true");
+        self.client
+            .execute(&set, vec![])
+            .await
+            .map_err(|e| e.to_string())?;
+        self.client.refresh().await.map_err(|e| e.to_string())
     }
 
     /// Run a test body; on failure save a screenshot, then fail.

@@ -610,14 +610,7 @@ const WIDGET_IDS: &str = "const a = document.querySelector('[data-testid=app]');
 /// carries `If-Match` and `Authorization`, so the browser sends a CORS
 /// preflight first; B must allow both. Reloaded, the page shows B's copy.
 async fn edit_and_save_across_origins(b: &Browser, b_srv: &Server) -> Result<(), String> {
-    b.client
-        .execute(
-            "sessionStorage.setItem('livedash.admin', 'adm1n'); return true",
-            vec![],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    b.client.refresh().await.map_err(|e| e.to_string())?;
+    b.admin_token("adm1n").await?;
     let before = wait_for("the default dashboard from B", T, || async {
         let v = b.js(WIDGET_IDS).await?;
         (v["dashboard"] == "default" && v["version"] == "1" && !v["ids"].as_array()?.is_empty())

@@ -6,7 +6,7 @@
 mod dash_common;
 
 use dash_common::*;
-use livedash_e2e::{http_get, http_request, wait_for, Browser, Server};
+use livedash_e2e::{create_dashboard, http_get, http_request, wait_for, Browser, Server};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -158,8 +158,7 @@ async fn a_dashboard_built_in_the_page_is_saved_and_shared() {
 #[tokio::test]
 async fn a_save_over_a_newer_version_shows_the_conflict() {
     let server = Server::start(&["--tick-ms", "200"]);
-    let body = sales_dashboard().to_string();
-    http_request(server.port, "POST", "/api/dashboards", &[], Some(&body)).await;
+    create_dashboard(server.port, None, &sales_dashboard().to_string()).await;
     let b = Browser::start("dashboard_conflict").await;
     b.check(|| async {
         b.client
@@ -210,15 +209,7 @@ async fn stream_controls_stop_and_start_a_stream_for_every_tab() {
     let server = Server::start(&["--tick-ms", "200", "--admin-token", "adm1n"]);
     let b = Browser::start("dashboard_streams").await;
     b.check(|| async {
-        b.client
-            .goto(&server.url())
-            .await
-            .map_err(|e| e.to_string())?;
-        b.client
-            .execute("sessionStorage.setItem('livedash.admin', 'adm1n'); return true", vec![])
-            .await
-            .map_err(|e| e.to_string())?;
-        b.client.refresh().await.map_err(|e| e.to_string())?;
+        b.open_as_admin(&server.url(), "adm1n").await?;
         // A second tab without the token: no controls, but it sees the state.
         let w = b.client.new_window(true).await.map_err(|e| e.to_string())?;
         let first = b.client.window().await.map_err(|e| e.to_string())?;

@@ -6,7 +6,7 @@
 mod dash_common;
 
 use dash_common::*;
-use livedash_e2e::{http_get, http_request, wait_for, Browser, Server};
+use livedash_e2e::{create_dashboard, http_get, wait_for, Browser, Server};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -41,26 +41,10 @@ async fn count(port: u16) -> Option<usize> {
 #[tokio::test]
 async fn an_exported_dashboard_imports_as_new_or_replacing_and_a_bad_file_is_refused() {
     let server = Server::start(&["--tick-ms", "200", "--admin-token", "adm1n"]);
-    let made = http_request(
-        server.port,
-        "POST",
-        "/api/dashboards",
-        &["Authorization: Bearer adm1n"],
-        Some(&sales_dashboard().to_string()),
-    )
-    .await;
-    assert_eq!(made.as_ref().map(|m| m.0), Some(201), "{made:?}");
+    create_dashboard(server.port, Some("adm1n"), &sales_dashboard().to_string()).await;
     let b = Browser::start("dashboard_import").await;
     b.check(|| async {
-        b.client
-            .goto(&format!("{}/?d=sales", server.url()))
-            .await
-            .map_err(|e| e.to_string())?;
-        b.client
-            .execute("sessionStorage.setItem('livedash.admin', 'adm1n'); return true", vec![])
-            .await
-            .map_err(|e| e.to_string())?;
-        b.client.refresh().await.map_err(|e| e.to_string())?;
+        b.open_as_admin(&format!("{}/?d=sales", server.url()), "adm1n").await?;
         let shown = wait_for("the sales dashboard", T, || async {
             let v = read(&b).await;
             (layout(&v).len() == 7).then(|| layout(&v))

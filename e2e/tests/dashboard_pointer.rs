@@ -9,7 +9,7 @@ mod dash_common;
 
 use dash_common::*;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
-use livedash_e2e::{http_get, http_request, wait_for, Browser, Server};
+use livedash_e2e::{create_dashboard, http_get, wait_for, Browser, Server};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -141,26 +141,10 @@ async fn drag(
 #[tokio::test]
 async fn widgets_dragged_and_resized_by_pointer_are_saved_where_dropped() {
     let server = Server::start(&["--tick-ms", "200", "--admin-token", "adm1n"]);
-    let made = http_request(
-        server.port,
-        "POST",
-        "/api/dashboards",
-        &["Authorization: Bearer adm1n"],
-        Some(&board().to_string()),
-    )
-    .await;
-    assert_eq!(made.as_ref().map(|m| m.0), Some(201), "{made:?}");
+    create_dashboard(server.port, Some("adm1n"), &board().to_string()).await;
     let b = Browser::start("dashboard_pointer").await;
     b.check(|| async {
-        b.client
-            .goto(&format!("{}/?d=ptr", server.url()))
-            .await
-            .map_err(|e| e.to_string())?;
-        b.client
-            .execute("sessionStorage.setItem('livedash.admin', 'adm1n'); return true", vec![])
-            .await
-            .map_err(|e| e.to_string())?;
-        b.client.refresh().await.map_err(|e| e.to_string())?;
+        b.open_as_admin(&format!("{}/?d=ptr", server.url()), "adm1n").await?;
         wait_for("the three widgets", T, || async {
             (layout(&read(&b).await).len() == 3).then_some(())
         })

@@ -6,7 +6,7 @@
 mod dash_common;
 
 use dash_common::*;
-use livedash_e2e::{http_get, http_request, wait_for, Browser, Server};
+use livedash_e2e::{create_dashboard, http_get, wait_for, Browser, Server};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -69,9 +69,7 @@ async fn the_default_dashboard_is_the_v1_page_from_the_catalogue() {
 #[tokio::test]
 async fn a_dashboard_named_in_the_url_draws_the_servers_numbers() {
     let server = Server::start(&["--tick-ms", "200"]);
-    let body = sales_dashboard().to_string();
-    let created = http_request(server.port, "POST", "/api/dashboards", &[], Some(&body)).await;
-    assert_eq!(created.as_ref().map(|c| c.0), Some(201), "{created:?}");
+    create_dashboard(server.port, None, &sales_dashboard().to_string()).await;
     let b = Browser::start("dashboard_by_url").await;
     b.check(|| async {
         b.client

@@ -5,7 +5,7 @@
 //! the address (a reload keeps it); removing a chip widens it again. A
 //! share link opened in another browser shows the same view, read-only.
 
-use livedash_e2e::{http_request, wait_for, Browser, Server};
+use livedash_e2e::{create_dashboard, http_request, wait_for, Browser, Server};
 use serde_json::Value;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -350,6 +350,10 @@ return [...t.querySelectorAll('tbody tr')].map(tr => [...tr.children].map(td => 
   .filter(r => r.length === 7).map(r => [r[1], r[2], r[3], r[6]]);
 "#;
 
+/// The connection state and the dashboard the page shows.
+const DASHBOARD_STATE: &str = "const a = document.querySelector('[data-testid=app]'); \
+    return a ? {state: a.dataset.state, dashboard: a.dataset.dashboard} : null";
+
 #[tokio::test]
 async fn the_recent_orders_table_lists_the_filtered_rows() {
     let server = Server::start(&[
@@ -360,24 +364,21 @@ async fn the_recent_orders_table_lists_the_filtered_rows() {
         "--tick-ms",
         "200",
     ]);
-    let made = http_request(
-        server.port,
-        "POST",
-        "/api/dashboards",
-        &["Content-Type: application/json"],
-        Some(TABLE_DASHBOARD),
-    )
-    .await;
-    assert_eq!(made.map(|m| m.0), Some(201));
+    create_dashboard(server.port, None, TABLE_DASHBOARD).await;
     let b = Browser::start("filters_table").await;
     b.check(|| async {
         let url = format!("{}/?d=recent&var-country=Spain", server.url());
         b.client.goto(&url).await.map_err(|e| e.to_string())?;
-        wait_for("the live table", T, || async {
-            let v = b.js(READ).await?;
-            (v["state"] == "live").then_some(())
-        })
-        .await?;
+        // The page connects before it has the dashboard; once the table is
+        // there it asks for records, reconnecting if it was live already.
+        // Rows pushed before that would only reach a later tab.
+        let on_table = || async {
+            let v = b.js(DASHBOARD_STATE).await?;
+            (v["state"] == "live" && v["dashboard"] == "recent").then_some(())
+        };
+        wait_for("the live table", T, on_table).await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        wait_for("the live table, asking for records", T, on_table).await?;
         // Rows arrive with the frames: pushed now, after the page is live.
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -534,15 +535,7 @@ async fn a_filter_change_keeps_the_matching_rows_and_its_own_socket() {
         "--tick-ms",
         "200",
     ]);
-    let made = http_request(
-        server.port,
-        "POST",
-        "/api/dashboards",
-        &[],
-        Some(REFILTER_DASHBOARD),
-    )
-    .await;
-    assert_eq!(made.map(|m| m.0), Some(201));
+    create_dashboard(server.port, None, REFILTER_DASHBOARD).await;
     let b = Browser::start("filters_refilter").await;
     b.check(|| async {
         // A socket of its own (`share=0`): the filter goes as a `filter`

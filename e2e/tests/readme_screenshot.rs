@@ -8,7 +8,7 @@
 mod dash_common;
 
 use dash_common::*;
-use livedash_e2e::{http_request, wait_for, Browser, Server};
+use livedash_e2e::{create_dashboard, wait_for, Browser, Server};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -91,15 +91,7 @@ fn board() -> Value {
 #[tokio::test]
 async fn the_readme_screenshot_shows_a_filtered_custom_dashboard_in_the_light_theme() {
     let server = Server::start(&["--tick-ms", "500"]);
-    let made = http_request(
-        server.port,
-        "POST",
-        "/api/dashboards",
-        &[],
-        Some(&board().to_string()),
-    )
-    .await;
-    assert_eq!(made.as_ref().map(|m| m.0), Some(201), "{made:?}");
+    create_dashboard(server.port, None, &board().to_string()).await;
     let b = Browser::start_with("readme_screenshot", &["--window-size=1440,1400"]).await;
     b.check(|| async {
         b.client

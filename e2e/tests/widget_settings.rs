@@ -7,7 +7,7 @@
 mod dash_common;
 
 use dash_common::*;
-use livedash_e2e::{http_get, http_request, wait_for, Browser, Server};
+use livedash_e2e::{create_dashboard, http_get, wait_for, Browser, Server};
 use serde_json::{json, Value};
 
 fn board() -> Value {
@@ -48,29 +48,11 @@ async fn a_bar_chart_configured_in_its_panel_draws_the_new_query() {
         "--admin-token",
         "adm1n",
     ]);
-    let made = http_request(
-        server.port,
-        "POST",
-        "/api/dashboards",
-        &["Authorization: Bearer adm1n"],
-        Some(&board().to_string()),
-    )
-    .await;
-    assert_eq!(made.as_ref().map(|m| m.0), Some(201), "{made:?}");
+    create_dashboard(server.port, Some("adm1n"), &board().to_string()).await;
     let b = Browser::start("widget_settings").await;
     b.check(|| async {
-        b.client
-            .goto(&format!("{}/?d=cfg", server.url()))
-            .await
-            .map_err(|e| e.to_string())?;
-        b.client
-            .execute(
-                "sessionStorage.setItem('livedash.admin', 'adm1n'); return true",
-                vec![],
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        b.client.refresh().await.map_err(|e| e.to_string())?;
+        b.open_as_admin(&format!("{}/?d=cfg", server.url()), "adm1n")
+            .await?;
         // Enough traffic sources sold for a top 3 to leave some out.
         wait_for("the bars, and four traffic sources or more", T, || async {
             let v = read(&b).await;
