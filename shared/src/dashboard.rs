@@ -32,6 +32,26 @@ mod query;
 mod v1;
 mod validate;
 
+/// An order record for the filter tests: the fields a filter reads are
+/// given, the rest fixed.
+#[cfg(test)]
+fn test_record(country: &str, source: &str, gender: &str, age: u8) -> crate::OrderRecord {
+    crate::OrderRecord {
+        user_id: 1,
+        age,
+        gender: gender.into(),
+        country: country.into(),
+        traffic_source: source.into(),
+        order_id: 1,
+        item_id: 1,
+        category: "Jeans".into(),
+        cost: 1.0,
+        item_status: "Shipped".into(),
+        sale_price: 2.0,
+        created_at: 0,
+    }
+}
+
 pub use filter_vars::{FilterError, MAX_VALUES, MAX_VALUE_LEN};
 pub use migrate::{migrate, ModelError};
 pub use query::{

@@ -136,20 +136,7 @@ mod tests {
     use crate::OrderRecord;
 
     fn rec(country: &str, source: &str, age: u8) -> OrderRecord {
-        OrderRecord {
-            user_id: 1,
-            age,
-            gender: "F".into(),
-            country: country.into(),
-            traffic_source: source.into(),
-            order_id: 1,
-            item_id: 1,
-            category: "Jeans".into(),
-            cost: 1.0,
-            item_status: "Shipped".into(),
-            sale_price: 2.0,
-            created_at: 0,
-        }
+        super::super::test_record(country, source, "F", age)
     }
 
     #[test]

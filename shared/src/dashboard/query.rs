@@ -313,20 +313,7 @@ mod tests {
     use serde_json::json;
 
     fn record(country: &str, source: &str, gender: &str) -> OrderRecord {
-        OrderRecord {
-            user_id: 1,
-            age: 30,
-            gender: gender.into(),
-            country: country.into(),
-            traffic_source: source.into(),
-            order_id: 1,
-            item_id: 1,
-            category: "Jeans".into(),
-            cost: 1.0,
-            item_status: "Shipped".into(),
-            sale_price: 2.0,
-            created_at: 0,
-        }
+        super::super::test_record(country, source, gender, 30)
     }
 
     #[test]
