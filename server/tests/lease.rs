@@ -6,44 +6,12 @@
 mod common;
 
 use common::pg::TestPg;
-use common::redis::{Proc, TestRedis};
+use common::redis::{leader, until, Proc, TestRedis};
 use common::{next, Ws};
 use livedash_server::sources::postgres::ECOMMERCE_DDL;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-/// The index of the one replica holding the lease (waits for it; never two).
-async fn leader(procs: &[&Proc]) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut leading = Vec::new();
-        for (i, p) in procs.iter().enumerate() {
-            if p.broker().await["leader"] == true {
-                leading.push(i);
-            }
-        }
-        assert!(leading.len() <= 1, "two leaders: {leading:?}");
-        if let [i] = leading[..] {
-            return i;
-        }
-        assert!(Instant::now() < deadline, "nobody leads");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Wait until `check` holds for the replica's broker object.
-async fn until(p: &Proc, what: &str, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let b = p.broker().await;
-        if check(&b) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "broker never {what}: {b}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Past hello and the snapshot.
 async fn open(ws: &mut Ws) {

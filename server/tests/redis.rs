@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::redis::{Proc, TestRedis};
+use common::redis::{leader, until, Proc, TestRedis};
 use common::{next, TestServer, Ws};
 use livedash_shared::{Seqs, Topic};
 use serde_json::Value;
@@ -250,31 +250,11 @@ async fn redis_restarted_without_its_data_starts_a_new_epoch() {
 async fn the_lease_moves_within_seconds_when_its_holder_is_killed() {
     let redis = TestRedis::start();
     let mut procs = vec![Proc::start(&redis, &[]), Proc::start(&redis, &[])];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let leader = loop {
-        let mut leading = Vec::new();
-        for (i, p) in procs.iter().enumerate() {
-            if p.broker().await["leader"] == true {
-                leading.push(i);
-            }
-        }
-        assert!(leading.len() <= 1, "two leaders: {leading:?}");
-        if let [i] = leading[..] {
-            break i;
-        }
-        assert!(Instant::now() < deadline, "nobody leads");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let leader = leader(&[&procs[0], &procs[1]]).await;
     let survivor = procs.remove(1 - leader);
     // Connected before its first read of the streams, a client would get
     // a second snapshot when the replica adopts the stream's epoch.
-    while survivor.broker().await["ok"] != true {
-        assert!(
-            Instant::now() < deadline,
-            "the survivor never read the streams"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until(&survivor, "up", |b| b["ok"] == true).await;
     let url = format!("ws://{}/ws", survivor.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let (_, mut have) = open(&mut ws).await;

@@ -206,3 +206,35 @@ impl Drop for Proc {
         let _ = self.child.wait();
     }
 }
+
+/// The index of the one replica holding the lease (waits for it; never two).
+pub async fn leader(procs: &[&Proc]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut leading = Vec::new();
+        for (i, p) in procs.iter().enumerate() {
+            if p.broker().await["leader"] == true {
+                leading.push(i);
+            }
+        }
+        assert!(leading.len() <= 1, "two leaders: {leading:?}");
+        if let [i] = leading[..] {
+            return i;
+        }
+        assert!(Instant::now() < deadline, "nobody leads");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Wait until `check` holds for the replica's broker object.
+pub async fn until(p: &Proc, what: &str, check: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let b = p.broker().await;
+        if check(&b) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "broker never {what}: {b}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
