@@ -574,9 +574,13 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let micro_table = format!(
         "| measurement | median | p99 | target |\n|---|---|---|---|\n\
          | aggregate one tick of {:.0} new records on a full 5-minute window ({:.0} records) | {:.1} µs | {:.1} µs | ≤ 200 µs |\n\
-         | serialize that `orders` frame once ({:.0} bytes, shared by every client) | {:.1} µs | — | — |\n",
+         | serialize that `orders` frame once ({:.0} bytes, shared by every client) | {:.1} µs | — | — |\n\
+         | deflate it once for the clients with permessage-deflate (→ {:.0} bytes) | {:.1} µs | — | — |\n\
+         | deflate the page's frame of that tick once (no records: {:.0} → {:.0} bytes) | {:.1} µs | — | — |\n",
         g("records_per_tick"), g("window_records"), g("aggregate_tick_us_median"), g("aggregate_tick_us_p99"),
         g("frame_bytes_mean"), g("serialize_frame_us_median"),
+        g("deflated_bytes_mean"), g("deflate_frame_us_median"),
+        g("page_frame_bytes_mean"), g("page_deflated_bytes_mean"), g("deflate_page_frame_us_median"),
     ) + &crate::filter_bench::table()?;
     println!("{micro_table}");
     // The page first, while the machine is quiet (no load generator yet).
