@@ -312,8 +312,8 @@ pub struct DashState {
     /// dashboard has a `records` table (the connection asks for them then).
     pub records: Rc<Ring<OrderRecord>>,
     /// The filter the person just switched to, until the snapshot over it
-    /// arrives: that snapshot keeps the records that match it (a snapshot
-    /// carries no records, so a recent-orders table would start empty).
+    /// arrives: that snapshot keeps the records that match it (when the
+    /// snapshot itself carries none: an older server's, or an empty window).
     pub refilter: Option<livedash_shared::dashboard::Filters>,
     /// The newest `alert` frame (the toast shows it).
     pub last_alert: Option<livedash_shared::Alert>,
@@ -531,7 +531,19 @@ impl DashState {
                 if let Some(o) = &s.orders {
                     self.items_total = o.items_total;
                     self.delta = delta_since(shown.as_ref(), o);
-                    self.orders = Some(o.clone());
+                    let mut o = o.clone();
+                    // The server's newest records (for a connection that
+                    // asked for records): the table is full at once. They
+                    // match the filter, so they replace any kept rows.
+                    if !o.records.is_empty() {
+                        let mut ring = Ring::new(RECORDS);
+                        let skip = o.records.len().saturating_sub(RECORDS);
+                        for r in o.records.drain(..).skip(skip) {
+                            ring.push(r);
+                        }
+                        self.records = Rc::new(ring);
+                    }
+                    self.orders = Some(o);
                 }
                 let skip = s.kpi_history.len().saturating_sub(POINTS);
                 for k in s.kpi_history.iter().skip(skip) {
@@ -756,6 +768,31 @@ mod tests {
         // Any other snapshot (a resync, a reconnect) starts afresh.
         s.apply(Action::Frame(Rc::new(snapshot(1, 1))));
         assert!(s.records.is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_with_records_fills_the_table_and_frames_follow() {
+        let countries = |s: &DashState| -> Vec<String> {
+            s.records.iter().map(|r| r.country.clone()).collect()
+        };
+        let mut s = DashState::default();
+        s.apply(with_records(2, &["Brasil"]));
+        let Action::Frame(f) = with_records(5, &["China", "Japan"]) else {
+            unreachable!()
+        };
+        let ServerMessage::Orders(newest) = &*f else {
+            unreachable!()
+        };
+        let ServerMessage::Snapshot(mut snap) = snapshot(5, 1) else {
+            unreachable!()
+        };
+        snap.orders = Some(newest.clone());
+        s.apply(Action::Frame(Rc::new(ServerMessage::Snapshot(snap))));
+        // The snapshot's rows replace what was there; the aggregate keeps none.
+        assert_eq!(countries(&s), ["China", "Japan"]);
+        assert!(s.orders.as_ref().unwrap().records.is_empty());
+        s.apply(with_records(6, &["Spain"]));
+        assert_eq!(countries(&s), ["China", "Japan", "Spain"]);
     }
 
     fn values(s: &DashState) -> Vec<f64> {

@@ -95,7 +95,12 @@ pub fn parse_ws_params(q: &HashMap<String, String>) -> Result<(HistoryCap, bool,
         Some(v) => Err(format!("{name} must be 0 or 1, got {v:?}")),
     };
     let history = HistoryCap::for_request(parse_history(q)?);
-    Ok((history, flag("records", true)?, flag("paused", false)?))
+    let records = flag("records", true)?;
+    Ok((
+        history.with_records(records),
+        records,
+        flag("paused", false)?,
+    ))
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header.

@@ -28,18 +28,46 @@ pub const MAX_AGE: Duration = Duration::from_secs(1);
 /// up to the next one, and above the largest means "everything kept".
 pub const HISTORY_SIZES: [usize; 5] = [0, 60, 300, 900, 3600];
 
-/// A `?history=` request rounded to a cache slot.
+/// The newest order records a snapshot carries in `orders.records` for a
+/// connection that asked for records (a recent-orders table is full at
+/// once instead of waiting for new orders).
+pub const SNAPSHOT_RECORDS: usize = 100;
+
+/// A `?history=` request rounded to a cache slot, and whether the
+/// snapshot carries the newest records ([`SNAPSHOT_RECORDS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryCap {
     /// Index into [`HISTORY_SIZES`], or `HISTORY_SIZES.len()` for all.
     slot: usize,
+    /// The connection asked for records (`?records=1`, the default).
+    records: bool,
 }
 
 impl HistoryCap {
-    /// Everything the server keeps (no `?history=`).
+    /// Everything the server keeps (no `?history=`), no records.
     pub const ALL: HistoryCap = HistoryCap {
         slot: HISTORY_SIZES.len(),
+        records: false,
     };
+
+    /// The same, carrying the newest records or not.
+    pub fn with_records(self, records: bool) -> HistoryCap {
+        HistoryCap { records, ..self }
+    }
+
+    /// How many of the newest records the snapshot carries.
+    pub fn records(self) -> usize {
+        if self.records {
+            SNAPSHOT_RECORDS
+        } else {
+            0
+        }
+    }
+
+    /// Its cache slot.
+    fn index(self) -> usize {
+        self.slot * 2 + usize::from(self.records)
+    }
 
     /// The slot for a requested number of points (`None` = all kept).
     pub fn for_request(points: Option<usize>) -> HistoryCap {
@@ -50,7 +78,10 @@ impl HistoryCap {
                 .position(|&s| s >= n)
                 .unwrap_or(HISTORY_SIZES.len()),
         };
-        HistoryCap { slot }
+        HistoryCap {
+            slot,
+            records: false,
+        }
     }
 
     /// Points of history included (`None` = all kept).
@@ -73,24 +104,25 @@ pub struct SnapshotBytes {
     pub epoch: Arc<str>,
 }
 
-/// One cache slot per history size.
+/// One cache slot per history size, with and without records.
 #[derive(Default)]
 pub struct SnapshotCache {
     /// The newest snapshot of each size; the async lock makes one builder
     /// per slot at a time.
-    slots: [tokio::sync::Mutex<Option<Arc<SnapshotBytes>>>; HISTORY_SIZES.len() + 1],
+    slots: [tokio::sync::Mutex<Option<Arc<SnapshotBytes>>>; 2 * (HISTORY_SIZES.len() + 1)],
 }
 
 impl SnapshotCache {
     /// A snapshot built at or after `not_before`: the cached one if it is
     /// recent enough, else a new one.
     pub async fn get(&self, hub: &Hub, cap: HistoryCap, not_before: Instant) -> Arc<SnapshotBytes> {
-        let mut slot = self.slots[cap.slot].lock().await;
+        let mut slot = self.slots[cap.index()].lock().await;
         if let Some(s) = slot.as_ref().filter(|s| s.built >= not_before) {
             return s.clone();
         }
         let built = Instant::now();
-        let parts = hub.snapshot_parts(cap.points());
+        let mut parts = hub.snapshot_parts(cap.points());
+        keep_newest(&mut parts.history.records, cap.records());
         let seq = parts.seq;
         let epoch = parts.epoch.clone();
         let text = ServerMessage::Snapshot(Hub::snapshot_body(parts)).to_json();
@@ -104,6 +136,12 @@ impl SnapshotCache {
         *slot = Some(bytes.clone());
         bytes
     }
+}
+
+/// Keep the `n` newest (last) of `records`.
+pub fn keep_newest<T>(records: &mut std::collections::VecDeque<T>, n: usize) {
+    let extra = records.len().saturating_sub(n);
+    records.drain(..extra);
 }
 
 impl Hub {

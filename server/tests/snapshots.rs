@@ -147,3 +147,67 @@ async fn paused_1_opens_without_snapshot_or_frames_until_resume() {
     );
     srv.stop().await;
 }
+
+/// Item ids of a frame's (or a snapshot's) `orders.records`.
+fn item_ids(records: &Value) -> Vec<u64> {
+    records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["item_id"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_snapshot_carries_the_newest_records_of_the_frames_before_it() {
+    let srv = TestServer::start(&["--tick-ms", "100", "--orders-per-sec", "200"]).await;
+    let mut a = srv.connect().await;
+    let first = next_of(&mut a, "snapshot").await["seq"]["orders"]
+        .as_u64()
+        .unwrap();
+    // A sees every record from its snapshot on, by seq.
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut b = srv.connect().await;
+    let snap = next_of(&mut b, "snapshot").await;
+    let at = snap["seq"]["orders"].as_u64().unwrap();
+    assert!(at > first + 3, "the snapshot is {} ticks on", at - first);
+    let got = item_ids(&snap["orders"]["records"]);
+    assert_eq!(got.len(), 100, "the newest 100 records");
+    while seen.last().is_none_or(|&(seq, _)| seq < at) {
+        let v = next_of(&mut a, "orders").await;
+        let seq = v["seq"].as_u64().unwrap();
+        seen.extend(item_ids(&v["records"]).into_iter().map(|id| (seq, id)));
+    }
+    let want: Vec<u64> = seen
+        .iter()
+        .filter(|&&(seq, _)| seq <= at)
+        .map(|&(_, id)| id)
+        .collect();
+    assert_eq!(
+        got,
+        want[want.len() - 100..],
+        "the frames' newest, in order"
+    );
+    // And the next frame's records are new ones, after those.
+    let after = item_ids(&next_of(&mut b, "orders").await["records"]);
+    assert!(after.iter().all(|id| !got.contains(id)), "nothing twice");
+    // Without records, none; filtered, the newest matching ones only.
+    let mut c = srv.connect_to(&format!("{}?records=0", srv.url())).await;
+    let snap = next_of(&mut c, "snapshot").await;
+    assert_eq!(snap["orders"]["records"], serde_json::json!([]));
+    let mut d = srv
+        .connect_to(&format!("{}?var-country=China", srv.url()))
+        .await;
+    let snap = next_of(&mut d, "snapshot").await;
+    let china = snap["orders"]["records"].as_array().unwrap();
+    assert!(!china.is_empty(), "{snap}");
+    assert!(china.iter().all(|r| r["country"] == "China"), "{snap}");
+    let all: Vec<u64> = seen.iter().map(|&(_, id)| id).collect();
+    let newest = china.last().unwrap()["item_id"].as_u64().unwrap();
+    assert!(
+        all.contains(&newest) || newest > *all.last().unwrap(),
+        "a real record"
+    );
+    srv.stop().await;
+}

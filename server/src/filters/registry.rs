@@ -18,6 +18,7 @@
 use super::FilterSet;
 use crate::aggregate::Aggregator;
 use crate::hub::{lock, Frame};
+use crate::snapshot::SNAPSHOT_RECORDS;
 use livedash_shared::{KpiPoint, OrderRecord, Orders, ServerMessage, Topic};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -83,6 +84,9 @@ struct State {
     latest: Arc<Orders>,
     /// KPI points, oldest first, at most `history`.
     kpis: VecDeque<KpiPoint>,
+    /// The newest matching records (window fill and frames), oldest
+    /// first, at most [`SNAPSHOT_RECORDS`]: a snapshot's recent orders.
+    recent: VecDeque<Arc<OrderRecord>>,
 }
 
 /// A set's snapshot parts at one instant.
@@ -93,6 +97,8 @@ pub struct Parts {
     pub latest: Arc<Orders>,
     /// Its newest `cap` KPI points (all kept for `None`).
     pub kpis: Vec<KpiPoint>,
+    /// Its newest records, oldest first (at most [`SNAPSHOT_RECORDS`]).
+    pub recent: Vec<OrderRecord>,
 }
 
 /// The registry is full: the error names the limit.
@@ -203,7 +209,8 @@ impl FilterSets {
     ) -> Entry {
         let mut agg = Aggregator::new(self.lookback_ms);
         let mut first = agg.tick(1, now, recs);
-        first.records = Vec::new();
+        let mut recent = VecDeque::new();
+        remember_newest(&mut recent, &std::mem::take(&mut first.records));
         let kpis = VecDeque::from([kpi_point(&first)]);
         let (tx, _) = broadcast::channel(SET_RING);
         Entry {
@@ -216,6 +223,7 @@ impl FilterSets {
                 seq: 1,
                 latest: Arc::new(first),
                 kpis,
+                recent,
             }),
         }
     }
@@ -292,6 +300,14 @@ impl Pending {
     }
 }
 
+/// Add `records` (oldest first) to the newest kept, at most
+/// [`SNAPSHOT_RECORDS`].
+fn remember_newest(recent: &mut VecDeque<Arc<OrderRecord>>, records: &[OrderRecord]) {
+    let skip = records.len().saturating_sub(SNAPSHOT_RECORDS);
+    recent.extend(records[skip..].iter().cloned().map(Arc::new));
+    crate::snapshot::keep_newest(recent, SNAPSHOT_RECORDS);
+}
+
 /// The KPI point of an aggregate.
 fn kpi_point(o: &Orders) -> KpiPoint {
     KpiPoint {
@@ -322,11 +338,13 @@ impl Entry {
         let (fill, records) = (pick(fill), pick(records));
         let mut st = lock(&self.state);
         if !fill.is_empty() {
-            let _ = st.agg.tick(0, now, fill);
+            let filled = st.agg.tick(0, now, fill).records;
+            remember_newest(&mut st.recent, &filled);
         }
         let seq = st.seq + 1;
         let mut orders = st.agg.tick(seq, now, records);
         let recs = std::mem::take(&mut orders.records);
+        remember_newest(&mut st.recent, &recs);
         let lite_body = Arc::new(orders);
         let lite = Utf8Bytes::from(ServerMessage::Orders((*lite_body).clone()).to_json());
         let (text, lite) = if recs.is_empty() {
@@ -369,6 +387,7 @@ impl Entry {
             seq: st.seq,
             latest: st.latest.clone(),
             kpis: st.kpis.iter().skip(skip).copied().collect(),
+            recent: st.recent.iter().map(|r| (**r).clone()).collect(),
         }
     }
 }

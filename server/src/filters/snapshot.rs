@@ -17,7 +17,10 @@ pub fn build(hub: &Hub, set: &Entry, cap: HistoryCap) -> (Utf8Bytes, Seqs) {
     let own = set.parts(cap.points());
     let mut body = Hub::snapshot_body(parts);
     body.seq.orders = own.seq;
-    body.orders = Some((*own.latest).clone());
+    let mut orders = (*own.latest).clone();
+    let skip = own.recent.len().saturating_sub(cap.records());
+    orders.records = own.recent.into_iter().skip(skip).collect();
+    body.orders = Some(orders);
     body.kpi_history = own.kpis;
     let seq = body.seq;
     (

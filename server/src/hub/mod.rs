@@ -25,7 +25,7 @@ use crate::snapshot::SnapshotCache;
 use crate::sources::Inbox;
 use crate::streams::StreamSwitches;
 use livedash_shared::{
-    Event, KpiPoint, Orders, Seqs, ServerMessage, Snapshot, Streams, System, Topic,
+    Event, KpiPoint, OrderRecord, Orders, Seqs, ServerMessage, Snapshot, Streams, System, Topic,
 };
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,6 +63,9 @@ pub struct History {
     /// The published points of every named series (newest
     /// `--series-points` of each).
     pub series: Recent,
+    /// The newest order records of the `orders` frames, oldest first, at
+    /// most [`crate::snapshot::SNAPSHOT_RECORDS`].
+    pub records: VecDeque<Arc<OrderRecord>>,
 }
 
 /// Everything guarded by the shared lock. Never held across an `.await`,
@@ -370,6 +373,7 @@ impl Hub {
                 streams: h.streams.clone(),
                 // Pointers only; trimmed to `cap` when the body is built.
                 series: h.series.clone(),
+                records: h.records.clone(),
             },
             cap,
             epoch: st.epoch.clone(),
@@ -382,7 +386,11 @@ impl Hub {
         Snapshot {
             ts: livedash_shared::now_ms(),
             seq: parts.seq,
-            orders: h.latest_orders.map(|o| (*o).clone()),
+            orders: h.latest_orders.map(|o| {
+                let mut o = (*o).clone();
+                o.records = h.records.iter().map(|r| (**r).clone()).collect();
+                o
+            }),
             kpi_history: h.kpis.into(),
             system_history: h.system.iter().map(|s| (**s).clone()).collect(),
             clients: h.clients,

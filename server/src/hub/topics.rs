@@ -4,6 +4,7 @@
 
 use super::{lock, Hub, EVENTS_KEPT};
 use crate::metrics::Metrics;
+use crate::snapshot::SNAPSHOT_RECORDS;
 use livedash_shared::KpiPoint;
 use livedash_shared::{
     Clients, Event, Level, OrderRecord, Orders, Series, SeriesPoint, ServerMessage, System, Topic,
@@ -54,11 +55,16 @@ impl Hub {
                 // Copy everything but the records (which may be many).
                 let records = std::mem::take(&mut orders.records);
                 let latest = Arc::new(orders.clone());
+                let skip = records.len().saturating_sub(SNAPSHOT_RECORDS);
+                let newest: Vec<Arc<OrderRecord>> =
+                    records[skip..].iter().cloned().map(Arc::new).collect();
                 orders.records = records;
                 filed = Some(latest.clone());
-                (ServerMessage::Orders(orders), latest)
+                (ServerMessage::Orders(orders), (latest, newest))
             },
-            |h, seq, latest| {
+            |h, seq, (latest, newest)| {
+                h.records.extend(newest);
+                crate::snapshot::keep_newest(&mut h.records, SNAPSHOT_RECORDS);
                 h.kpis.push_back(KpiPoint {
                     seq,
                     ts: latest.ts,
