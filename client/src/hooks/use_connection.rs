@@ -104,9 +104,11 @@ async fn resolve_url_now() -> String {
 }
 
 /// `config.json` beside the page; missing or malformed means defaults.
+/// The default cache mode, so that the response index.html's preload
+/// started (beside the wasm) is the one read; the server sends it with
+/// `Cache-Control: no-cache`, so a later load asks the server again.
 async fn fetch_config() -> Option<PageConfig> {
     let resp = gloo_net::http::Request::get("config.json")
-        .cache(web_sys::RequestCache::NoCache)
         .send()
         .await
         .ok()?;
