@@ -31,6 +31,67 @@ extern "C" {
     pub fn resize(this: &Echarts);
 }
 
+/// ECharts' script, beside index.html (built from client/echarts.js).
+const SCRIPT: &str = "echarts.min.js";
+
+thread_local! {
+    /// Whether [`load_script`] inserted the script already.
+    static REQUESTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Insert ECharts' script (once; an inserted script runs `async`: it blocks
+/// neither this task nor a paint). The page asks for it only once its
+/// first data is painted ([`load_after_paint`]; `main` asks again after
+/// [`FALLBACK_MS`] in case no data comes), not in index.html: on a slow
+/// network its 150 KB would share the bandwidth with the wasm and the
+/// dashboard's requests that come before the first data, and the KPI
+/// cards need no ECharts (`components/chart_queue.rs` creates the charts
+/// once it has run).
+pub fn load_script() {
+    if REQUESTED.with(|r| r.replace(true)) {
+        return;
+    }
+    if let Err(e) = insert_script() {
+        web_sys::console::error_1(&format!("ECharts: {e}").into());
+    }
+}
+
+/// How long after the start `main` loads ECharts even without data, ms.
+pub const FALLBACK_MS: u32 = 5_000;
+
+fn insert_script() -> Result<(), String> {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let script = document
+        .create_element("script")
+        .map_err(|e| format!("create script: {e:?}"))?;
+    script
+        .set_attribute("src", SCRIPT)
+        .map_err(|e| format!("script src: {e:?}"))?;
+    let body = document.body().ok_or("no body")?;
+    body.append_child(&script)
+        .map(|_| ())
+        .map_err(|e| format!("append script: {e:?}"))
+}
+
+/// [`load_script`] right after the next paint (a timeout set in an
+/// animation frame runs once that frame is painted).
+pub fn load_after_paint() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let after_frame = Closure::once_into_js(|| {
+        gloo_timers::callback::Timeout::new(0, load_script).forget();
+    });
+    if window
+        .request_animation_frame(after_frame.unchecked_ref())
+        .is_err()
+    {
+        load_script();
+    }
+}
+
 /// The JSON text of `options`, as charts take them.
 pub fn json(options: &Options) -> AttrValue {
     AttrValue::from(serde_json::to_string(options).unwrap_or_else(|_| "{}".into()))

@@ -14,5 +14,12 @@ fn main() {
     {
         frame.remove();
     }
+    // ECharts comes after the first data is painted (components/app.rs),
+    // or after this long when none comes.
+    gloo_timers::callback::Timeout::new(
+        livedash_client::echarts::FALLBACK_MS,
+        livedash_client::echarts::load_script,
+    )
+    .forget();
     yew::Renderer::<App>::new().render();
 }

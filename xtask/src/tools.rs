@@ -167,12 +167,11 @@ pub fn build_bundle() -> Result<(), String> {
     Ok(())
 }
 
-/// Write `X.br` (brotli, quality 11) and `X.gz` (gzip, best) beside every
+/// Write `X.br` (brotli, quality 11) and `X.gz` (gzip, by Zopfli) beside every
 /// text and wasm file of `dir`, when smaller than the file: the server
 /// serves them to browsers that accept them, so nothing is compressed per
 /// request. Returns (files, their bytes, their brotli bytes).
 pub fn precompress(dir: &std::path::Path) -> Result<(usize, u64, u64), String> {
-    use std::io::Write;
     const EXTS: [&str; 7] = ["js", "wasm", "css", "html", "json", "svg", "txt"];
     let (mut files, mut before, mut after) = (0, 0u64, 0u64);
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -193,9 +192,7 @@ pub fn precompress(dir: &std::path::Path) -> Result<(usize, u64, u64), String> {
             brotli::BrotliCompress(&mut &data[..], &mut br, &params)
                 .map_err(|e| format!("brotli {}: {e}", path.display()))?;
         }
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&data).map_err(|e| e.to_string())?;
-        let gz = gz.finish().map_err(|e| e.to_string())?;
+        let gz = gzip(&data).map_err(|e| format!("gzip {}: {e}", path.display()))?;
         let name = path
             .file_name()
             .unwrap_or_default()
@@ -214,6 +211,20 @@ pub fn precompress(dir: &std::path::Path) -> Result<(usize, u64, u64), String> {
         after += br.len().min(data.len()) as u64;
     }
     Ok((files, before, after))
+}
+
+/// `data` as gzip, by Zopfli: the same format every browser and `gzip -d`
+/// read, 4–8 % smaller than zlib's best level (it searches harder, once, at
+/// build time; decoding costs the same).
+fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Gzip,
+        data,
+        &mut out,
+    )?;
+    Ok(out)
 }
 
 /// Chromium and chromedriver from Debian's packages.

@@ -90,6 +90,13 @@ pub fn app() -> Html {
                 .is_some_and(|l| widgets::needs_records(&l.dashboard));
         use_effect_with(records, move |r| commands.emit(Command::Records(*r)));
     }
+    // ECharts' script once the dashboard shows its first data (the KPI
+    // cards are drawn without it; see echarts::load_script).
+    use_effect_with(loaded.is_some() && state.snapshots > 0, |shown| {
+        if *shown {
+            crate::echarts::load_after_paint();
+        }
+    });
     // The toggle shows what the connection task holds (state.enabled).
     let on_connect = {
         let commands = commands.clone();

@@ -65,8 +65,28 @@ pub fn use_connection(dispatch: UseReducerDispatcher<DashState>) -> Callback<Com
     })
 }
 
-/// The WebSocket URL: `?server=` beats `config.json` beats the page origin.
+thread_local! {
+    /// The page's one resolution of the server URL, shared by every caller
+    /// (the connection, the dashboard, playback): `config.json` is fetched
+    /// once per page load, not once per caller — each fetch was another
+    /// round trip before the dashboard's first data on a slow network.
+    static SERVER_URL: RefCell<Option<futures::future::Shared<futures::future::LocalBoxFuture<'static, String>>>> =
+        const { RefCell::new(None) };
+}
+
+/// The WebSocket URL: `?server=` beats `config.json` beats the page origin
+/// (resolved once per page load, see [`SERVER_URL`]).
 pub async fn resolve_url() -> String {
+    let once = SERVER_URL.with(|u| {
+        u.borrow_mut()
+            .get_or_insert_with(|| resolve_url_now().boxed_local().shared())
+            .clone()
+    });
+    once.await
+}
+
+/// [`resolve_url`], fetching `config.json`.
+async fn resolve_url_now() -> String {
     let window = web_sys::window().expect("a window");
     let loc = window.location();
     let protocol = loc.protocol().unwrap_or_else(|_| "http:".into());
@@ -84,9 +104,11 @@ pub async fn resolve_url() -> String {
 }
 
 /// `config.json` beside the page; missing or malformed means defaults.
+/// The default cache mode, so that the response index.html's preload
+/// started (beside the wasm) is the one read; the server sends it with
+/// `Cache-Control: no-cache`, so a later load asks the server again.
 async fn fetch_config() -> Option<PageConfig> {
     let resp = gloo_net::http::Request::get("config.json")
-        .cache(web_sys::RequestCache::NoCache)
         .send()
         .await
         .ok()?;
