@@ -308,10 +308,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         // idle connection.
         let timer = sleep_until(next_ping);
         tokio::pin!(timer);
+        if *shutdown.borrow() {
+            return Err(End::Close(1001, "going away"));
+        }
+        // Likewise one shutdown future for the whole loop: made afresh on
+        // every wake-up it joined and left the watch's waiter list (a lock
+        // and a list edit) for every frame of every connection.
+        let stopping = shutdown.changed();
+        tokio::pin!(stopping);
         loop {
-            if *shutdown.borrow() {
-                return Err(End::Close(1001, "going away"));
-            }
             // Two silent periods after the last sign of life, exactly.
             let silent_at = self.last_seen + period * 2;
             let owed_at = self.snapshot_owed.then(|| {
@@ -324,9 +329,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if timer.deadline() != wake {
                 timer.as_mut().reset(wake);
             }
+            // Ring frames before the socket's reads: a wake-up for a frame
+            // writes it without first polling the socket for client bytes
+            // (those wait in the kernel and are read on the next pass; the
+            // ring drains in at most `BATCH` frames a pass and a lagging
+            // client gets a snapshot, so reads are never put off for long).
             tokio::select! {
                 biased;
-                _ = shutdown.changed() => return Err(End::Close(1001, "going away")),
+                _ = &mut stopping => return Err(End::Close(1001, "going away")),
+                frame = recv(&mut self.rx) => self.on_frame(frame, false).await?,
+                frame = recv(&mut self.frx) => self.on_frame(frame, true).await?,
                 msg = self.ws.recv() => match msg {
                     None => return Err(End::Peer),
                     Some(Err(v)) => return Err(self.violated(v)),
@@ -334,8 +346,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     // not part of every idle connection's task.
                     Some(Ok(m)) => Box::pin(self.on_message(m)).await?,
                 },
-                frame = recv(&mut self.rx) => self.on_frame(frame, false).await?,
-                frame = recv(&mut self.frx) => self.on_frame(frame, true).await?,
                 _ = &mut timer => {
                     let now = Instant::now();
                     if now >= silent_at {
