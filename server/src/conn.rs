@@ -329,16 +329,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if timer.deadline() != wake {
                 timer.as_mut().reset(wake);
             }
-            // Ring frames before the socket's reads: a wake-up for a frame
-            // writes it without first polling the socket for client bytes
-            // (those wait in the kernel and are read on the next pass; the
-            // ring drains in at most `BATCH` frames a pass and a lagging
-            // client gets a snapshot, so reads are never put off for long).
             tokio::select! {
                 biased;
                 _ = &mut stopping => return Err(End::Close(1001, "going away")),
-                frame = recv(&mut self.rx) => self.on_frame(frame, false).await?,
-                frame = recv(&mut self.frx) => self.on_frame(frame, true).await?,
                 msg = self.ws.recv() => match msg {
                     None => return Err(End::Peer),
                     Some(Err(v)) => return Err(self.violated(v)),
@@ -346,6 +339,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     // not part of every idle connection's task.
                     Some(Ok(m)) => Box::pin(self.on_message(m)).await?,
                 },
+                frame = recv(&mut self.rx) => self.on_frame(frame, false).await?,
+                frame = recv(&mut self.frx) => self.on_frame(frame, true).await?,
                 _ = &mut timer => {
                     let now = Instant::now();
                     if now >= silent_at {
