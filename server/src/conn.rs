@@ -308,10 +308,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         // idle connection.
         let timer = sleep_until(next_ping);
         tokio::pin!(timer);
+        if *shutdown.borrow() {
+            return Err(End::Close(1001, "going away"));
+        }
+        // Likewise one shutdown future for the whole loop: made afresh on
+        // every wake-up it joined and left the watch's waiter list (a lock
+        // and a list edit) for every frame of every connection.
+        let stopping = shutdown.changed();
+        tokio::pin!(stopping);
         loop {
-            if *shutdown.borrow() {
-                return Err(End::Close(1001, "going away"));
-            }
             // Two silent periods after the last sign of life, exactly.
             let silent_at = self.last_seen + period * 2;
             let owed_at = self.snapshot_owed.then(|| {
@@ -326,7 +331,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
             tokio::select! {
                 biased;
-                _ = shutdown.changed() => return Err(End::Close(1001, "going away")),
+                _ = &mut stopping => return Err(End::Close(1001, "going away")),
                 msg = self.ws.recv() => match msg {
                     None => return Err(End::Peer),
                     Some(Err(v)) => return Err(self.violated(v)),
