@@ -130,7 +130,8 @@ async fn snapshot_reply(
             ));
         }
     }
-    let cap = parse_history(&q).map(HistoryCap::for_request);
+    // `history` and `records` as on `/ws`: the same object as a socket's.
+    let cap = parse_ws_params(&q).map(|(cap, _, _)| cap);
     if let Some(r) = cap
         .as_ref()
         .ok()
