@@ -354,8 +354,8 @@ return [...t.querySelectorAll('tbody tr')].map(tr => [...tr.children].map(td => 
 const DASHBOARD_STATE: &str = "const a = document.querySelector('[data-testid=app]'); \
     return a ? {state: a.dataset.state, dashboard: a.dataset.dashboard} : null";
 
-#[tokio::test]
-async fn the_recent_orders_table_lists_the_filtered_rows() {
+/// A server fed by pushed records only (5 ticks a second), holding `dashboard`.
+async fn ingest_server_with(dashboard: &str) -> Server {
     let server = Server::start(&[
         "--source",
         "ingest",
@@ -364,7 +364,13 @@ async fn the_recent_orders_table_lists_the_filtered_rows() {
         "--tick-ms",
         "200",
     ]);
-    create_dashboard(server.port, None, TABLE_DASHBOARD).await;
+    create_dashboard(server.port, None, dashboard).await;
+    server
+}
+
+#[tokio::test]
+async fn the_recent_orders_table_lists_the_filtered_rows() {
+    let server = ingest_server_with(TABLE_DASHBOARD).await;
     let b = Browser::start("filters_table").await;
     b.check(|| async {
         let url = format!("{}/?d=recent&var-country=Spain", server.url());
@@ -540,15 +546,7 @@ async fn click_china_keeps_the_rows(
 
 #[tokio::test]
 async fn a_filter_change_keeps_the_matching_rows_and_its_own_socket() {
-    let server = Server::start(&[
-        "--source",
-        "ingest",
-        "--ingest-token",
-        TOKEN,
-        "--tick-ms",
-        "200",
-    ]);
-    create_dashboard(server.port, None, REFILTER_DASHBOARD).await;
+    let server = ingest_server_with(REFILTER_DASHBOARD).await;
     let b = Browser::start("filters_refilter").await;
     b.check(|| async {
         // A socket of its own (`share=0`): the filter goes as a `filter`

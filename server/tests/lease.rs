@@ -205,6 +205,18 @@ fn insert(pg: &TestPg, ids: &[&str]) {
     }
 }
 
+/// Two replicas on `pg`: (the lease holder, the other once it has read
+/// the streams).
+async fn pg_replicas(pg: &TestPg, redis: &TestRedis) -> (Proc, Proc) {
+    let flags = ["--postgres", &pg.url()];
+    let mut procs = vec![Proc::start(redis, &flags), Proc::start(redis, &flags)];
+    let i = leader(&[&procs[0], &procs[1]]).await;
+    let holder = procs.remove(i);
+    let other = procs.remove(0);
+    until(&other, "up", |b| b["ok"] == true).await;
+    (holder, other)
+}
+
 /// livedash's own sessions on the database.
 fn sessions(pg: &TestPg) -> u64 {
     let out = pg.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'livedash';");
@@ -217,11 +229,7 @@ fn sessions(pg: &TestPg) -> u64 {
 async fn only_the_lease_holder_tails_postgres_and_the_next_one_goes_on() {
     let pg = shop();
     let redis = TestRedis::start();
-    let flags = ["--postgres", &pg.url()];
-    let mut procs = vec![Proc::start(&redis, &flags), Proc::start(&redis, &flags)];
-    let i = leader(&[&procs[0], &procs[1]]).await;
-    let survivor = procs.remove(1 - i);
-    until(&survivor, "up", |b| b["ok"] == true).await;
+    let (holder, survivor) = pg_replicas(&pg, &redis).await;
     let mut ws = survivor.connect().await;
     open(&mut ws).await;
     // (Whether they come as the holder's window fill or as new records
@@ -245,7 +253,7 @@ async fn only_the_lease_holder_tails_postgres_and_the_next_one_goes_on() {
     // The holder dies; the survivor takes the lease, tails from the saved
     // cursor, and its window is the stream's: 3 items, then 5, never
     // fewer, each item once.
-    drop(procs);
+    drop(holder);
     until(&survivor, "leading", |b| b["leader"] == true).await;
     insert(&pg, &["i-4", "i-5"]);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -275,11 +283,7 @@ async fn the_holders_window_fill_reaches_the_other_replica_and_the_next_holder()
     let pg = shop();
     insert(&pg, &["f-1", "f-2"]);
     let redis = TestRedis::start();
-    let flags = ["--postgres", &pg.url()];
-    let mut procs = vec![Proc::start(&redis, &flags), Proc::start(&redis, &flags)];
-    let i = leader(&[&procs[0], &procs[1]]).await;
-    let survivor = procs.remove(1 - i);
-    until(&survivor, "up", |b| b["ok"] == true).await;
+    let (holder, survivor) = pg_replicas(&pg, &redis).await;
     // The user of every row is in Brasil: the filtered view counts both.
     let mut all = survivor.connect().await;
     let mut brasil = survivor.connect_query("var-country=Brasil").await;
@@ -301,7 +305,7 @@ async fn the_holders_window_fill_reaches_the_other_replica_and_the_next_holder()
     assert_eq!(f["total_sales"], 80.0, "{f}");
     assert_eq!(orders(&mut nobody).await["num_order_items"], 0);
     // The holder dies; every frame of the new holder holds both rows.
-    drop(procs);
+    drop(holder);
     until(&survivor, "leading", |b| b["leader"] == true).await;
     let seen = orders(&mut all).await["seq"].as_u64().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
