@@ -9,7 +9,11 @@
 //!   logic. It is a peer measured in the same run under the same nominal
 //!   load, not an upper bound: livedash runs on a multi-threaded runtime and
 //!   may beat it.
+//! - [`floor`]: the bare write loop, one `write(2)` per client per frame
+//!   from one thread and nothing else: what the kernel alone costs for a
+//!   fan-out on this machine, printed beside the targets it explains.
 
+pub mod floor;
 pub mod loadgen;
 pub mod proxy;
 

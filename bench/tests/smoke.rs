@@ -35,3 +35,41 @@ async fn loadgen_sees_every_message_of_the_proxy() {
     assert_eq!(r.system_frames_per_sec, 0.0, "{r:?}");
     assert!(r.server_rss_connected_kib > 0);
 }
+
+/// The bare write loop speaks enough WebSocket for the load generator:
+/// every frame of every round reaches every client, and each round it
+/// reports counts every connected client.
+#[tokio::test(flavor = "current_thread")]
+async fn loadgen_sees_every_frame_of_the_write_floor() {
+    use livedash_bench::floor;
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let rounds = Arc::new(Mutex::new(Vec::new()));
+    let seen = rounds.clone();
+    std::thread::spawn(move || {
+        floor::serve(listener, 300, 20.0, |r| *seen.lock().unwrap() = r.to_vec())
+    });
+    let r = loadgen::run(loadgen::Options {
+        urls: vec![format!("ws://{addr}/ws")],
+        clients: 20,
+        ramp_per_sec: 200,
+        hold: Duration::from_secs(2),
+        server_pids: vec![std::process::id()],
+        source_ips: 1,
+        stalled: 0,
+    })
+    .await;
+    assert_eq!(r.connected, 20, "{r:?}");
+    assert_eq!(r.dropped, 0, "{r:?}");
+    assert_eq!(r.complete_share, 1.0, "{r:?}");
+    assert!((r.mean_frame_bytes - 300.0).abs() < 1.0, "{r:?}");
+    assert!(r.frames_per_sec > 300.0, "{r:?}");
+    let rounds = rounds.lock().unwrap().clone();
+    let full: Vec<_> = rounds.iter().filter(|x| x.clients == 20).collect();
+    assert!(full.len() >= 30, "{rounds:?}");
+    assert!(
+        full.iter().all(|x| x.short == 0 && x.wall_us > 0.0),
+        "{rounds:?}"
+    );
+}

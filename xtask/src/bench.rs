@@ -20,6 +20,9 @@ use std::time::Instant;
 /// most 20,000 descriptors (hard RLIMIT_NOFILE, not raisable in this sandbox).
 const PER_PROCESS: usize = 9_950;
 
+/// The label of the bare write loop's rows.
+const FLOOR: &str = "bare write loop (1 thread)";
+
 struct Scenario {
     name: &'static str,
     what: String,
@@ -30,6 +33,9 @@ struct Scenario {
     hold: u64,
     /// Extra never-reading clients (frozen tabs).
     stalled: usize,
+    /// Also run the bare write loop ([`crate::floor_bench`]) at the same
+    /// nominal load.
+    floor: bool,
 }
 
 /// A child process killed on drop.
@@ -106,7 +112,13 @@ pub(crate) fn start_cmd(bin: &str, mut cmd: Command) -> Result<(Proc, u16), Stri
 pub(crate) type Json = serde_json::Value;
 
 /// Run loadgen (split over processes) against `port`; merge the reports.
-fn load(port: u16, pid: u32, clients: usize, hold: u64, stalled: usize) -> Result<Json, String> {
+pub(crate) fn load(
+    port: u16,
+    pid: u32,
+    clients: usize,
+    hold: u64,
+    stalled: usize,
+) -> Result<Json, String> {
     load_over(&[port], &[pid], clients, hold, stalled)
 }
 
@@ -219,6 +231,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             compare: n == 10_000 || (quick && n == 1000),
             hold,
             stalled: 0,
+            floor: n != 5000,
         });
     }
     let n = if quick { 200 } else { 2000 };
@@ -230,6 +243,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
         compare: true,
         hold,
         stalled: 0,
+        floor: true,
     });
     v.push(Scenario {
         name: "bigtick",
@@ -239,6 +253,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
         compare: true,
         hold,
         stalled: 0,
+        floor: false,
     });
     let n = if quick { 200 } else { 1000 };
     for stalled in [0, n / 10] {
@@ -250,6 +265,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
             compare: false,
             hold: hold.max(15),
             stalled,
+            floor: false,
         });
     }
     v
@@ -291,6 +307,8 @@ struct Run {
     r: Json,
     /// The Node `ws` peer under the same load, in scenarios that compare.
     node: Option<Json>,
+    /// The bare write loop under the same load, where it ran.
+    floor: Option<Json>,
 }
 
 impl Run {
@@ -378,16 +396,25 @@ fn targets(runs: &[Run], micro: &Json) -> Vec<Target> {
     }
     // Against the Node `ws` peer measured in the same run.
     let with_node = || runs.iter().filter_map(|r| r.node.as_ref().map(|n| (r, n)));
-    let cpu_ratio = |r: &Run, n: &Json| cpu_us_per_frame(&r.r) / cpu_us_per_frame(n).max(1e-9);
+    let cpu_ratio = |r: &Run, n: &Json| cpu_ratio_of(&r.r, n);
     if let Some((w, n)) =
         with_node().max_by(|a, b| cpu_ratio(a.0, a.1).total_cmp(&cpu_ratio(b.0, b.1)))
     {
         let ratio = cpu_ratio(w, n);
+        // What the kernel alone costs per frame in that scenario: the
+        // bare write loop's CPU per delivered frame against the same peer.
+        let floor = w.floor.as_ref().map_or(String::new(), |f| {
+            format!(
+                "; the bare write loop, one write per frame and nothing else: {:.1} µs ({:.2}× Node)",
+                cpu_us_per_frame(f),
+                cpu_ratio_of(f, n)
+            )
+        });
         t.push(Target {
             target: "server CPU per delivered frame ≤ 0.4 × the Node `ws` peer's, every compared scenario".into(),
             worst: w.label(),
             value: format!(
-                "{ratio:.2}× ({:.1} vs {:.1} µs)",
+                "{ratio:.2}× ({:.1} vs {:.1} µs){floor}",
                 cpu_us_per_frame(&w.r),
                 cpu_us_per_frame(n)
             ),
@@ -427,11 +454,18 @@ fn targets(runs: &[Run], micro: &Json) -> Vec<Target> {
         .max_by(|a, b| num(&a.r, "fanout_p99_ms").total_cmp(&num(&b.r, "fanout_p99_ms")))
     {
         let p99 = num(&w.r, "fanout_p99_ms");
+        let floor = w.floor.as_ref().map_or(String::new(), |f| {
+            format!(
+                "; the bare write loop's round (one write per client, nothing else) on the same core: p99 {:.1} ms, p50 {:.1} ms",
+                num(f, "floor_round_p99_ms"),
+                num(f, "floor_round_p50_ms")
+            )
+        });
         t.push(Target {
             target: "`livedash_fanout_seconds` p99 ≤ 40 ms at 10k clients (publication to the last socket write, from the server's histogram)".into(),
             worst: w.label(),
             value: format!(
-                "p99 {p99:.1} ms, p50 {:.1} ms over {:.0} frames",
+                "p99 {p99:.1} ms, p50 {:.1} ms over {:.0} frames{floor}",
                 num(&w.r, "fanout_p50_ms"),
                 num(&w.r, "fanout_frames")
             ),
@@ -682,6 +716,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
         } else {
             None
         };
+        let floor = if sc.floor {
+            // One write per client per nominal frame, frames of livedash's
+            // mean size: the kernel's part of any one-core fan-out.
+            let size = num(&r, "mean_frame_bytes").max(64.0) as usize;
+            let f = crate::floor_bench::run(sc.clients, sc.hold, size, nominal)?;
+            println!("    {}", row(sc.name, &sc.what, FLOOR, &f));
+            rows.push(row(sc.name, &sc.what, FLOOR, &f));
+            Some(f)
+        } else {
+            None
+        };
         runs.push(Run {
             name: sc.name,
             what: sc.what,
@@ -689,6 +734,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             nominal_hz: nominal,
             r,
             node,
+            floor,
         });
     }
     let cluster = match only {
@@ -702,8 +748,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .iter()
         .filter(|r| r.name == "capacity")
         .map(|r| {
+            let floor = r.floor.as_ref().map_or("—".to_string(), |f| {
+                format!(
+                    "{:.1} / {:.1} ms ({:.1} µs CPU per write, {:.0} rounds)",
+                    num(f, "floor_round_p50_ms"),
+                    num(f, "floor_round_p99_ms"),
+                    num(f, "floor_cpu_us_per_write"),
+                    num(f, "floor_rounds"),
+                )
+            });
             format!(
-                "| {} | {:.1} ms | {:.1} ms | {:.0} |",
+                "| {} | {:.1} ms | {:.1} ms | {:.0} | {floor} |",
                 r.what,
                 num(&r.r, "fanout_p50_ms"),
                 num(&r.r, "fanout_p99_ms"),
@@ -712,7 +767,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         })
         .collect();
     let ftable = format!(
-        "| load | p50 | p99 | frames observed |\n|---|---|---|---|\n{}\n",
+        "| load | p50 | p99 | frames observed | the bare write loop's round, p50 / p99 |\n|---|---|---|---|---|\n{}\n",
         fanout_rows.join("\n")
     );
     let nheader = "| scenario | load | server CPU per delivered frame, livedash vs Node (ratio) | server RSS per client, livedash vs Node (ratio) | p99 spread livedash vs Node | periodic frames delivered / nominal, livedash vs Node |\n|---|---|---|---|---|---|";
@@ -794,7 +849,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
          connected client's socket write of it returned (flushed), as the server's own histogram\n\
          saw it during the steady window (quantiles interpolated inside its buckets: 1, 2.5, 5,\n\
          10, 20, 40, 80, 160 ms, ...). It is the spread the server causes, which the load\n\
-         generator cannot see at 10k clients on the same cores.\n\n{ftable}\n\
+         generator cannot see at 10k clients on the same cores.\n\n\
+         Beside it, the bare write loop (`write-floor`, same core, same load generator): one\n\
+         thread making one non-blocking `write(2)` of a pre-framed message to every client per\n\
+         round and nothing else, no runtime, no task per client; its round is first write to\n\
+         last write. It shows what the kernel alone costs for one write per client here (on\n\
+         loopback the receiver's TCP processing and wake-up run in the sender's context). It is\n\
+         a reference, not a ceiling: a server writing from several cores, or fewer times, could\n\
+         beat it.\n\n{ftable}\n\
          ## Frozen tabs beside normal ones\n\n\
          Never-reading clients with a 4 KiB receive window connect first; the normal clients'\n\
          p99 spread and the server's RSS with and without them, and how many the server closed\n\
@@ -867,6 +929,11 @@ fn run_node_peer(sc: &Scenario, r: &Json) -> Result<Json, String> {
 /// Server CPU microseconds per delivered frame.
 fn cpu_us_per_frame(r: &Json) -> f64 {
     num(r, "server_cpu") / num(r, "frames_per_sec").max(1e-9) * 1e6
+}
+
+/// `r`'s CPU per delivered frame over the Node peer's `n`.
+fn cpu_ratio_of(r: &Json, n: &Json) -> f64 {
+    cpu_us_per_frame(r) / cpu_us_per_frame(n).max(1e-9)
 }
 
 /// One row of the livedash-vs-Node table.
@@ -996,6 +1063,7 @@ mod tests {
             nominal_hz: nominal_hz(&args),
             r,
             node: None,
+            floor: None,
         }
     }
 
@@ -1068,6 +1136,11 @@ mod tests {
         cap.r["fanout_p99_ms"] = 45.0.into();
         cap.r["fanout_p50_ms"] = 12.0.into();
         cap.r["fanout_frames"] = 30.0.into();
+        // The bare write loop: 4 µs per frame (0.4× Node), rounds of 110 ms.
+        let mut floor = cpu(0.08, 20_000.0, 1.0);
+        floor["floor_round_p99_ms"] = 110.0.into();
+        floor["floor_round_p50_ms"] = 100.0.into();
+        cap.floor = Some(floor);
         let mut stress = run("stress", 2000, &[], cpu(0.3, 100_000.0, 9.0));
         stress.node = Some(cpu(1.2, 100_000.0, 9.0)); // 3 vs 12 µs: 0.25×
         let t = targets(&[cap, stress], &serde_json::json!({}));
@@ -1075,12 +1148,22 @@ mod tests {
         let c = find("CPU per delivered frame");
         assert_eq!(c.worst, "capacity: 10000 clients", "the worst ratio");
         assert!(c.value.starts_with("0.50×"), "{}", c.value);
+        assert!(
+            c.value.ends_with("nothing else: 4.0 µs (0.40× Node)"),
+            "{}",
+            c.value
+        );
         assert!(!c.reached);
         let m = find("idle client");
         assert!(m.value.starts_with("0.75×"), "{}", m.value);
         assert!(m.reached);
         let f = find("fanout_seconds");
         assert!(f.value.starts_with("p99 45.0 ms"), "{}", f.value);
+        assert!(
+            f.value.ends_with("p99 110.0 ms, p50 100.0 ms"),
+            "{}",
+            f.value
+        );
         assert!(!f.reached);
     }
 

@@ -9,6 +9,7 @@ mod bench;
 mod cluster;
 mod cluster_bench;
 mod filter_bench;
+mod floor_bench;
 mod lighthouse;
 mod page;
 mod report;
