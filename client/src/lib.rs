@@ -6,6 +6,7 @@
 pub mod alerts_api;
 pub mod api;
 pub mod backoff;
+pub mod chart_option;
 pub mod charts;
 pub mod components;
 pub mod config;
