@@ -21,6 +21,7 @@ pub mod hooks;
 pub mod import;
 pub mod layout;
 pub mod notify;
+pub mod number;
 pub mod playback;
 pub mod rule_form;
 pub mod share;
