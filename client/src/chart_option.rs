@@ -49,11 +49,18 @@ pub struct Chart {
 }
 
 /// The series kinds the widgets draw (each carries its ECharts `type`).
+// Unboxed like charming's own `Series`: a chart holds one to a few, built
+// per redraw and serialized, never stored in bulk.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Series {
+    /// Bars (bar widgets, revenue breakdowns).
     Bar(Bar),
+    /// Lines and areas (history widgets, sparklines, the series chart).
     Line(Line),
+    /// Pie and donut slices.
     Pie(Pie),
+    /// One gauge.
     Gauge(Gauge),
 }
 
