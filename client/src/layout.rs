@@ -91,9 +91,10 @@ pub fn place(widgets: &[Widget], id: &str, to: GridPos) -> Option<Vec<Widget>> {
 }
 
 /// Sort widget indices top to bottom, then left to right, `first` ahead of
-/// the others on its row. (One sort for [`push_down`] and [`compact`]:
-/// each distinct sort call is another copy of the sort in the wasm.)
-fn sort_by_place(ws: &[Widget], order: &mut [usize], first: usize) {
+/// the others on its row (`usize::MAX`: none). The one sort of widgets in
+/// the page ([`push_down`], [`compact`], `widgets::reading_order`): each
+/// distinct sort call is another copy of the sort in the wasm.
+pub fn sort_by_place(ws: &[Widget], order: &mut [usize], first: usize) {
     order.sort_by_key(|i| (ws[*i].grid.y, *i != first, ws[*i].grid.x));
 }
 
