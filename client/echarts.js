@@ -7,8 +7,12 @@
 // it: ECharts ignores (with a console warning) option parts whose component
 // is not registered, so a missing line shows as a missing tooltip or legend.
 // Not registered because no widget's options use them: markLine/markArea
-// (7 KB gzip) and the scrollable legend (LegendPlainComponent is the legend
-// without `type: 'scroll'`, 2 KB gzip less than LegendComponent).
+// (7 KB gzip), the scrollable legend (LegendPlainComponent is the legend
+// without `type: 'scroll'`, 2 KB gzip less than LegendComponent), and the
+// LabelLayout feature (2.7 KB gzip): it serves the `labelLayout` option
+// (hideOverlap / moveOverlap of series labels, not used) and label
+// animations (every chart sets `animation: false`); pies lay out their own
+// labels and label lines, axis labels their own overlap.
 import * as echarts from 'echarts/core';
 import { BarChart, LineChart, PieChart, GaugeChart } from 'echarts/charts';
 import {
@@ -16,7 +20,6 @@ import {
   TooltipComponent,
   LegendPlainComponent,
 } from 'echarts/components';
-import { LabelLayout } from 'echarts/features';
 import { CanvasRenderer } from 'echarts/renderers';
 
 echarts.use([
@@ -27,7 +30,6 @@ echarts.use([
   GridComponent,
   TooltipComponent,
   LegendPlainComponent,
-  LabelLayout,
   CanvasRenderer,
 ]);
 

@@ -2,12 +2,12 @@
 //! options to JSON. Options contain no maps (serde-wasm-bindgen would turn
 //! them into JS `Map`s, which ECharts ignores).
 
+use crate::chart_option::Chart;
 use charming::component::{Axis, Grid};
 use charming::element::{
     AxisLabel, AxisType, Color, ItemStyle, LineStyle, SplitLine, Tooltip, Trigger,
 };
 use charming::series::{Bar, Line};
-use charming::Chart;
 use livedash_shared::{Revenue, SeriesPoint};
 
 /// Text colour of axis labels on the dark surface.

@@ -326,7 +326,7 @@ pub fn classify(text: &str) -> Incoming {
             page: PROTOCOL_VERSION,
         })
     };
-    match serde_json::from_str::<ServerMessage>(text) {
+    match livedash_shared::decode_server(text) {
         Ok(ServerMessage::Hello(h)) if h.protocol != PROTOCOL_VERSION => {
             incompat(Some(h.protocol as u64))
         }

@@ -10,7 +10,7 @@
 //! code for it either). The option an instance gets is the one the unit
 //! tests read (`serde_json::to_value`).
 
-use charming::Chart as Options;
+use crate::chart_option::Chart as Options;
 use wasm_bindgen::prelude::*;
 use yew::AttrValue;
 

@@ -90,11 +90,19 @@ pub fn place(widgets: &[Widget], id: &str, to: GridPos) -> Option<Vec<Widget>> {
     Some(out)
 }
 
+/// Sort widget indices top to bottom, then left to right, `first` ahead of
+/// the others on its row (`usize::MAX`: none). The one sort of widgets in
+/// the page ([`push_down`], [`compact`], `widgets::reading_order`): each
+/// distinct sort call is another copy of the sort in the wasm.
+pub fn sort_by_place(ws: &[Widget], order: &mut [usize], first: usize) {
+    order.sort_by_key(|i| (ws[*i].grid.y, *i != first, ws[*i].grid.x));
+}
+
 /// Push every widget that overlaps a settled one below it, settling
 /// widgets top to bottom starting with `first`.
 fn push_down(ws: &mut [Widget], first: usize) {
     let mut order: Vec<usize> = (0..ws.len()).filter(|i| *i != first).collect();
-    order.sort_by_key(|i| (ws[*i].grid.y, ws[*i].grid.x));
+    sort_by_place(ws, &mut order, first);
     let mut settled = vec![first];
     for i in order {
         while let Some(below) = settled
@@ -113,7 +121,7 @@ fn push_down(ws: &mut [Widget], first: usize) {
 /// placed one, wins ties with a widget on its row).
 fn compact(ws: &mut [Widget], first: usize) {
     let mut order: Vec<usize> = (0..ws.len()).collect();
-    order.sort_by_key(|i| (ws[*i].grid.y, *i != first, ws[*i].grid.x));
+    sort_by_place(ws, &mut order, first);
     let mut settled: Vec<usize> = Vec::with_capacity(ws.len());
     for i in order {
         let mut g = ws[i].grid;

@@ -6,6 +6,7 @@
 pub mod alerts_api;
 pub mod api;
 pub mod backoff;
+pub mod chart_option;
 pub mod charts;
 pub mod components;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod hooks;
 pub mod import;
 pub mod layout;
 pub mod notify;
+pub mod number;
 pub mod playback;
 pub mod rule_form;
 pub mod share;

@@ -76,10 +76,7 @@ fn level_str(l: Level) -> &'static str {
 }
 
 fn number(field: &str, s: &str) -> Result<f64, String> {
-    s.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|x| x.is_finite())
+    crate::number::parse_f64(s.trim())
         .ok_or_else(|| format!("{field}: {:?} is not a number", s.trim()))
 }
 

@@ -4,7 +4,7 @@
 //! memory of the last snapshot and the frames after it (so a tab that joins
 //! draws at once, without a snapshot from the server).
 //!
-//! The tab holding the Web Lock `livedash-socket <socket URL>` owns the
+//! The tab holding the Web Lock `livedash-socket/2 <socket URL>` owns the
 //! socket and posts every frame it receives, unchanged; the others apply
 //! them through their own `seq` checks (PROTOCOL.md, "One socket per
 //! browser").
@@ -20,7 +20,7 @@ pub const REPLAY_FRAMES: usize = 256;
 
 /// What tabs of one stream tell each other.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "k", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TabMsg {
     /// A frame the holder received, as received.
     Frame { text: String },
@@ -77,9 +77,13 @@ pub fn share_wanted(search: &str) -> bool {
 }
 
 /// The Web Lock and BroadcastChannel name of a stream: tabs that would open
-/// the same socket URL (server, records, filters) share one socket.
+/// the same socket URL (server, records, filters) share one socket. The
+/// `/2` is the version of [`TabMsg`]'s JSON (2: externally tagged, since
+/// the page stopped carrying serde's decoder for internally tagged enums),
+/// so tabs of an older build, still open after a deploy, keep to their own
+/// socket instead of relaying messages this build cannot read.
 pub fn lock_name(socket_url: &str) -> String {
-    format!("livedash-socket {socket_url}")
+    format!("livedash-socket/2 {socket_url}")
 }
 
 /// How many tabs a stream has, from a `navigator.locks.query()` result:
@@ -177,6 +181,26 @@ mod tests {
         }
         let f = TabMsg::Frame { text: "{}".into() };
         assert_eq!(f.as_status(), None);
+    }
+
+    #[test]
+    fn messages_are_externally_tagged_as_lock_names_version_2_says() {
+        let f = TabMsg::Frame { text: "{}".into() };
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"frame":{"text":"{}"}}"#
+        );
+        let c: TabMsg = serde_json::from_str(r#"{"catchup":{"tab":4,"texts":["a","b"]}}"#).unwrap();
+        assert_eq!(
+            c,
+            TabMsg::Catchup {
+                tab: 4,
+                texts: vec!["a".into(), "b".into()]
+            }
+        );
+        // The version-1 shape is not read (such tabs use another lock).
+        assert!(serde_json::from_str::<TabMsg>(r#"{"k":"want","tab":1}"#).is_err());
+        assert!(lock_name("ws://h/ws").starts_with("livedash-socket/2 "));
     }
 
     #[test]

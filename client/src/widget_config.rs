@@ -72,6 +72,18 @@ fn number<T: std::str::FromStr>(
     }
 }
 
+/// An optional real-number field: empty is "not set" ([`number`] for
+/// `f64`, by [`crate::number::parse_f64`]: no core float parser in the
+/// wasm).
+fn real(fields: &[(String, String)], name: &str) -> Result<Option<f64>, String> {
+    match field(fields, name) {
+        "" => Ok(None),
+        v => crate::number::parse_f64(v)
+            .map(Some)
+            .ok_or_else(|| format!("{name}: {v:?} is not a number")),
+    }
+}
+
 /// The query and options the panel's fields say, from widget `w`'s own
 /// (filters and unknown fields are kept). Fields: `source`, `names`
 /// (repeated: the figures ticked), `series` (typed names, comma
@@ -130,8 +142,8 @@ pub fn configure(
         s => return Err(format!("sort: {s:?} is not desc, asc or none")),
     };
     o.unit = Some(field(fields, "unit").to_string()).filter(|u| !u.is_empty());
-    o.min = number(fields, "min", "a number")?;
-    o.max = number(fields, "max", "a number")?;
+    o.min = real(fields, "min")?;
+    o.max = real(fields, "max")?;
     o.decimals = number(fields, "decimals", "a whole number from 0 to 10")?;
     o.color = Some(field(fields, "color").to_string()).filter(|c| !c.is_empty());
     Ok((q, o))

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod alerts;
 pub mod dashboard;
+pub mod decode;
 pub mod series;
 pub mod time;
 pub use alerts::{Alert, AlertRule, AlertState, Op};
@@ -18,6 +19,7 @@ pub use dashboard::{
     Dashboard, DashboardSummary, Filters, GridPos, Query, QuerySource, Widget, WidgetKind,
     WidgetOptions,
 };
+pub use decode::decode_server;
 
 /// Version of the wire protocol spoken by this crate. Sent in `hello`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -706,6 +708,8 @@ mod tests {
         let text = msg.to_json();
         let back: ServerMessage = serde_json::from_str(&text).unwrap();
         assert_eq!(back, msg, "round trip of {text}");
+        // The page's decoder reads every frame the server writes the same.
+        assert_eq!(decode_server(&text).unwrap(), msg, "decode_server({text})");
     }
 
     #[test]

@@ -31,6 +31,9 @@ fn every_example_decodes_and_every_type_has_one() {
             // Round trip keeps every field the document shows.
             let back: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
             assert_eq!(back, v, "server example changes on a round trip: {b}");
+            // The page's decoder reads the example the same.
+            let light = livedash_shared::decode_server(b).unwrap_or_else(|e| panic!("{e}: {b}"));
+            assert_eq!(light, m, "decode_server differs on {b}");
             server.insert(ty);
         } else if let Ok(m) = serde_json::from_str::<ClientMessage>(b) {
             let back: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();

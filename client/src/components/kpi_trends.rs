@@ -5,13 +5,13 @@
 //! drawn from `/api/history` up to the cursor (the state the widgets read
 //! is then the playback view, see [`crate::playback`]).
 
+use crate::chart_option::Chart as Options;
 use crate::charts::{AMBER, BLUE, GREEN};
 use crate::state::DashState;
 use crate::widgets::select;
 use charming::component::{Axis, Grid};
 use charming::element::{AxisType, Color, LineStyle, Tooltip, Trigger};
 use charming::series::Line;
-use charming::Chart as Options;
 
 /// A KPI's trend: one label per point (`#SEQ` for live points, so the
 /// order of the ticks drawn is readable; the time for history points)

@@ -90,7 +90,7 @@ pub fn time_bar(p: &TimeBarProps) -> Html {
         Callback::from(move |e: InputEvent| {
             let v = e
                 .target_dyn_into::<web_sys::HtmlInputElement>()
-                .and_then(|i| i.value().parse::<f64>().ok());
+                .and_then(|i| crate::number::parse_f64(&i.value()));
             if let Some(v) = v {
                 cb.emit(Command::Do(Msg::Seek(v.max(0.0) as u64)));
             }

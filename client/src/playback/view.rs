@@ -66,7 +66,7 @@ fn breakdown(series: &Series, prefix: &str, prev: u64, ts: u64) -> Vec<Revenue> 
             })
         })
         .collect();
-    rows.sort_by(|a, b| b.revenue.total_cmp(&a.revenue));
+    crate::widgets::select::sort_revenue(&mut rows, true);
     rows
 }
 

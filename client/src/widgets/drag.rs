@@ -59,7 +59,7 @@ pub struct Live {
 
 /// `12px` → 12.0; anything else (`normal`, `auto`) → `or`.
 fn px(v: &str, or: f64) -> f64 {
-    v.trim().trim_end_matches("px").parse().unwrap_or(or)
+    crate::number::parse_f64(v.trim().trim_end_matches("px")).unwrap_or(or)
 }
 
 /// The measures of the grid that holds `el`.

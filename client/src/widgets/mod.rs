@@ -68,9 +68,9 @@ pub fn grid_style(g: &GridPos) -> String {
 /// the one-column layout of narrow screens and screen readers follow the
 /// grid.
 pub fn reading_order(d: &Dashboard) -> Vec<&Widget> {
-    let mut ws: Vec<&Widget> = d.widgets.iter().collect();
-    ws.sort_by_key(|w| (w.grid.y, w.grid.x));
-    ws
+    let mut order: Vec<usize> = (0..d.widgets.len()).collect();
+    crate::layout::sort_by_place(&d.widgets, &mut order, usize::MAX);
+    order.into_iter().map(|i| &d.widgets[i]).collect()
 }
 
 /// Whether a dashboard shows recent order records (the connection then

@@ -3,6 +3,7 @@
 //! natively by serializing the options to JSON.
 
 use super::select::{self, History};
+use crate::chart_option::Chart;
 use crate::charts::{self, Palette};
 use crate::format;
 use crate::state::DashState;
@@ -12,7 +13,6 @@ use charming::element::{
     Tooltip, Trigger,
 };
 use charming::series::{Bar, Gauge, GaugeDetail, Line, Pie};
-use charming::Chart;
 use livedash_shared::dashboard::{QuerySource, Widget, WidgetKind, WidgetOptions};
 
 /// Series colours, in order (the widget's `color` replaces the first).

@@ -175,14 +175,28 @@ pub fn breakdown(s: &DashState, by: Option<Dimension>, o: &WidgetOptions) -> Vec
         _ => Vec::new(),
     };
     match o.sort {
-        Some(SortOrder::Desc) => rows.sort_by(|a, b| b.revenue.total_cmp(&a.revenue)),
-        Some(SortOrder::Asc) => rows.sort_by(|a, b| a.revenue.total_cmp(&b.revenue)),
+        Some(SortOrder::Desc) => sort_revenue(&mut rows, true),
+        Some(SortOrder::Asc) => sort_revenue(&mut rows, false),
         Some(SortOrder::None) | None => {}
     }
     if let Some(l) = o.limit {
         rows.truncate(l as usize);
     }
     rows
+}
+
+/// Sort revenue rows, largest first when `desc` (stable: equal revenues
+/// keep the server's order). One closure for every such sort of the page
+/// (each distinct sort call is another copy of the sort in the wasm).
+pub fn sort_revenue(rows: &mut [Revenue], desc: bool) {
+    rows.sort_by(|a, b| {
+        let o = a.revenue.total_cmp(&b.revenue);
+        if desc {
+            o.reverse()
+        } else {
+            o
+        }
+    });
 }
 
 /// The newest order records matching `filters`, newest first, at most
