@@ -126,13 +126,14 @@ pub fn ensure_build_tools() -> Result<(), String> {
     let fresh = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let installed = modules.join("echarts/core.js").exists()
         && modules.join(".bin/esbuild").exists()
+        && modules.join(".bin/terser").exists()
         && modules.join(".bin/wasm-opt").exists()
         && fresh(&modules.join(".package-lock.json")) >= fresh(&lock);
     if installed {
-        println!("ok  npm packages (echarts, esbuild, binaryen)");
+        println!("ok  npm packages (echarts, esbuild, terser, binaryen)");
     } else {
         step(
-            "npm ci (echarts, esbuild, binaryen's wasm-opt)",
+            "npm ci (echarts, esbuild, terser, binaryen's wasm-opt)",
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
                 .current_dir(root())
