@@ -2,7 +2,9 @@
 //!
 //! - [`loadgen`]: N WebSocket clients on loopback reading every frame, all in
 //!   one single-threaded tokio runtime per process; reports delivery (per
-//!   topic), fan-out spread, latency and the server's CPU and RSS.
+//!   topic), fan-out spread, latency and the server's CPU and RSS; with
+//!   `--deflate` the clients offer permessage-deflate ([`deflate_ws`]: the
+//!   upgrade and a frame reader that inflates each compressed message).
 //! - [`proxy`]: a bare broadcast server on a single-threaded tokio runtime
 //!   that sends one pre-serialized frame of a given size at a given nominal
 //!   rate to every client and flushes every frame, with no application
@@ -10,6 +12,7 @@
 //!   load, not an upper bound: livedash runs on a multi-threaded runtime and
 //!   may beat it.
 
+pub mod deflate_ws;
 pub mod loadgen;
 pub mod proxy;
 
