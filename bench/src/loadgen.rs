@@ -99,8 +99,8 @@ pub struct Report {
     /// Messages that did not inflate, were not UTF-8 or whole JSON, or were
     /// topic frames whose type/seq/ts did not scan: errors, not deliveries.
     pub frame_errors: u64,
-    /// The first `orders` frame one client read (inflated): lets a peer
-    /// send bytes that compress like livedash's.
+    /// The last `orders` frame one deflate client read (inflated): lets a
+    /// peer send bytes that compress like livedash's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orders_sample: Option<String>,
     /// Mean payload size of the frames counted.
@@ -253,7 +253,7 @@ struct ClientResult {
     refused: bool,
     /// Messages that did not inflate or scan.
     errors: u64,
-    /// The first `orders` frame (client 0 only).
+    /// The last `orders` frame (client 0 of a deflate run only).
     orders_sample: Option<String>,
 }
 
@@ -394,7 +394,9 @@ async fn deflate_client(
                 Ok(None) => break,
                 Ok(Some(Event::Text { text, wire, .. })) => match scan_checked(&text) {
                     Ok(Some((code, seq, ts))) => {
-                        if sample && code == 1 && res.orders_sample.is_none() {
+                        if sample && code == 1 {
+                            // The newest: livedash's frames grow as its
+                            // window fills after a start.
                             res.orders_sample = Some(text.clone());
                         }
                         res.arrivals.push(Arrival {

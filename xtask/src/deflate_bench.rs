@@ -6,8 +6,8 @@
 //! frame once for every client that negotiated it; the peer (`--deflate`:
 //! ws's `perMessageDeflate`, threshold 0 like livedash) compresses it once
 //! per client. The peer sends the body of livedash's own `orders` frame
-//! (the first one the load generator read from livedash in the same run),
-//! so both compress the same bytes.
+//! (the last one the load generator read from livedash at the same client
+//! count), so both compress the same bytes.
 //!
 //! Writes its own section of BENCHMARKS.md between markers (a full bench
 //! writes it after the other sections; `--scenario deflate` replaces only
@@ -205,8 +205,10 @@ fn section(quick: bool, rows: &[Row], shared: &str, body_notes: &[String]) -> St
     let date = utc_now();
     format!(
         "{BEGIN}\n## Compress once at scale (`cargo xtask bench --scenario deflate`)\n\n\
-         Measured {date}{quick}. Machine: {machine}. {shared} Pinning as above: each server on its\n\
-         core, one load generator process on the other, two unpinned at 10,000 clients.\n\n\
+         Measured {date}{quick}. Machine: {machine}.\n\
+         {shared}\n\
+         Pinning as above: each server on its core, one load generator process on the other, two\n\
+         unpinned above 9,950 clients.\n\n\
          What was measured: livedash and the Node `ws` peer at default 1 s ticks (the `capacity`\n\
          shape), every load generator client offering permessage-deflate\n\
          (`server_no_context_takeover; client_no_context_takeover`) and inflating each compressed\n\
@@ -216,8 +218,9 @@ fn section(quick: bool, rows: &[Row], shared: &str, body_notes: &[String]) -> St
          bytes to every client that negotiated it; the peer (`server.js --deflate`: ws's\n\
          `perMessageDeflate` with a threshold of 0, as livedash compresses every topic frame, and\n\
          otherwise ws's defaults) compresses each frame once per client, with a zlib stream kept\n\
-         per connection. The peer's `orders` frames carry the body of livedash's own `orders` frame\n\
-         of the same run (its seq and ts its own), so both compress the same bytes ({}).\n\
+         per connection. The peer's `orders` frames carry the body of the last `orders` frame the\n\
+         load generator read from livedash at the same client count (its seq and ts its own), so\n\
+         both compress the same bytes ({}).\n\
          *Wire* is the payload bytes as received (compressed), *inflated* the same frames after\n\
          inflating, both per client per minute over the steady window; frame headers and the\n\
          snapshot are not counted. The last column is the same server in this run's `capacity`\n\
@@ -281,6 +284,31 @@ mod tests {
         assert_eq!(
             orders_body(r#"{"type":"orders","seq":1,"x":2,"y":3}"#),
             None
+        );
+    }
+
+    #[test]
+    fn a_partial_run_replaces_only_this_section() {
+        let rows = [Row {
+            server: "livedash",
+            clients: 1000,
+            r: serde_json::json!({"clients": 1000.0}),
+            plain: None,
+        }];
+        let new = section(false, &rows, "quiet", &["note".into()]);
+        assert!(new.starts_with(BEGIN) && new.ends_with(END), "{new}");
+        assert!(
+            new.contains("| livedash | 1000 clients, 1 s ticks |"),
+            "{new}"
+        );
+        let doc = format!(
+            "# B\n\n<!-- page:begin -->\npage\n<!-- page:end -->\n\n{BEGIN}\nold\n{END}\n\n<!-- soak:begin -->\nsoak\n"
+        );
+        let out = crate::report::put(&doc, &new, BEGIN, END, &[]);
+        assert!(!out.contains("\nold\n") && out.contains(&new), "{out}");
+        assert!(
+            out.contains("<!-- page:end -->") && out.ends_with("soak\n"),
+            "{out}"
         );
     }
 
