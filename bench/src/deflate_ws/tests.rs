@@ -93,8 +93,7 @@ fn a_big_frame_with_records_inflates_whole() {
         big.len(),
         z.len()
     );
-    let mut r = Reader::default();
-    r.buf = server_frame(frame::TEXT, true, &z);
+    let mut r = Reader::with(server_frame(frame::TEXT, true, &z));
     match r.next_event().unwrap() {
         Some(Event::Text { text, wire, .. }) => assert_eq!((text, wire), (big, z.len())),
         other => panic!("{other:?}"),
@@ -173,8 +172,7 @@ fn broken_framing_ends_the_connection() {
         vec![0xA1, 0],
     ];
     for c in cases {
-        let mut r = Reader::default();
-        r.buf = c.clone();
+        let mut r = Reader::with(c.clone());
         assert!(r.next_event().is_err(), "{c:?}");
     }
 }
