@@ -99,8 +99,9 @@ pub struct Report {
     /// Messages that did not inflate, were not UTF-8 or whole JSON, or were
     /// topic frames whose type/seq/ts did not scan: errors, not deliveries.
     pub frame_errors: u64,
-    /// The last `orders` frame one deflate client read (inflated): lets a
-    /// peer send bytes that compress like livedash's.
+    /// The median-size `orders` frame one deflate client read (inflated;
+    /// their size varies with each tick's records): lets a peer send bytes
+    /// that compress like livedash's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orders_sample: Option<String>,
     /// Mean payload size of the frames counted.
@@ -253,8 +254,8 @@ struct ClientResult {
     refused: bool,
     /// Messages that did not inflate or scan.
     errors: u64,
-    /// The last `orders` frame (client 0 of a deflate run only).
-    orders_sample: Option<String>,
+    /// Every `orders` frame (client 0 of a deflate run only; ~1 KB each).
+    orders_samples: Vec<String>,
 }
 
 fn now_ms_f64() -> f64 {
@@ -395,9 +396,7 @@ async fn deflate_client(
                 Ok(Some(Event::Text { text, wire, .. })) => match scan_checked(&text) {
                     Ok(Some((code, seq, ts))) => {
                         if sample && code == 1 {
-                            // The newest: livedash's frames grow as its
-                            // window fills after a start.
-                            res.orders_sample = Some(text.clone());
+                            res.orders_samples.push(text.clone());
                         }
                         res.arrivals.push(Arrival {
                             key: (code, seq),
@@ -431,6 +430,13 @@ async fn deflate_client(
             }
         }
     }
+}
+
+/// The frame of median length.
+fn median_by_len(mut v: Vec<String>) -> Option<String> {
+    v.sort_by_key(String::len);
+    let mid = v.len() / 2;
+    v.into_iter().nth(mid)
 }
 
 /// Run the clients and report. Every loop is bounded by the run's deadline.
@@ -525,7 +531,7 @@ fn raise_fd_limit_for(clients: usize) {
 #[allow(clippy::too_many_arguments)]
 fn summarize(
     opts: &Options,
-    results: Vec<ClientResult>,
+    mut results: Vec<ClientResult>,
     start: Instant,
     window_start: Instant,
     window_end: Instant,
@@ -541,7 +547,10 @@ fn summarize(
     let negotiated = results.iter().filter(|r| r.negotiated).count();
     let refused = results.iter().filter(|r| r.refused).count();
     let frame_errors = results.iter().map(|r| r.errors).sum();
-    let orders_sample = results.iter().find_map(|r| r.orders_sample.clone());
+    let orders_sample = results
+        .iter_mut()
+        .find(|r| !r.orders_samples.is_empty())
+        .and_then(|r| median_by_len(std::mem::take(&mut r.orders_samples)));
     // First arrival and receiver count per message.
     let mut first: HashMap<(u8, u64), (u64, usize)> = HashMap::new();
     for r in &results {
@@ -673,6 +682,15 @@ mod tests {
         let p99 = histogram_quantile(&before, &after, 0.99).unwrap();
         assert!((p99 - 0.0198).abs() < 1e-9, "{p99}");
         assert_eq!(histogram_quantile(&before, &before, 0.5), None);
+    }
+
+    #[test]
+    fn the_sample_is_the_median_size_frame() {
+        let v = ["aaa", "a", "aaaaa", "aa", "aaaa"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(median_by_len(v).as_deref(), Some("aaa"));
+        assert_eq!(median_by_len(Vec::new()), None);
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! frame once for every client that negotiated it; the peer (`--deflate`:
 //! ws's `perMessageDeflate`, threshold 0 like livedash) compresses it once
 //! per client. The peer sends the body of livedash's own `orders` frame
-//! (the last one the load generator read from livedash at the same client
-//! count), so both compress the same bytes.
+//! (the median-size one a load generator client read from livedash at the
+//! same client count), so both compress the same bytes.
 //!
 //! Writes its own section of BENCHMARKS.md between markers (a full bench
 //! writes it after the other sections; `--scenario deflate` replaces only
@@ -157,9 +157,9 @@ fn kib_per_min(r: &Json, field: &str) -> f64 {
 fn row_text(server: &str, clients: usize, r: &Json, plain: Option<Option<&Json>>) -> String {
     let g = |k: &str| num(r, k);
     let mut s = format!(
-        "| {server} | {clients} clients, 1 s ticks | {:.0}/{:.0} ({:.0} refused) | {:.0} | {:.1} % | {:.1} / {:.1} | {:.1} µs | {:.1} KiB | {:.1} ({:.1}) |",
+        "| {server} | {clients} clients, 1 s ticks | {:.0}/{:.0} ({:.0} refused) | {:.0} | {:.2} | {:.1} % | {:.1} / {:.1} | {:.1} µs | {:.1} KiB | {:.1} ({:.1}) |",
         g("deflate_negotiated"), g("clients"), g("deflate_refused"), g("frame_errors"),
-        g("complete_share") * 100.0, g("spread_p50"), g("spread_p99"), cpu_us(r),
+        g("frames_per_sec") / g("connected").max(1.0), g("complete_share") * 100.0, g("spread_p50"), g("spread_p99"), cpu_us(r),
         g("rss_per_client_kib"), kib_per_min(r, "wire_bytes_per_sec"), kib_per_min(r, "bytes_per_sec"),
     );
     match plain {
@@ -214,19 +214,20 @@ fn section(quick: bool, rows: &[Row], shared: &str, body_notes: &[String]) -> St
          (`server_no_context_takeover; client_no_context_takeover`) and inflating each compressed\n\
          message (a fresh context per message) before reading its type, seq and ts; a client the\n\
          server answers without deflate counts as refused, a message that does not inflate or scan\n\
-         as an error, neither as delivered. livedash deflates each topic frame once and writes those\n\
+         as an error, neither as delivered (*frames per client per s*: delivered; 2 nominal, plus\n\
+         a `clients` frame when the count changed). livedash deflates each topic frame once and writes those\n\
          bytes to every client that negotiated it; the peer (`server.js --deflate`: ws's\n\
          `perMessageDeflate` with a threshold of 0, as livedash compresses every topic frame, and\n\
          otherwise ws's defaults) compresses each frame once per client, with a zlib stream kept\n\
-         per connection. The peer's `orders` frames carry the body of the last `orders` frame the\n\
-         load generator read from livedash at the same client count (its seq and ts its own), so\n\
+         per connection. The peer's `orders` frames carry the body of the median-size `orders` frame\n\
+         one load generator client read from livedash at the same client count (its seq and ts its own), so\n\
          both compress the same bytes ({}).\n\
          *Wire* is the payload bytes as received (compressed), *inflated* the same frames after\n\
          inflating, both per client per minute over the steady window; frame headers and the\n\
          snapshot are not counted. The last column is the same server in this run's `capacity`\n\
          rows (no deflate), when the run has one at that count (`—`: none).\n\n\
-         | server | load | deflate negotiated | errors | reached all | spread ms p50 / p99 | server CPU per delivered frame | server KiB/client | wire KiB per client per min (inflated) | without deflate, same run: CPU per frame, KiB/client, KiB per client per min |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n{}\n\n\
+         | server | load | deflate negotiated | errors | frames per client per s | reached all | spread ms p50 / p99 | server CPU per delivered frame | server KiB/client | wire KiB per client per min (inflated) | without deflate, same run: CPU per frame, KiB/client, KiB per client per min |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n{}\n\n\
          | load | server CPU per delivered frame with deflate, livedash vs Node (ratio) | server KiB/client, livedash vs Node (ratio) | wire KiB per client per min, livedash vs Node | p99 spread, livedash vs Node |\n\
          |---|---|---|---|---|\n{}\n{END}",
         body_notes.join("; "),
@@ -327,7 +328,7 @@ mod tests {
         });
         let with = row_text("livedash", 1000, &r, Some(Some(&p)));
         assert!(
-            with.ends_with("| 1000/1000 (0 refused) | 0 | 100.0 % | 5.0 / 11.0 | 10.0 µs | 6.0 KiB | 30.0 (60.0) | 5.0 µs, 5.0 KiB, 58.0 |"),
+            with.ends_with("| 1000/1000 (0 refused) | 0 | 2.00 | 100.0 % | 5.0 / 11.0 | 10.0 µs | 6.0 KiB | 30.0 (60.0) | 5.0 µs, 5.0 KiB, 58.0 |"),
             "{with}"
         );
         assert!(row_text("node ws peer", 1000, &r, Some(None)).ends_with("| 30.0 (60.0) | — |"));
