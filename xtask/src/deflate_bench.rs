@@ -6,8 +6,8 @@
 //! frame once for every client that negotiated it; the peer (`--deflate`:
 //! ws's `perMessageDeflate`, threshold 0 like livedash) compresses it once
 //! per client. The peer sends the body of livedash's own `orders` frame
-//! (the median-size one a load generator client read from livedash at the
-//! same client count), so both compress the same bytes.
+//! (of one load generator client's frames from livedash at the same client
+//! count, the one nearest their mean size), so both compress the same bytes.
 //!
 //! Writes its own section of BENCHMARKS.md between markers (a full bench
 //! writes it after the other sections; `--scenario deflate` replaces only
@@ -219,8 +219,8 @@ fn section(quick: bool, rows: &[Row], shared: &str, body_notes: &[String]) -> St
          bytes to every client that negotiated it; the peer (`server.js --deflate`: ws's\n\
          `perMessageDeflate` with a threshold of 0, as livedash compresses every topic frame, and\n\
          otherwise ws's defaults) compresses each frame once per client, with a zlib stream kept\n\
-         per connection. The peer's `orders` frames carry the body of the median-size `orders` frame\n\
-         one load generator client read from livedash at the same client count (its seq and ts its own), so\n\
+         per connection. The peer's `orders` frames carry the body of the `orders` frame nearest the\n\
+         mean size that one load generator client read from livedash at the same client count (its seq and ts its own), so\n\
          both compress the same bytes ({}).\n\
          *Wire* is the payload bytes as received (compressed), *inflated* the same frames after\n\
          inflating, both per client per minute over the steady window; frame headers and the\n\
