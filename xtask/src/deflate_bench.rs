@@ -203,6 +203,13 @@ fn section(quick: bool, rows: &[Row], shared: &str, body_notes: &[String]) -> St
         .map(|p| ratio_text(p[0].clients, &p[0].r, &p[1].r))
         .collect();
     let date = utc_now();
+    let partial = match rows.iter().all(|x| x.plain.is_none()) {
+        true => {
+            " This run had no `capacity` rows at these counts (`--scenario deflate` alone, or a\n\
+                 `--quick` run): the full `cargo xtask bench` fills the last column."
+        }
+        false => "",
+    };
     format!(
         "{BEGIN}\n## Compress once at scale (`cargo xtask bench --scenario deflate`)\n\n\
          Measured {date}{quick}. Machine: {machine}.\n\
@@ -225,7 +232,7 @@ fn section(quick: bool, rows: &[Row], shared: &str, body_notes: &[String]) -> St
          *Wire* is the payload bytes as received (compressed), *inflated* the same frames after\n\
          inflating, both per client per minute over the steady window; frame headers and the\n\
          snapshot are not counted. The last column is the same server in this run's `capacity`\n\
-         rows (no deflate), when the run has one at that count (`—`: none).\n\n\
+         rows (no deflate), when the run has one at that count (`—`: none).{partial}\n\n\
          | server | load | deflate negotiated | errors | frames per client per s | reached all | spread ms p50 / p99 | server CPU per delivered frame | server KiB/client | wire KiB per client per min (inflated) | without deflate, same run: CPU per frame, KiB/client, KiB per client per min |\n\
          |---|---|---|---|---|---|---|---|---|---|---|\n{}\n\n\
          | load | server CPU per delivered frame with deflate, livedash vs Node (ratio) | server KiB/client, livedash vs Node (ratio) | wire KiB per client per min, livedash vs Node | p99 spread, livedash vs Node |\n\
@@ -301,6 +308,10 @@ mod tests {
         assert!(
             new.contains("| livedash | 1000 clients, 1 s ticks |"),
             "{new}"
+        );
+        assert!(
+            new.contains("fills the last column"),
+            "no reference: said so"
         );
         let doc = format!(
             "# B\n\n<!-- page:begin -->\npage\n<!-- page:end -->\n\n{BEGIN}\nold\n{END}\n\n<!-- soak:begin -->\nsoak\n"
