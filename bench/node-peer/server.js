@@ -11,6 +11,15 @@
 //     frame (a frozen tab never grows the server's memory).
 // Frames start `{"type":"T","seq":N,"ts":MS` like livedash's, so the same
 // load generator reads both. Prints `listening http://127.0.0.1:PORT` first.
+//
+// --deflate: permessage-deflate on (ws's `perMessageDeflate`) with a
+// threshold of 0, as livedash compresses every topic frame whatever its
+// size; a client's server_no_context_takeover offer is accepted (ws's
+// default); everything else is ws's defaults, so each frame is compressed
+// once per client (livedash compresses it once for all of them).
+// --orders-file PATH: the `orders` body (a livedash `orders` frame after its
+// `"ts":MS,` and without the closing brace) instead of padding, so
+// compressed frames cost and weigh what livedash's do.
 'use strict';
 const { WebSocketServer } = require('ws');
 
@@ -22,9 +31,13 @@ const port = flag('--port', 0);
 const tickMs = flag('--tick-ms', 1000);
 const systemMs = flag('--system-ms', 1000);
 const ordersBytes = flag('--orders-bytes', 700);
+const deflate = process.argv.includes('--deflate');
+const ordersFileAt = process.argv.indexOf('--orders-file');
+const ordersFile = ordersFileAt > 0 ? process.argv[ordersFileAt + 1] : null;
 const MAX_BUFFERED = 1 << 20;
 
-const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false, clientTracking: true });
+const perMessageDeflate = deflate ? { threshold: 0 } : false;
+const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate, clientTracking: true });
 const seq = { orders: 0, system: 0, clients: 0 };
 
 function broadcast(type, body) {
@@ -41,7 +54,9 @@ function ordersBody(size) {
   const pad = Math.max(0, size - 40 - start.length - 2);
   return start + 'x'.repeat(pad) + '"';
 }
-const orders = ordersBody(ordersBytes);
+const orders = ordersFile
+  ? require('fs').readFileSync(ordersFile, 'utf8').trim()
+  : ordersBody(ordersBytes);
 
 setInterval(() => broadcast('orders', orders), tickMs);
 setInterval(() => {

@@ -2,7 +2,9 @@
 //!
 //! - [`loadgen`]: N WebSocket clients on loopback reading every frame, all in
 //!   one single-threaded tokio runtime per process; reports delivery (per
-//!   topic), fan-out spread, latency and the server's CPU and RSS.
+//!   topic), fan-out spread, latency and the server's CPU and RSS; with
+//!   `--deflate` the clients offer permessage-deflate ([`deflate_ws`]: the
+//!   upgrade and a frame reader that inflates each compressed message).
 //! - [`proxy`]: a bare broadcast server on a single-threaded tokio runtime
 //!   that sends one pre-serialized frame of a given size at a given nominal
 //!   rate to every client and flushes every frame, with no application
@@ -13,6 +15,7 @@
 //!   from one thread and nothing else: what the kernel alone costs for a
 //!   fan-out on this machine, printed beside the targets it explains.
 
+pub mod deflate_ws;
 pub mod floor;
 pub mod loadgen;
 pub mod proxy;

@@ -9,6 +9,13 @@
 //! frame's `ts` (server send time, epoch ms). Only messages first seen in the
 //! steady window (after the ramp, before the end) count, so every client had
 //! the chance to receive them.
+//!
+//! With `deflate`, every client offers permessage-deflate and reads its
+//! frames with [`crate::deflate_ws`] (inflating each compressed message
+//! before the same scanner reads it); a server that refuses deflate is
+//! counted as such (not as connected), a message that does not inflate or
+//! scan as an error (not as delivered), and the compressed payload bytes
+//! (`wire`) apart from the inflated ones.
 
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -38,6 +45,8 @@ pub struct Options {
     /// Extra clients that connect and then never read (frozen tabs); not
     /// counted in the delivery statistics.
     pub stalled: usize,
+    /// Offer permessage-deflate (and require it) on every connection.
+    pub deflate: bool,
 }
 
 /// p50 / p99 / max in milliseconds.
@@ -77,7 +86,24 @@ pub struct Report {
     pub orders_frames_per_sec: f64,
     /// Of those, `system` frames.
     pub system_frames_per_sec: f64,
+    /// Payload bytes of the frames counted (inflated when compressed).
     pub bytes_per_sec: f64,
+    /// The same frames' payload bytes as they came on the wire (compressed
+    /// for deflate clients; equal to `bytes_per_sec` without deflate).
+    pub wire_bytes_per_sec: f64,
+    /// Clients whose `101` accepted permessage-deflate.
+    pub deflate_negotiated: usize,
+    /// Clients the server answered without deflate (closed, not counted as
+    /// connected): a deflate run never falls back silently.
+    pub deflate_refused: usize,
+    /// Messages that did not inflate, were not UTF-8 or whole JSON, or were
+    /// topic frames whose type/seq/ts did not scan: errors, not deliveries.
+    pub frame_errors: u64,
+    /// The `orders` frame of one deflate client whose size is nearest its
+    /// frames' mean (inflated; the size varies with each tick's records):
+    /// lets a peer send as many bytes, that compress like livedash's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orders_sample: Option<String>,
     /// Mean payload size of the frames counted.
     pub mean_frame_bytes: f64,
     /// Mean payload size of the `orders` frames counted (a peer is given
@@ -189,18 +215,47 @@ pub fn scan(text: &str) -> Option<(u8, u64, u64)> {
     Some((code, seq, ts))
 }
 
+/// [`scan`], and whether a frame naming a topic failed to scan (an error:
+/// a topic frame the load generator cannot identify is not delivered).
+pub fn scan_checked(text: &str) -> Result<Option<(u8, u64, u64)>, &'static str> {
+    match scan(text) {
+        Some(s) => Ok(Some(s)),
+        None => {
+            let topic = ["orders", "system", "clients", "event"]
+                .iter()
+                .any(|t| text.starts_with(&format!("{{\"type\":\"{t}\"")));
+            if topic {
+                Err("a topic frame without a readable seq and ts")
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// One arrival: message key, arrival (ns since start), latency (ms).
 struct Arrival {
     key: (u8, u64),
     at_ns: u64,
     latency_ms: f64,
     bytes: u32,
+    /// Payload bytes on the wire (compressed when it came compressed).
+    wire: u32,
 }
 
+#[derive(Default)]
 struct ClientResult {
     connected: bool,
     dropped: bool,
     arrivals: Vec<Arrival>,
+    /// The `101` accepted permessage-deflate.
+    negotiated: bool,
+    /// The server answered a deflate offer without deflate.
+    refused: bool,
+    /// Messages that did not inflate or scan.
+    errors: u64,
+    /// Every `orders` frame (client 0 of a deflate run only; ~1 KB each).
+    orders_samples: Vec<String>,
 }
 
 fn now_ms_f64() -> f64 {
@@ -211,11 +266,7 @@ fn now_ms_f64() -> f64 {
 }
 
 async fn client(i: usize, opts: Options, start: Instant, stop_at: Instant) -> ClientResult {
-    let mut res = ClientResult {
-        connected: false,
-        dropped: false,
-        arrivals: Vec::new(),
-    };
+    let mut res = ClientResult::default();
     let target = &opts.urls[i % opts.urls.len()];
     let url: tokio_tungstenite::tungstenite::http::Uri = match target.parse() {
         Ok(u) => u,
@@ -239,6 +290,31 @@ async fn client(i: usize, opts: Options, start: Instant, stop_at: Instant) -> Cl
         if sock.bind(SocketAddr::new(IpAddr::V4(src), 0)).is_err() {
             return res;
         }
+    }
+    if opts.deflate {
+        let path = url.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let host = format!("{host}:{port}");
+        let deadline = tokio::time::Instant::from_std(stop_at);
+        let connect = async {
+            let stream = sock.connect(SocketAddr::new(ip, port)).await.ok()?;
+            let _ = stream.set_nodelay(true);
+            Some(stream)
+        };
+        if let Ok(Some(stream)) = tokio::time::timeout(Duration::from_secs(10), connect).await {
+            let stalled = i >= opts.clients;
+            deflate_client(
+                stream,
+                &host,
+                &path,
+                stalled,
+                i == 0,
+                start,
+                deadline,
+                &mut res,
+            )
+            .await;
+        }
+        return res;
     }
     let connect = async {
         let stream = sock.connect(SocketAddr::new(ip, port)).await.ok()?;
@@ -269,6 +345,7 @@ async fn client(i: usize, opts: Options, start: Instant, stop_at: Instant) -> Cl
                         at_ns: start.elapsed().as_nanos() as u64,
                         latency_ms: now_ms_f64() - ts as f64,
                         bytes: t.len() as u32,
+                        wire: t.len() as u32,
                     });
                 }
             }
@@ -280,6 +357,89 @@ async fn client(i: usize, opts: Options, start: Instant, stop_at: Instant) -> Cl
         }
     }
     res
+}
+
+/// A client that offered deflate: the upgrade, then every frame until the
+/// deadline (pings answered), each message inflated and scanned.
+#[allow(clippy::too_many_arguments)]
+async fn deflate_client(
+    mut stream: tokio::net::TcpStream,
+    host: &str,
+    path: &str,
+    stalled: bool,
+    sample: bool,
+    start: Instant,
+    deadline: tokio::time::Instant,
+    res: &mut ClientResult,
+) {
+    use crate::deflate_ws::{handshake, pong, Answer, Event, Reader};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = tokio::time::timeout(Duration::from_secs(10), handshake(&mut stream, host, path));
+    let mut reader = match up.await {
+        Ok(Ok((Answer::Deflate(_), rest))) => Reader::with(rest),
+        Ok(Ok((Answer::Refused(_), _))) => {
+            res.refused = true;
+            return;
+        }
+        _ => return,
+    };
+    res.connected = true;
+    res.negotiated = true;
+    if stalled {
+        tokio::time::sleep_until(deadline).await;
+        return;
+    }
+    loop {
+        loop {
+            match reader.next_event() {
+                Ok(None) => break,
+                Ok(Some(Event::Text { text, wire, .. })) => match scan_checked(&text) {
+                    Ok(Some((code, seq, ts))) => {
+                        if sample && code == 1 {
+                            res.orders_samples.push(text.clone());
+                        }
+                        res.arrivals.push(Arrival {
+                            key: (code, seq),
+                            at_ns: start.elapsed().as_nanos() as u64,
+                            latency_ms: now_ms_f64() - ts as f64,
+                            bytes: text.len() as u32,
+                            wire: wire as u32,
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(_) => res.errors += 1,
+                },
+                Ok(Some(Event::Bad { .. })) => res.errors += 1,
+                Ok(Some(Event::Ping(p))) => {
+                    let _ = tokio::time::timeout_at(deadline, stream.write_all(&pong(&p))).await;
+                }
+                Ok(Some(Event::Other)) => {}
+                Ok(Some(Event::Close)) | Err(_) => {
+                    res.dropped = true;
+                    return;
+                }
+            }
+        }
+        reader.buf.reserve(4096);
+        match tokio::time::timeout_at(deadline, stream.read_buf(&mut reader.buf)).await {
+            Err(_) => return,
+            Ok(Ok(n)) if n > 0 => {}
+            Ok(_) => {
+                res.dropped = true;
+                return;
+            }
+        }
+    }
+}
+
+/// The frame whose length is nearest the frames' mean length.
+fn nearest_mean_len(v: Vec<String>) -> Option<String> {
+    let mean = v.iter().map(String::len).sum::<usize>() as f64 / v.len().max(1) as f64;
+    v.into_iter().min_by(|a, b| {
+        (a.len() as f64 - mean)
+            .abs()
+            .total_cmp(&(b.len() as f64 - mean).abs())
+    })
 }
 
 /// Run the clients and report. Every loop is bounded by the run's deadline.
@@ -374,7 +534,7 @@ fn raise_fd_limit_for(clients: usize) {
 #[allow(clippy::too_many_arguments)]
 fn summarize(
     opts: &Options,
-    results: Vec<ClientResult>,
+    mut results: Vec<ClientResult>,
     start: Instant,
     window_start: Instant,
     window_end: Instant,
@@ -387,6 +547,13 @@ fn summarize(
     let we_ns = (window_end - start).as_nanos() as u64;
     let connected = results.iter().filter(|r| r.connected).count();
     let dropped = results.iter().filter(|r| r.dropped).count();
+    let negotiated = results.iter().filter(|r| r.negotiated).count();
+    let refused = results.iter().filter(|r| r.refused).count();
+    let frame_errors = results.iter().map(|r| r.errors).sum();
+    let orders_sample = results
+        .iter_mut()
+        .find(|r| !r.orders_samples.is_empty())
+        .and_then(|r| nearest_mean_len(std::mem::take(&mut r.orders_samples)));
     // First arrival and receiver count per message.
     let mut first: HashMap<(u8, u64), (u64, usize)> = HashMap::new();
     for r in &results {
@@ -399,7 +566,7 @@ fn summarize(
     let in_window = |k: &(u8, u64)| first.get(k).is_some_and(|(t, _)| *t >= ws_ns && *t < we_ns);
     let mut spread = Vec::new();
     let mut latency = Vec::new();
-    let (mut frames, mut bytes) = (0u64, 0u64);
+    let (mut frames, mut bytes, mut wire) = (0u64, 0u64, 0u64);
     // Frames per topic code (1 orders, 2 system, 3 clients, 4 event).
     let mut by_topic = [0u64; 5];
     let mut orders_bytes = 0u64;
@@ -411,6 +578,7 @@ fn summarize(
                 frames += 1;
                 by_topic[usize::from(a.key.0).min(4)] += 1;
                 bytes += a.bytes as u64;
+                wire += a.wire as u64;
                 if a.key.0 == 1 {
                     orders_bytes += a.bytes as u64;
                 }
@@ -434,6 +602,11 @@ fn summarize(
         orders_frames_per_sec: by_topic[1] as f64 / window_s,
         system_frames_per_sec: by_topic[2] as f64 / window_s,
         bytes_per_sec: bytes as f64 / window_s,
+        wire_bytes_per_sec: wire as f64 / window_s,
+        deflate_negotiated: negotiated,
+        deflate_refused: refused,
+        frame_errors,
+        orders_sample,
         mean_frame_bytes: if frames > 0 {
             bytes as f64 / frames as f64
         } else {
@@ -488,6 +661,12 @@ mod tests {
             scan(r#"{"type":"snapshot","ts":1,"seq":{"orders":1}}"#),
             None
         );
+        assert_eq!(scan_checked(r#"{"type":"hello","protocol":1}"#), Ok(None));
+        assert_eq!(
+            scan_checked(r#"{"type":"system","seq":5,"ts":6}"#),
+            Ok(Some((2, 5, 6)))
+        );
+        assert!(scan_checked(r#"{"type":"orders","seq":"x"}"#).is_err());
         assert_eq!(scan(r#"{"type":"hello","protocol":1}"#), None);
         assert_eq!(scan("garbage"), None);
     }
@@ -506,6 +685,16 @@ mod tests {
         let p99 = histogram_quantile(&before, &after, 0.99).unwrap();
         assert!((p99 - 0.0198).abs() < 1e-9, "{p99}");
         assert_eq!(histogram_quantile(&before, &before, 0.5), None);
+    }
+
+    #[test]
+    fn the_sample_is_the_frame_nearest_the_mean_size() {
+        // Mean 4.4: the median ("aaa") would be too small.
+        let v = ["aaa", "a", "aaaaaaaaaaaa", "aa", "aaaa"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(nearest_mean_len(v).as_deref(), Some("aaaa"));
+        assert_eq!(nearest_mean_len(Vec::new()), None);
     }
 
     #[test]

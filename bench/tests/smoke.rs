@@ -20,6 +20,7 @@ async fn loadgen_sees_every_message_of_the_proxy() {
         server_pids: vec![std::process::id()],
         source_ips: 1,
         stalled: 2,
+        deflate: false,
     })
     .await;
     let _ = tx.send(());

@@ -1,6 +1,7 @@
 //! `cargo xtask bench [--quick] [--scenario NAME]`: fan-out benchmarks
 //! (`--scenario cluster`: only the replicas-on-Redis comparison,
-//! [`crate::cluster_bench`]).
+//! [`crate::cluster_bench`]; `--scenario deflate`: only compress once at
+//! scale, [`crate::deflate_bench`]).
 //!
 //! Each scenario starts a fresh `livedash` (release) and runs `loadgen`
 //! against it; some also run the same nominal load against `bare-proxy` (a
@@ -84,7 +85,7 @@ pub(crate) fn start(bin: &str, args: &[String]) -> Result<(Proc, u16), String> {
 }
 
 /// Start the Node `ws` peer (bench/node-peer/server.js) on the server core.
-fn start_node(args: &[String]) -> Result<(Proc, u16), String> {
+pub(crate) fn start_node(args: &[String]) -> Result<(Proc, u16), String> {
     let mut cmd = pinned(Some(SERVER_CORE), "node");
     cmd.arg(root().join("bench/node-peer/server.js")).args(args);
     start_cmd("node peer", cmd)
@@ -132,6 +133,18 @@ pub(crate) fn load_over(
     hold: u64,
     stalled: usize,
 ) -> Result<Json, String> {
+    load_over_with(ports, pids, clients, hold, stalled, &[])
+}
+
+/// [`load_over`] with `extra` loadgen flags (`--deflate`).
+pub(crate) fn load_over_with(
+    ports: &[u16],
+    pids: &[u32],
+    clients: usize,
+    hold: u64,
+    stalled: usize,
+    extra: &[&str],
+) -> Result<Json, String> {
     let procs = clients.div_ceil(PER_PROCESS).max(1);
     let mut children = Vec::new();
     for i in 0..procs {
@@ -159,6 +172,7 @@ pub(crate) fn load_over(
                 &if i == 0 { stalled } else { 0 }.to_string(),
                 "--json",
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("start loadgen: {e}"))?;
@@ -210,6 +224,10 @@ fn merge(rs: &[Json]) -> Json {
         "fanout_p99_ms": rs.iter().map(|r| f(r, "fanout_p99_ms")).fold(0.0, f64::max),
         "fanout_frames": rs.iter().map(|r| f(r, "fanout_frames")).fold(0.0, f64::max),
         "rss_per_client_kib": if connected > 0.0 && with > before { (with - before) / connected } else { 0.0 },
+        // `loadgen --deflate` (deflate_bench.rs).
+        "wire_bytes_per_sec": sum("wire_bytes_per_sec"), "deflate_negotiated": sum("deflate_negotiated"),
+        "deflate_refused": sum("deflate_refused"), "frame_errors": sum("frame_errors"),
+        "orders_sample": rs.iter().find_map(|r| r["orders_sample"].as_str()),
     })
 }
 
@@ -572,6 +590,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "livedash-bench",
         ]),
     )?;
+    if only.as_deref() == Some("deflate") {
+        return crate::deflate_bench::only(quick);
+    }
     if only.as_deref() == Some("cluster") {
         // Only the cluster comparison: its own section of BENCHMARKS.md.
         let section = crate::cluster_bench::measure(quick)?;
@@ -741,6 +762,22 @@ pub fn main(args: &[String]) -> Result<(), String> {
         None => Some(crate::cluster_bench::measure(quick)?),
         Some(_) => None,
     };
+    // Compress once at scale, beside this run's capacity rows.
+    let deflate = match only {
+        None => {
+            let plain: Vec<crate::deflate_bench::Plain> = runs
+                .iter()
+                .filter(|r| r.name == "capacity")
+                .map(|r| crate::deflate_bench::Plain {
+                    clients: r.clients,
+                    livedash: &r.r,
+                    node: r.node.as_ref(),
+                })
+                .collect();
+            Some(crate::deflate_bench::measure(quick, &plain)?)
+        }
+        Some(_) => None,
+    };
     let header = "| scenario | load | server | connected | dropped | frames/s | reached all | spread ms p50 / p99 / max | latency p99 ms | server CPU s/s | server KiB/client |\n|---|---|---|---|---|---|---|---|---|---|---|";
     let rheader = "| scenario | load | nominal frames per client per s | livedash delivered / nominal | proxy delivered / nominal | server CPU per delivered frame, livedash / proxy | p99 spread livedash vs proxy |\n|---|---|---|---|---|---|---|";
     let table = format!("{header}\n{}\n", rows.join("\n"));
@@ -891,6 +928,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
             .map_err(|e| format!("write BENCHMARKS.md: {e}"))?;
         if let Some(c) = cluster.or_else(crate::cluster_bench::kept_section) {
             crate::cluster_bench::put_section(&c)?;
+        }
+        if let Some(d) = &deflate {
+            crate::deflate_bench::put_section(d)?;
         }
         println!("==> BENCHMARKS.md rewritten");
     } else {

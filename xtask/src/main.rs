@@ -8,6 +8,7 @@
 mod bench;
 mod cluster;
 mod cluster_bench;
+mod deflate_bench;
 mod filter_bench;
 mod floor_bench;
 mod lighthouse;
@@ -26,10 +27,12 @@ commands:
                           server (release), serve http://127.0.0.1:8000
   test                    every test: unit, integration, end-to-end in headless Chromium
   bench [--quick]         fan-out benchmarks, page load, Lighthouse, one process vs
-                          three replicas on Redis; rewrites BENCHMARKS.md
+                          three replicas on Redis, permessage-deflate at scale;
+                          rewrites BENCHMARKS.md
   bench --scenario NAME   one part only (capacity, stress, bigtick, slow, page,
-                          lighthouse, cluster); `page`, `lighthouse` and `cluster`
-                          update their own section and target rows of BENCHMARKS.md
+                          lighthouse, cluster, deflate); `page`, `lighthouse`,
+                          `cluster` and `deflate` update their own section (and
+                          target rows) of BENCHMARKS.md
   soak [--minutes N]      one tab at 20 updates/s for N minutes (default 30):
                           JS heap and wasm memory slopes, DOM nodes, ECharts
                           instances; writes its section of BENCHMARKS.md

@@ -30,6 +30,10 @@ struct Args {
     /// Extra clients that connect and never read (frozen tabs).
     #[arg(long, default_value_t = 0)]
     stalled: usize,
+    /// Offer permessage-deflate on every connection (server and client
+    /// without context takeover); a server that refuses is counted.
+    #[arg(long)]
+    deflate: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -46,6 +50,7 @@ async fn main() {
         server_pids: a.server_pid,
         source_ips: a.source_ips.max(1),
         stalled: a.stalled,
+        deflate: a.deflate,
     })
     .await;
     if a.json {
@@ -60,5 +65,15 @@ async fn main() {
             r.latency_ms.p50, r.latency_ms.p99, r.latency_ms.max, r.server_cpu,
             r.server_rss_before_kib, r.server_rss_connected_kib, r.rss_per_client_kib
         );
+        if a.deflate {
+            println!(
+                "deflate: negotiated {} refused {} errors {}  wire bytes/s {:.0} (inflated {:.0})",
+                r.deflate_negotiated,
+                r.deflate_refused,
+                r.frame_errors,
+                r.wire_bytes_per_sec,
+                r.bytes_per_sec
+            );
+        }
     }
 }
