@@ -59,6 +59,7 @@ async fn loadgen_sees_every_frame_of_the_write_floor() {
         server_pids: vec![std::process::id()],
         source_ips: 1,
         stalled: 0,
+        deflate: false,
     })
     .await;
     assert_eq!(r.connected, 20, "{r:?}");
