@@ -20,6 +20,21 @@ pub mod floor;
 pub mod loadgen;
 pub mod proxy;
 
+/// The flags of the two bare servers (`bare-proxy`, `write-floor`): where
+/// to listen and the fixed load they send.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BareLoad {
+    /// Listen address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: std::net::SocketAddr,
+    /// Bytes per frame (the JSON text, before the WebSocket header).
+    #[arg(long, default_value_t = 600)]
+    pub frame_bytes: usize,
+    /// Frames per second.
+    #[arg(long, default_value_t = 1.0)]
+    pub rate_hz: f64,
+}
+
 /// Raise this process's open-file limit (soft and, as root, hard).
 pub fn raise_fd_limit(want: u64) -> u64 {
     // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.

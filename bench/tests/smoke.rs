@@ -4,6 +4,20 @@
 use livedash_bench::{loadgen, proxy};
 use std::time::Duration;
 
+/// 20 reading clients (and `stalled` never reading) against `addr` for 2 s.
+fn twenty_clients(addr: std::net::SocketAddr, stalled: usize) -> loadgen::Options {
+    loadgen::Options {
+        urls: vec![format!("ws://{addr}/ws")],
+        clients: 20,
+        ramp_per_sec: 200,
+        hold: Duration::from_secs(2),
+        server_pids: vec![std::process::id()],
+        source_ips: 1,
+        stalled,
+        deflate: false,
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn loadgen_sees_every_message_of_the_proxy() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -12,17 +26,7 @@ async fn loadgen_sees_every_message_of_the_proxy() {
     let server = tokio::spawn(proxy::serve(listener, 300, 20.0, async {
         let _ = rx.await;
     }));
-    let r = loadgen::run(loadgen::Options {
-        urls: vec![format!("ws://{addr}/ws")],
-        clients: 20,
-        ramp_per_sec: 200,
-        hold: Duration::from_secs(2),
-        server_pids: vec![std::process::id()],
-        source_ips: 1,
-        stalled: 2,
-        deflate: false,
-    })
-    .await;
+    let r = loadgen::run(twenty_clients(addr, 2)).await;
     let _ = tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     assert_eq!(r.connected, 20, "{r:?}");
@@ -51,17 +55,7 @@ async fn loadgen_sees_every_frame_of_the_write_floor() {
     std::thread::spawn(move || {
         floor::serve(listener, 300, 20.0, |r| *seen.lock().unwrap() = r.to_vec())
     });
-    let r = loadgen::run(loadgen::Options {
-        urls: vec![format!("ws://{addr}/ws")],
-        clients: 20,
-        ramp_per_sec: 200,
-        hold: Duration::from_secs(2),
-        server_pids: vec![std::process::id()],
-        source_ips: 1,
-        stalled: 0,
-        deflate: false,
-    })
-    .await;
+    let r = loadgen::run(twenty_clients(addr, 0)).await;
     assert_eq!(r.connected, 20, "{r:?}");
     assert_eq!(r.dropped, 0, "{r:?}");
     assert_eq!(r.complete_share, 1.0, "{r:?}");

@@ -971,6 +971,11 @@ fn cpu_us_per_frame(r: &Json) -> f64 {
     num(r, "server_cpu") / num(r, "frames_per_sec").max(1e-9) * 1e6
 }
 
+/// `a vs b unit (a/b×)`: livedash beside a peer, one decimal.
+pub(crate) fn versus(a: f64, b: f64, unit: &str) -> String {
+    format!("{a:.1} vs {b:.1} {unit} ({:.2}×)", a / b.max(1e-9))
+}
+
 /// `r`'s CPU per delivered frame over the Node peer's `n`.
 fn cpu_ratio_of(r: &Json, n: &Json) -> f64 {
     cpu_us_per_frame(r) / cpu_us_per_frame(n).max(1e-9)
@@ -984,15 +989,15 @@ fn node_row(sc: &Scenario, nominal: f64, r: &Json, n: &Json) -> String {
             / nominal.max(1e-9)
     };
     format!(
-        "| {} | {} | {:.1} vs {:.1} µs ({:.2}×) | {:.1} vs {:.1} KiB ({:.2}×) | {:.1} vs {:.1} ms | {:.2} vs {:.2} |",
+        "| {} | {} | {} | {} | {:.1} vs {:.1} ms | {:.2} vs {:.2} |",
         sc.name,
         sc.what,
-        cpu_us_per_frame(r),
-        cpu_us_per_frame(n),
-        cpu_us_per_frame(r) / cpu_us_per_frame(n).max(1e-9),
-        num(r, "rss_per_client_kib"),
-        num(n, "rss_per_client_kib"),
-        num(r, "rss_per_client_kib") / num(n, "rss_per_client_kib").max(1e-9),
+        versus(cpu_us_per_frame(r), cpu_us_per_frame(n), "µs"),
+        versus(
+            num(r, "rss_per_client_kib"),
+            num(n, "rss_per_client_kib"),
+            "KiB"
+        ),
         num(r, "spread_p99"),
         num(n, "spread_p99"),
         share(r),

@@ -15,7 +15,9 @@
 //! the `capacity` rows of the same run, when that run has them (a partial
 //! run has none: no reference is invented).
 
-use crate::bench::{load_over_with, loadavg, machine, num, others_now, start, start_node, Json};
+use crate::bench::{
+    load_over_with, loadavg, machine, num, others_now, start, start_node, versus, Json,
+};
 use crate::root;
 
 /// Markers of the section this scenario writes.
@@ -178,13 +180,13 @@ fn row_text(server: &str, clients: usize, r: &Json, plain: Option<Option<&Json>>
 /// The livedash-vs-Node line of `clients`.
 fn ratio_text(clients: usize, l: &Json, n: &Json) -> String {
     format!(
-        "| {clients} clients | {:.1} vs {:.1} µs ({:.2}×) | {:.1} vs {:.1} KiB ({:.2}×) | {:.1} vs {:.1} KiB | {:.1} vs {:.1} ms |",
-        cpu_us(l),
-        cpu_us(n),
-        cpu_us(l) / cpu_us(n).max(1e-9),
-        num(l, "rss_per_client_kib"),
-        num(n, "rss_per_client_kib"),
-        num(l, "rss_per_client_kib") / num(n, "rss_per_client_kib").max(1e-9),
+        "| {clients} clients | {} | {} | {:.1} vs {:.1} KiB | {:.1} vs {:.1} ms |",
+        versus(cpu_us(l), cpu_us(n), "µs"),
+        versus(
+            num(l, "rss_per_client_kib"),
+            num(n, "rss_per_client_kib"),
+            "KiB"
+        ),
         kib_per_min(l, "wire_bytes_per_sec"),
         kib_per_min(n, "wire_bytes_per_sec"),
         num(l, "spread_p99"),

@@ -7,20 +7,13 @@ use std::io::Write;
 /// A bare WebSocket broadcast server: fixed-size frames at a fixed rate.
 #[derive(Parser)]
 struct Args {
-    /// Listen address.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    addr: std::net::SocketAddr,
-    /// Bytes per frame.
-    #[arg(long, default_value_t = 600)]
-    frame_bytes: usize,
-    /// Frames per second.
-    #[arg(long, default_value_t = 1.0)]
-    rate_hz: f64,
+    #[command(flatten)]
+    load: livedash_bench::BareLoad,
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let args = Args::parse();
+    let args = Args::parse().load;
     livedash_bench::raise_fd_limit(65_536);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
