@@ -33,6 +33,15 @@ fn orders(seq: u64, records: usize) -> String {
     )
 }
 
+/// The event of a compressed text message: `text` inflated from `wire` bytes.
+fn inflated(text: String, wire: usize) -> Event {
+    Event::Text {
+        text,
+        wire,
+        compressed: true,
+    }
+}
+
 /// Every event of `bytes`, fed one byte at a time (every split point).
 fn events(bytes: &[u8]) -> Vec<Event> {
     let mut r = Reader::default();
@@ -67,17 +76,9 @@ fn livedash_deflated_frames_round_trip() {
                 wire: hello.len(),
                 compressed: false
             },
-            Event::Text {
-                text: a,
-                wire: za.len(),
-                compressed: true
-            },
+            inflated(a, za.len()),
             Event::Ping(b"hb".to_vec()),
-            Event::Text {
-                text: b,
-                wire: zb.len(),
-                compressed: true
-            },
+            inflated(b, zb.len()),
         ]
     );
 }
@@ -109,17 +110,7 @@ fn a_fragmented_compressed_message_is_one_message() {
     // A control frame between fragments is allowed.
     wire.extend(raw_frame(true, false, OpCode::Control(Control::Pong), b""));
     wire.extend(raw_frame(true, false, OpCode::Data(Data::Continue), y));
-    assert_eq!(
-        events(&wire),
-        vec![
-            Event::Other,
-            Event::Text {
-                text,
-                wire: z.len(),
-                compressed: true
-            }
-        ]
-    );
+    assert_eq!(events(&wire), vec![Event::Other, inflated(text, z.len())]);
 }
 
 #[test]
@@ -145,14 +136,7 @@ fn a_bad_message_is_an_error_not_a_delivery_and_framing_goes_on() {
         ),
         "{ev:?}"
     );
-    assert_eq!(
-        ev[3],
-        Event::Text {
-            text,
-            wire: z.len(),
-            compressed: true
-        }
-    );
+    assert_eq!(ev[3], inflated(text, z.len()));
     // An inflate bomb stops at the limit.
     let zeros = deflate(&vec![b'0'; 1 << 20]);
     assert_eq!(inflate(&zeros, 1000), Err("inflated message too big"));
